@@ -1,0 +1,50 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { RequestInfo } from './core/platform.js';
+import { platforms, type PlatformClients, type PlatformScopes } from './platforms/index.js';
+
+/** An error that does not fail its field: one platform of a unified list failed, the others answered. */
+export interface PartialError {
+  message: string;
+  path: readonly (string | number)[];
+  extensions: Record<string, unknown>;
+}
+
+export interface GraphQLContext {
+  readonly requestId: string;
+  readonly log: Logger;
+  /** Per-request loaders and clients of each platform. */
+  readonly platforms: PlatformScopes;
+  /** Keys of the platforms served by their embedded simulator. */
+  readonly simulated: ReadonlySet<string>;
+  /** Errors to add to the response beside the data (see `PartialError`). */
+  readonly partialErrors: PartialError[];
+}
+
+export interface ContextFactoryOptions {
+  clients: PlatformClients;
+  simulated: ReadonlySet<string>;
+  log: Logger;
+}
+
+/**
+ * The one context factory, for HTTP requests and WebSocket operations alike. It
+ * builds every platform's per-request scope (loaders are never shared between
+ * requests, so one user's data never answers another's).
+ */
+export function createContextFactory(options: ContextFactoryOptions) {
+  return (request: RequestInfo): GraphQLContext => {
+    const requestId = request.headers['x-request-id'] ?? randomUUID();
+    const scopes: Record<string, unknown> = {};
+    for (const platform of platforms) {
+      scopes[platform.key] = platform.createScope(options.clients[platform.key] as never, request);
+    }
+    return {
+      requestId,
+      log: options.log.child({ requestId }),
+      platforms: scopes as PlatformScopes,
+      simulated: options.simulated,
+      partialErrors: [],
+    };
+  };
+}

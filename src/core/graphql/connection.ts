@@ -1,0 +1,71 @@
+import { BadUserInputError } from '../upstream/errors.js';
+
+export interface ConnectionArgs {
+  first?: number | null;
+  after?: string | null;
+}
+
+export interface Edge<T> {
+  cursor: string;
+  node: T;
+}
+
+export interface PageInfo {
+  hasNextPage: boolean;
+  hasPreviousPage: boolean;
+  startCursor: string | null;
+  endCursor: string | null;
+}
+
+export interface Connection<T> {
+  edges: Edge<T>[];
+  nodes: T[];
+  pageInfo: PageInfo;
+  totalCount: number | null;
+}
+
+export const DEFAULT_PAGE_SIZE = 50;
+export const MAX_PAGE_SIZE = 500;
+
+export function offsetCursor(offset: number): string {
+  return Buffer.from(`offset:${offset}`).toString('base64url');
+}
+
+export function offsetFromCursor(cursor: string): number {
+  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+  const match = /^offset:(\d+)$/.exec(text);
+  if (!match) throw new BadUserInputError(`Expected \`after\` to be a cursor from this connection's pageInfo.endCursor, got ${JSON.stringify(cursor)}`);
+  return Number(match[1]);
+}
+
+export function pageSize(first: number | null | undefined): number {
+  if (first === undefined || first === null) return DEFAULT_PAGE_SIZE;
+  if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE_SIZE) {
+    throw new BadUserInputError(`Expected \`first\` to be a whole number from 0 to ${MAX_PAGE_SIZE}, got ${first}`);
+  }
+  return first;
+}
+
+/** A Relay connection over a list the upstream returns whole (it has no paging of its own). */
+export function connectionFromArray<T>(items: readonly T[], args: ConnectionArgs): Connection<T> {
+  const start = args.after ? offsetFromCursor(args.after) + 1 : 0;
+  const size = pageSize(args.first);
+  const slice = items.slice(start, start + size);
+  return connectionFromSlice(slice, start, items.length > start + size, items.length);
+}
+
+/** A connection over one page an upstream returned, starting at absolute `offset`. */
+export function connectionFromSlice<T>(slice: readonly T[], offset: number, hasNextPage: boolean, totalCount: number | null): Connection<T> {
+  const edges = slice.map((node, i) => ({ cursor: offsetCursor(offset + i), node }));
+  return {
+    edges,
+    nodes: slice as T[],
+    pageInfo: {
+      hasNextPage,
+      hasPreviousPage: offset > 0,
+      startCursor: edges[0]?.cursor ?? null,
+      endCursor: edges[edges.length - 1]?.cursor ?? null,
+    },
+    totalCount,
+  };
+}

@@ -1,0 +1,90 @@
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import type { UpstreamTimeouts } from './upstream/http.js';
+import type { PlatformWebhooks } from './events/types.js';
+
+/**
+ * A platform module is the unit of extension: everything Switchboard knows about
+ * one upstream platform sits behind this interface, in `src/platforms/<key>/`.
+ * The core never imports a platform; `src/platforms/index.ts` lists them.
+ */
+export interface PlatformModule<TKey extends string = string, TConfig = any, TClient = any, TScope = any> {
+  /** Lower-case key: URL segments, env prefixes, `extensions.platform`. */
+  readonly key: TKey;
+  /** The `Platform` enum value in the schema. */
+  readonly enumValue: string;
+  /** The platform's name as its users write it. */
+  readonly title: string;
+  /** SDL files under `schema/` that this platform contributes. */
+  readonly schemaFiles: readonly string[];
+  /** Resolver map merged into the schema (typed by the platform with the generated `Resolvers`). */
+  readonly resolvers: object;
+
+  /** Reads this platform's settings from the environment; zod issues name the variable. */
+  readonly configSchema: z.ZodType<TConfig, any>;
+  /** True when the settings name a real upstream; otherwise the embedded simulator stands in. */
+  isConfigured(config: TConfig): boolean;
+
+  createClient(config: TConfig, deps: ClientDeps): TClient;
+  /** Per-request state: loaders and the client, with anything the request forwards (a user token). */
+  createScope(client: TClient, request: RequestInfo): TScope;
+  /** Answers when the upstream answers (for `/readyz`). */
+  ping(client: TClient): Promise<void>;
+  closeClient(client: TClient): Promise<void>;
+
+  /** `node(id)` for each of this platform's Node types: GraphQL type name → loader by platform key. */
+  readonly nodes: Readonly<Record<string, (scope: TScope, key: string) => Promise<object | null>>>;
+  /** Contributions to the unified root fields; each returns objects tagged with their GraphQL type. */
+  readonly unified: Partial<Record<UnifiedField, (scope: TScope) => Promise<object[]>>>;
+
+  /** Reads the platform's inbound webhook payloads. */
+  readonly webhooks?: PlatformWebhooks;
+
+  readonly simulator: SimulatorFactory<TConfig>;
+}
+
+export type UnifiedField = 'customers' | 'apps' | 'apiClients' | 'webhooks';
+
+export interface ClientDeps {
+  timeouts: UpstreamTimeouts;
+  connections: number;
+  retries: number;
+  log: Logger;
+  /** Where the gateway keeps files between runs (generated keys, say). */
+  dataDir: string;
+}
+
+export interface RequestInfo {
+  /** Lower-cased request headers (HTTP headers, or a WebSocket's connection params). */
+  headers: Readonly<Record<string, string | undefined>>;
+}
+
+export interface SimulatorOptions {
+  host?: string;
+  port?: number;
+  /** Where the simulator POSTs the webhooks it emits (the gateway's receiver). */
+  webhookUrl?: string;
+  /** The secret it signs webhooks with (Standard Webhooks). */
+  webhookSecret?: string;
+  log?: Logger;
+}
+
+export interface RunningSimulator<TConfig = unknown> {
+  readonly url: string;
+  /** The settings that point the gateway at this simulator (base URL and the seeded credentials). */
+  readonly config: TConfig;
+  /** Where to POST the webhooks it emits, once the gateway's receiver URL is known. */
+  deliverWebhooksTo?(url: string, secret: string): void;
+  close(): Promise<void>;
+}
+
+export interface SimulatorFactory<TConfig = unknown> {
+  start(options?: SimulatorOptions): Promise<RunningSimulator<TConfig>>;
+}
+
+/** Keeps a platform module's literal key, so `platforms/index.ts` can derive typed maps from the list. */
+export function definePlatform<const TKey extends string, TConfig, TClient, TScope>(
+  module: PlatformModule<TKey, TConfig, TClient, TScope>,
+): PlatformModule<TKey, TConfig, TClient, TScope> {
+  return module;
+}

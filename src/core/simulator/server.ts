@@ -1,0 +1,248 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/**
+ * The HTTP toolkit the platform simulators are built on: a small router, a log of
+ * every request received (tests assert batching on it), fixed latency, and fault
+ * injection per route. It knows no platform: each simulator adds its routes.
+ */
+
+export interface SimRequest {
+  method: string;
+  /** The path as sent, without the query string. */
+  path: string;
+  query: URLSearchParams;
+  headers: IncomingMessage['headers'];
+  /** Parsed JSON or form body; the raw text when it is neither; undefined when empty. */
+  body: unknown;
+  rawBody: string;
+  /** Values of `:name` segments in the route pattern. */
+  params: Record<string, string>;
+}
+
+export interface SimResponse {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export type SimHandler = (req: SimRequest) => SimResponse | Promise<SimResponse>;
+
+export interface LoggedRequest {
+  method: string;
+  path: string;
+  query: string;
+  /** The route pattern that matched (`GET /api/customers/:id`), or `unmatched`. */
+  route: string;
+  headers: IncomingMessage['headers'];
+  body: unknown;
+  status: number;
+  at: number;
+}
+
+export interface Fault {
+  /** Answer with this status (and body) instead of running the route. */
+  status?: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+  /** Wait this long before answering (longer than the gateway's timeout hangs it). */
+  delayMs?: number;
+  /** Destroy the socket without answering. */
+  drop?: boolean;
+  /** Apply to this many requests, then stop (default: until cleared). */
+  times?: number;
+}
+
+interface Route {
+  method: string;
+  pattern: string;
+  segments: string[];
+  handler: SimHandler;
+}
+
+export class SimServer {
+  readonly log: LoggedRequest[] = [];
+  /** Added to every answer, in milliseconds. */
+  latencyMs = 0;
+  private readonly routes: Route[] = [];
+  private readonly faults = new Map<string, Fault>();
+  private readonly sockets = new Set<Socket>();
+  private server: Server | undefined;
+  private baseUrl = '';
+  /** Called for requests no route matched; the default answers 404. */
+  notFound: SimHandler = (req) => ({ status: 404, body: { message: `No route for ${req.method} ${req.path}` } });
+
+  constructor(readonly name: string) {}
+
+  /** `pattern` like `/api/customers/:id`; a trailing `*` segment matches the rest of the path. */
+  route(method: string, pattern: string, handler: SimHandler): this {
+    this.routes.push({ method, pattern, segments: split(pattern), handler });
+    return this;
+  }
+
+  /** Inject a fault on a route, named as `METHOD /pattern` (`GET /api/services`) or `*` for all. */
+  inject(route: string, fault: Fault): void {
+    this.faults.set(route, { ...fault });
+  }
+
+  clearFaults(): void {
+    this.faults.clear();
+  }
+
+  clearLog(): void {
+    this.log.length = 0;
+  }
+
+  /** Requests received for one route pattern (`GET /api/customers`). */
+  requests(route?: string): LoggedRequest[] {
+    return route ? this.log.filter((r) => r.route === route) : [...this.log];
+  }
+
+  get url(): string {
+    return this.baseUrl;
+  }
+
+  async listen(port = 0, host = '127.0.0.1'): Promise<string> {
+    const server = createServer((req, res) => void this.handle(req, res));
+    server.keepAliveTimeout = 60_000;
+    server.on('connection', (socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve());
+    });
+    this.server = server;
+    const address = server.address() as AddressInfo;
+    this.baseUrl = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
+    return this.baseUrl;
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private match(method: string, path: string): { route: Route; params: Record<string, string> } | undefined {
+    const parts = split(path);
+    for (const route of this.routes) {
+      if (route.method !== method) continue;
+      const params = matchSegments(route.segments, parts);
+      if (params) return { route, params };
+    }
+    return undefined;
+  }
+
+  private takeFault(routeKey: string): Fault | undefined {
+    for (const key of [routeKey, '*']) {
+      const fault = this.faults.get(key);
+      if (!fault) continue;
+      if (fault.times !== undefined) {
+        fault.times -= 1;
+        if (fault.times <= 0) this.faults.delete(key);
+      }
+      return fault;
+    }
+    return undefined;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://simulator');
+    const rawBody = await readBody(req);
+    const method = req.method ?? 'GET';
+    const found = this.match(method, url.pathname);
+    const routeKey = found ? `${method} ${found.route.pattern}` : 'unmatched';
+    const entry: LoggedRequest = {
+      method,
+      path: url.pathname,
+      query: url.search,
+      route: routeKey,
+      headers: req.headers,
+      body: parseBody(rawBody, req.headers['content-type']),
+      status: 0,
+      at: Date.now(),
+    };
+    this.log.push(entry);
+    const fault = this.takeFault(routeKey);
+    if (this.latencyMs > 0) await sleep(this.latencyMs);
+    if (fault?.delayMs) await sleep(fault.delayMs);
+    if (res.destroyed) return;
+    if (fault?.drop) {
+      req.socket.destroy();
+      return;
+    }
+    let response: SimResponse;
+    if (fault?.status) {
+      response = { status: fault.status, body: fault.body ?? { message: `Injected fault: HTTP ${fault.status}` }, headers: fault.headers };
+    } else {
+      const simReq: SimRequest = {
+        method,
+        path: url.pathname,
+        query: url.searchParams,
+        headers: req.headers,
+        body: entry.body,
+        rawBody,
+        params: found?.params ?? {},
+      };
+      try {
+        response = found ? await found.route.handler(simReq) : await this.notFound(simReq);
+      } catch (error) {
+        response = { status: 500, body: { message: `Simulator ${this.name} failed: ${(error as Error).message}` } };
+      }
+    }
+    entry.status = response.status;
+    const headers: Record<string, string> = { ...response.headers };
+    let payload = '';
+    if (response.body !== undefined && response.status !== 204) {
+      payload = typeof response.body === 'string' ? response.body : JSON.stringify(response.body);
+      headers['content-type'] ??= 'application/json';
+    }
+    res.writeHead(response.status, headers);
+    res.end(payload);
+  }
+}
+
+function split(path: string): string[] {
+  return path.split('/').filter((s) => s.length > 0);
+}
+
+function matchSegments(pattern: string[], parts: string[]): Record<string, string> | undefined {
+  const params: Record<string, string> = {};
+  for (let i = 0; i < pattern.length; i++) {
+    const seg = pattern[i]!;
+    if (seg === '*') {
+      params['*'] = parts.slice(i).join('/');
+      return params;
+    }
+    const part = parts[i];
+    if (part === undefined) return undefined;
+    if (seg.startsWith(':')) params[seg.slice(1)] = decodeURIComponent(part);
+    else if (seg !== part) return undefined;
+  }
+  return parts.length === pattern.length ? params : undefined;
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function parseBody(raw: string, contentType: string | undefined): unknown {
+  if (raw.length === 0) return undefined;
+  const type = contentType ?? '';
+  if (type.includes('application/x-www-form-urlencoded')) return Object.fromEntries(new URLSearchParams(raw));
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return raw;
+  }
+}

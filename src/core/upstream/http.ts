@@ -1,0 +1,219 @@
+import { Pool } from 'undici';
+import type { Dispatcher } from 'undici';
+import {
+  SwitchboardError,
+  UpstreamBadResponseError,
+  UpstreamTimeoutError,
+  UpstreamUnavailableError,
+  errorFromStatus,
+} from './errors.js';
+import { upstreamRequestDuration } from '../observability/metrics.js';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+export type QueryValue = string | number | boolean | undefined | null;
+
+export interface UpstreamRequest {
+  method: HttpMethod;
+  /** Relative to the base URL (a leading slash is allowed), or absolute (`http://…`). */
+  path: string;
+  query?: Record<string, QueryValue> | URLSearchParams;
+  headers?: Record<string, string>;
+  json?: unknown;
+  form?: Record<string, string>;
+  /** A label for metrics and logs, e.g. `GET /api/customers/{id}`; defaults to method and path. */
+  route?: string;
+}
+
+export interface UpstreamResponse<T = unknown> {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: T;
+}
+
+export interface UpstreamTimeouts {
+  /** Milliseconds to open a TCP (and TLS) connection. */
+  connectMs: number;
+  /** Milliseconds from sending the request to the end of the response headers. */
+  headersMs: number;
+  /** Milliseconds the body may stay silent between two chunks. */
+  bodyMs: number;
+}
+
+export interface UpstreamHttpOptions {
+  /** The platform key, carried by every error. */
+  platform: string;
+  baseUrl: string;
+  timeouts: UpstreamTimeouts;
+  /** Connections per upstream origin. */
+  connections: number;
+  /**
+   * How many times a GET is retried after a dropped connection or a 502/503/504.
+   * Writes are never retried: the upstream may have applied them.
+   */
+  retries: number;
+  /** Headers sent on every request (an `Accept` media type, say). */
+  defaultHeaders?: Record<string, string>;
+  /**
+   * Turns an upstream error answer into one of our errors. Each platform reads its
+   * own error envelope here; the default reads `message` or `detail` from JSON.
+   */
+  readError?: (response: UpstreamResponse<unknown>) => SwitchboardError;
+}
+
+const RETRYABLE_STATUS = new Set([502, 503, 504]);
+const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+
+/**
+ * The one way a platform client talks HTTP: a keep-alive undici pool per upstream
+ * origin (CloudCIX has one host per application), gateway-sized timeouts, one
+ * parse of each body, and every failure turned into a `SwitchboardError`.
+ */
+export class UpstreamHttp {
+  private readonly pools = new Map<string, Pool>();
+  private readonly base: URL;
+  private closed = false;
+
+  constructor(readonly options: UpstreamHttpOptions) {
+    this.base = new URL(options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`);
+  }
+
+  url(path: string): URL {
+    return /^https?:\/\//i.test(path) ? new URL(path) : new URL(path.replace(/^\/+/, ''), this.base);
+  }
+
+  async request<T = unknown>(req: UpstreamRequest): Promise<UpstreamResponse<T>> {
+    const attempts = req.method === 'GET' ? this.options.retries + 1 : 1;
+    let lastError: unknown;
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      try {
+        const response = await this.send(req);
+        if (response.status >= 400) {
+          const error = this.readError(response);
+          if (attempt < attempts && RETRYABLE_STATUS.has(response.status)) {
+            lastError = error;
+            continue;
+          }
+          throw error;
+        }
+        return response as UpstreamResponse<T>;
+      } catch (error) {
+        if (error instanceof SwitchboardError) throw error;
+        const mapped = this.mapTransportError(error, req);
+        lastError = mapped;
+        if (!(mapped instanceof UpstreamUnavailableError) || attempt >= attempts) throw mapped;
+      }
+    }
+    throw lastError;
+  }
+
+  private async send(req: UpstreamRequest): Promise<UpstreamResponse> {
+    if (this.closed) throw new UpstreamUnavailableError('The gateway is shutting down', { platform: this.options.platform });
+    const url = this.url(req.path);
+    if (req.query) appendQuery(url, req.query);
+    const headers: Record<string, string> = { ...this.options.defaultHeaders, ...req.headers };
+    let body: string | undefined;
+    if (req.json !== undefined) {
+      body = JSON.stringify(req.json);
+      headers['content-type'] ??= 'application/json';
+    } else if (req.form) {
+      body = new URLSearchParams(req.form).toString();
+      headers['content-type'] ??= 'application/x-www-form-urlencoded';
+    }
+    const route = req.route ?? `${req.method} ${url.pathname}`;
+    const stopTimer = upstreamRequestDuration.startTimer({ platform: this.options.platform, route });
+    let status = 0;
+    try {
+      const res = await this.pool(url.origin).request({
+        method: req.method as Dispatcher.HttpMethod,
+        path: url.pathname + url.search,
+        headers,
+        body,
+        headersTimeout: this.options.timeouts.headersMs,
+        bodyTimeout: this.options.timeouts.bodyMs,
+      });
+      status = res.statusCode;
+      const text = await res.body.text();
+      return { status, headers: res.headers, body: parseBody(text, res.headers['content-type'], this.options.platform, route) };
+    } finally {
+      stopTimer({ status: String(status) });
+    }
+  }
+
+  private readError(response: UpstreamResponse): SwitchboardError {
+    if (this.options.readError) return this.options.readError(response);
+    const body = response.body as { message?: unknown; detail?: unknown } | null;
+    const message =
+      typeof body?.message === 'string' ? body.message : typeof body?.detail === 'string' ? body.detail : `HTTP ${response.status}`;
+    return errorFromStatus(response.status, message, { platform: this.options.platform, retryAfter: retryAfterSeconds(response.headers) });
+  }
+
+  private mapTransportError(error: unknown, req: UpstreamRequest): SwitchboardError {
+    const code = (error as { code?: string } | null)?.code ?? '';
+    const platform = this.options.platform;
+    const what = `${req.method} ${this.url(req.path).pathname}`;
+    if (TIMEOUT_CODES.has(code)) {
+      return new UpstreamTimeoutError(`${platform} did not answer ${what} in time (${code.replace('UND_ERR_', '').toLowerCase()})`, {
+        platform,
+        cause: error,
+      });
+    }
+    return new UpstreamUnavailableError(`${platform} could not be reached for ${what}: ${code || (error as Error)?.message || 'connection failed'}`, {
+      platform,
+      cause: error,
+    });
+  }
+
+  private pool(origin: string): Pool {
+    let pool = this.pools.get(origin);
+    if (!pool) {
+      pool = new Pool(origin, {
+        connections: this.options.connections,
+        connect: { timeout: this.options.timeouts.connectMs },
+        headersTimeout: this.options.timeouts.headersMs,
+        bodyTimeout: this.options.timeouts.bodyMs,
+        keepAliveTimeout: 30_000,
+      });
+      this.pools.set(origin, pool);
+    }
+    return pool;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.pools.values()].map((pool) => pool.close().catch(() => pool.destroy())));
+    this.pools.clear();
+  }
+}
+
+function appendQuery(url: URL, query: Record<string, QueryValue> | URLSearchParams): void {
+  if (query instanceof URLSearchParams) {
+    for (const [key, value] of query) url.searchParams.append(key, value);
+    return;
+  }
+  for (const [key, value] of Object.entries(query)) {
+    if (value !== undefined && value !== null) url.searchParams.append(key, String(value));
+  }
+}
+
+function parseBody(text: string, contentType: string | string[] | undefined, platform: string, route: string): unknown {
+  if (text.length === 0) return null;
+  const type = String(contentType ?? '');
+  if (type.includes('json') || text[0] === '{' || text[0] === '[') {
+    try {
+      return JSON.parse(text);
+    } catch {
+      throw new UpstreamBadResponseError(`${platform} answered ${route} with a body that is not valid JSON`, { platform });
+    }
+  }
+  return text;
+}
+
+export function retryAfterSeconds(headers: Record<string, string | string[] | undefined>): number | undefined {
+  const raw = headers['retry-after'];
+  const value = Array.isArray(raw) ? raw[0] : raw;
+  if (!value) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return seconds;
+  const date = Date.parse(value);
+  return Number.isFinite(date) ? Math.max(0, Math.ceil((date - Date.now()) / 1000)) : undefined;
+}

@@ -1,0 +1,187 @@
+import { TokenManager, type IssuedToken } from '../../core/upstream/tokens.js';
+import { UpstreamHttp, retryAfterSeconds, type UpstreamResponse } from '../../core/upstream/http.js';
+import { UpstreamBadResponseError, errorFromStatus } from '../../core/upstream/errors.js';
+import type { ClientDeps } from '../../core/platform.js';
+import type {
+  CloudLXApiClientRecord,
+  CloudLXCreateCustomerBody,
+  CloudLXCustomerRecord,
+  CloudLXErrorBody,
+  CloudLXRealmRecord,
+  CloudLXServiceRecord,
+  CloudLXSubRealmRecord,
+  CloudLXTokenResponse,
+  CloudLXUpdateCustomerBody,
+  CloudLXWebhookRecord,
+} from './types.js';
+
+export const CLOUDLX_MEDIA_TYPE = 'application/vnd.cloudlx.v1+json';
+
+export interface CloudLXCredentials {
+  baseUrl: string;
+  clientId: string;
+  clientSecret: string;
+}
+
+interface CloudLXToken extends IssuedToken {
+  refreshToken: string;
+  refreshExpiresAt: number;
+}
+
+/** Refresh tokens live 7 days (UPSTREAMS.md §1). */
+const REFRESH_TOKEN_LIFETIME_MS = 604_800_000;
+
+/**
+ * The CloudLX REST API, one method per path of UPSTREAMS.md §1, returning
+ * CloudLX's own JSON. Authentication is OAuth client credentials with a refresh
+ * token; every call carries CloudLX's versioned media type.
+ */
+export class CloudLXClient {
+  readonly http: UpstreamHttp;
+  readonly tokens: TokenManager<CloudLXToken>;
+
+  constructor(private readonly config: CloudLXCredentials, deps: ClientDeps) {
+    this.http = new UpstreamHttp({
+      platform: 'cloudlx',
+      baseUrl: config.baseUrl,
+      timeouts: deps.timeouts,
+      connections: deps.connections,
+      retries: deps.retries,
+      defaultHeaders: { accept: CLOUDLX_MEDIA_TYPE },
+      readError: readCloudLXError,
+    });
+    this.tokens = new TokenManager<CloudLXToken>({ platform: 'cloudlx', fetchToken: (previous) => this.fetchToken(previous) });
+  }
+
+  private async fetchToken(previous: CloudLXToken | undefined): Promise<CloudLXToken> {
+    const credentials = { client_id: this.config.clientId, client_secret: this.config.clientSecret };
+    let response: UpstreamResponse<CloudLXTokenResponse> | undefined;
+    if (previous && Date.now() < previous.refreshExpiresAt) {
+      response = await this.http
+        .request<CloudLXTokenResponse>({
+          method: 'POST',
+          path: '/api/oauth2/refresh-token',
+          form: { grant_type: 'refresh_token', refresh_token: previous.refreshToken, ...credentials },
+        })
+        // A refused refresh token is not fatal: fall back to the client credentials.
+        .catch(() => undefined);
+    }
+    response ??= await this.http.request<CloudLXTokenResponse>({
+      method: 'POST',
+      path: '/api/oauth2/access-token',
+      form: { grant_type: 'client_credentials', ...credentials },
+    });
+    const body = response.body;
+    if (!body || typeof body.access_token !== 'string' || typeof body.expires_in !== 'number') {
+      throw new UpstreamBadResponseError('CloudLX answered the token request without access_token and expires_in', { platform: 'cloudlx' });
+    }
+    const now = Date.now();
+    return {
+      token: body.access_token,
+      expiresAt: now + body.expires_in * 1000,
+      refreshToken: body.refresh_token,
+      refreshExpiresAt: now + REFRESH_TOKEN_LIFETIME_MS,
+    };
+  }
+
+  private call<T>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, route: string, json?: unknown): Promise<T> {
+    return this.tokens.withToken(async (token) => {
+      const response = await this.http.request<T>({ method, path, route, json, headers: { authorization: `Bearer ${token}` } });
+      return response.body;
+    });
+  }
+
+  async listCustomers(): Promise<CloudLXCustomerRecord[]> {
+    const body = await this.call<{ customers: CloudLXCustomerRecord[] }>('GET', '/api/customers', 'GET /api/customers');
+    return expectArray(body?.customers, 'customers');
+  }
+
+  getCustomer(id: number | string): Promise<CloudLXCustomerRecord> {
+    return this.call('GET', `/api/customers/${encodeURIComponent(id)}`, 'GET /api/customers/{id}');
+  }
+
+  createCustomer(body: CloudLXCreateCustomerBody): Promise<CloudLXCustomerRecord> {
+    return this.call('POST', '/api/customers', 'POST /api/customers', body);
+  }
+
+  updateCustomer(id: number | string, body: CloudLXUpdateCustomerBody): Promise<CloudLXCustomerRecord> {
+    return this.call('PATCH', `/api/customers/${encodeURIComponent(id)}`, 'PATCH /api/customers/{id}', body);
+  }
+
+  async listRealms(): Promise<CloudLXRealmRecord[]> {
+    const body = await this.call<{ realms: CloudLXRealmRecord[] }>('GET', '/api/realms', 'GET /api/realms');
+    return expectArray(body?.realms, 'realms');
+  }
+
+  async listSubRealms(): Promise<CloudLXSubRealmRecord[]> {
+    const body = await this.call<{ sub_realms: CloudLXSubRealmRecord[] }>('GET', '/api/sub_realms', 'GET /api/sub_realms');
+    return expectArray(body?.sub_realms, 'sub_realms');
+  }
+
+  async listServices(): Promise<CloudLXServiceRecord[]> {
+    const body = await this.call<{ services: CloudLXServiceRecord[] }>('GET', '/api/services', 'GET /api/services');
+    return expectArray(body?.services, 'services');
+  }
+
+  async listApiClients(): Promise<CloudLXApiClientRecord[]> {
+    const body = await this.call<{ api_clients: CloudLXApiClientRecord[] }>('GET', '/api/api-clients', 'GET /api/api-clients');
+    return expectArray(body?.api_clients, 'api_clients');
+  }
+
+  getApiClient(id: number | string): Promise<CloudLXApiClientRecord> {
+    return this.call('GET', `/api/api-clients/${encodeURIComponent(id)}`, 'GET /api/api-clients/{id}');
+  }
+
+  createApiClient(body: { name: string }): Promise<CloudLXApiClientRecord> {
+    return this.call('POST', '/api/api-clients', 'POST /api/api-clients', body);
+  }
+
+  updateApiClient(id: number | string, body: { name: string }): Promise<CloudLXApiClientRecord> {
+    return this.call('PATCH', `/api/api-clients/${encodeURIComponent(id)}`, 'PATCH /api/api-clients/{id}', body);
+  }
+
+  async deleteApiClient(id: number | string): Promise<void> {
+    await this.call('DELETE', `/api/api-clients/${encodeURIComponent(id)}`, 'DELETE /api/api-clients/{id}');
+  }
+
+  async listWebhooks(): Promise<CloudLXWebhookRecord[]> {
+    const body = await this.call<{ webhooks: CloudLXWebhookRecord[] }>('GET', '/api/webhooks', 'GET /api/webhooks');
+    return expectArray(body?.webhooks, 'webhooks');
+  }
+
+  getWebhook(id: number | string): Promise<CloudLXWebhookRecord> {
+    return this.call('GET', `/api/webhooks/${encodeURIComponent(id)}`, 'GET /api/webhooks/{id}');
+  }
+
+  createWebhook(body: { url: string; active?: boolean }): Promise<CloudLXWebhookRecord> {
+    return this.call('POST', '/api/webhooks', 'POST /api/webhooks', body);
+  }
+
+  updateWebhook(id: number | string, body: { url?: string; active?: boolean }): Promise<CloudLXWebhookRecord> {
+    return this.call('PATCH', `/api/webhooks/${encodeURIComponent(id)}`, 'PATCH /api/webhooks/{id}', body);
+  }
+
+  async deleteWebhook(id: number | string): Promise<void> {
+    await this.call('DELETE', `/api/webhooks/${encodeURIComponent(id)}`, 'DELETE /api/webhooks/{id}');
+  }
+
+  close(): Promise<void> {
+    return this.http.close();
+  }
+}
+
+function expectArray<T>(value: T[] | undefined, key: string): T[] {
+  if (!Array.isArray(value)) throw new UpstreamBadResponseError(`CloudLX answered without the "${key}" list it documents`, { platform: 'cloudlx' });
+  return value;
+}
+
+/** CloudLX's (assumed) error body: `{"message", "errors": {field: [messages]}}`. */
+function readCloudLXError(response: UpstreamResponse): ReturnType<typeof errorFromStatus> {
+  const body = (response.body && typeof response.body === 'object' ? response.body : {}) as CloudLXErrorBody;
+  const message = typeof body.message === 'string' && body.message ? body.message : `CloudLX answered HTTP ${response.status}`;
+  return errorFromStatus(response.status, message, {
+    platform: 'cloudlx',
+    fieldErrors: body.errors && typeof body.errors === 'object' ? body.errors : undefined,
+    retryAfter: retryAfterSeconds(response.headers),
+  });
+}

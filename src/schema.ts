@@ -1,0 +1,22 @@
+import { readFileSync } from 'node:fs';
+import { makeExecutableSchema } from '@graphql-tools/schema';
+import type { GraphQLSchema } from 'graphql';
+import { createCoreResolvers } from './core/graphql/unified.js';
+import type { PlatformModule } from './core/platform.js';
+
+const SCHEMA_DIR = new URL('../schema/', import.meta.url);
+
+/** The SDL of the core and of each platform given, in that order. */
+export function loadTypeDefs(platformList: readonly PlatformModule[]): string[] {
+  const files = ['core.graphql', ...platformList.flatMap((p) => p.schemaFiles)];
+  return files.map((file) => readFileSync(new URL(file, SCHEMA_DIR), 'utf8'));
+}
+
+/** The executable schema: built once at start, shared by every request. */
+export function buildSchema(platformList: readonly PlatformModule[]): GraphQLSchema {
+  return makeExecutableSchema({
+    typeDefs: loadTypeDefs(platformList),
+    resolvers: [createCoreResolvers(platformList), ...platformList.map((p) => p.resolvers)] as never,
+    inheritResolversFromInterfaces: false,
+  });
+}

@@ -1,0 +1,278 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createReadStream } from 'node:fs';
+import { createRequire } from 'node:module';
+import type { AddressInfo, Socket } from 'node:net';
+import { ApolloServer, HeaderMap, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { unwrapResolverError } from '@apollo/server/errors';
+import { GraphQLError, type ExecutionResult, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
+import { WebSocketServer } from 'ws';
+import { useServer } from 'graphql-ws/use/ws';
+import type { Logger } from 'pino';
+import type { GraphQLContext } from './context.js';
+import type { RequestInfo } from './core/platform.js';
+import { SwitchboardError, toGraphQLErrorExtensions } from './core/upstream/errors.js';
+import { graphqlRequests, registry } from './core/observability/metrics.js';
+import { ideHtml } from './core/ide.js';
+
+export interface ReadinessReport {
+  ready: boolean;
+  platforms: Record<string, { ok: boolean; simulated: boolean; error?: { code: string; message: string } }>;
+}
+
+export interface GatewayServerOptions {
+  schema: GraphQLSchema;
+  createContext: (request: RequestInfo) => GraphQLContext;
+  log: Logger;
+  maxRequestBytes: number;
+  readiness: () => Promise<ReadinessReport>;
+  /** Extra routes (the webhook receiver): return true when handled. */
+  extraRoutes?: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
+}
+
+export interface GatewayServer {
+  readonly server: Server;
+  listen(port: number, host: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+const require = createRequire(import.meta.url);
+
+/** Browser IDE assets, served from node_modules: no CDN, no bundler, no internet needed. */
+const IDE_ASSETS: Record<string, { file: string; type: string }> = {
+  'react.js': { file: 'react/umd/react.production.min.js', type: 'text/javascript' },
+  'react-dom.js': { file: 'react-dom/umd/react-dom.production.min.js', type: 'text/javascript' },
+  'graphiql.js': { file: 'graphiql/graphiql.min.js', type: 'text/javascript' },
+  'graphiql.css': { file: 'graphiql/graphiql.min.css', type: 'text/css' },
+  'graphql-ws.js': { file: 'graphql-ws/umd/graphql-ws.min.js', type: 'text/javascript' },
+};
+
+/**
+ * The one place errors take their client-facing shape. Our own errors carry their
+ * code and platform; GraphQL's own (parse, validation, coercion) keep theirs;
+ * anything else is a bug, logged in full and shown to the client only as an
+ * internal error with the request id, so no stack or secret leaks.
+ */
+export function createErrorFormatter(log: Logger) {
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const original = unwrapResolverError(error);
+    if (original instanceof SwitchboardError) {
+      return { message: original.message, locations: formatted.locations, path: formatted.path, extensions: toGraphQLErrorExtensions(original) };
+    }
+    const { stacktrace: _drop, ...extensions } = (formatted.extensions ?? {}) as Record<string, unknown>;
+    if (original instanceof GraphQLError || (extensions.code && extensions.code !== 'INTERNAL_SERVER_ERROR')) {
+      return { ...formatted, extensions };
+    }
+    log.error({ err: original, path: formatted.path }, 'unexpected error while resolving');
+    return {
+      message: 'Switchboard hit an internal error resolving this field; it has been logged.',
+      locations: formatted.locations,
+      path: formatted.path,
+      extensions: { code: 'INTERNAL_SERVER_ERROR' },
+    };
+  };
+}
+
+/** Adds errors that did not fail their field (a platform of a unified list) beside the data. */
+const partialErrorsPlugin: ApolloServerPlugin<GraphQLContext> = {
+  async requestDidStart() {
+    return {
+      async willSendResponse({ response, contextValue, operation }) {
+        if (response.body.kind === 'single') {
+          const result = response.body.singleResult;
+          if (contextValue.partialErrors.length > 0) result.errors = [...(result.errors ?? []), ...contextValue.partialErrors];
+          graphqlRequests.inc({ operation: operation?.operation ?? 'unknown', outcome: result.errors?.length ? 'errors' : 'ok' });
+        }
+      },
+    };
+  },
+};
+
+export async function createGatewayServer(options: GatewayServerOptions): Promise<GatewayServer> {
+  const { schema, log } = options;
+  const formatError = createErrorFormatter(log);
+  const apollo = new ApolloServer<GraphQLContext>({
+    schema,
+    formatError,
+    includeStacktraceInErrorResponses: false,
+    plugins: [ApolloServerPluginLandingPageDisabled(), partialErrorsPlugin],
+    logger: {
+      debug: (m) => log.debug(m),
+      info: (m) => log.info(m),
+      warn: (m) => log.warn(m),
+      error: (m) => log.error(m),
+    },
+  });
+  await apollo.start();
+
+  const sockets = new Set<Socket>();
+  const server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      log.error({ err: error }, 'request handler failed');
+      if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+      else res.destroy();
+    });
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+
+  const wss = new WebSocketServer({ server, path: '/graphql' });
+  const wsCleanup = useServer<Record<string, unknown>, { context?: GraphQLContext }>(
+    {
+      schema,
+      context: (ctx) => {
+        const params = ctx.connectionParams ?? {};
+        const headers: Record<string, string | undefined> = { ...lowerHeaders(ctx.extra.request.headers) };
+        // Browsers cannot set WebSocket headers, so connection params stand in for them.
+        for (const [key, value] of Object.entries(params)) if (typeof value === 'string') headers[key.toLowerCase()] = value;
+        const context = options.createContext({ headers });
+        ctx.extra.context = context;
+        return context;
+      },
+      onNext: (ctx, _id, _payload, _args, result) => {
+        const execution = result as ExecutionResult;
+        const partial = ctx.extra.context?.partialErrors ?? [];
+        if (!execution.errors?.length && partial.length === 0) return execution;
+        return {
+          ...execution,
+          errors: [...(execution.errors ?? []).map((e) => formatError(e.toJSON(), e)), ...partial] as never,
+        };
+      },
+    },
+    wss,
+  );
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://gateway');
+    const path = url.pathname.replace(/\/+$/, '') || '/';
+    if (path === '/graphql') {
+      if (req.method === 'GET' && wantsHtml(req) && !url.searchParams.has('query')) return sendHtml(res, ideHtml());
+      return graphql(req, res, url);
+    }
+    if (path === '/' && req.method === 'GET') {
+      res.writeHead(302, { location: '/graphql' });
+      res.end();
+      return;
+    }
+    if (path.startsWith('/ide/') && req.method === 'GET') return ideAsset(res, path.slice(5));
+    if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
+    if (path === '/readyz') {
+      const report = await options.readiness();
+      return sendJson(res, report.ready ? 200 : 503, report);
+    }
+    if (path === '/metrics') {
+      res.writeHead(200, { 'content-type': registry.contentType });
+      res.end(await registry.metrics());
+      return;
+    }
+    if (options.extraRoutes && (await options.extraRoutes(req, res, url))) return;
+    sendJson(res, 404, { error: `Nothing at ${req.method} ${url.pathname}. GraphQL is served at /graphql.` });
+  }
+
+  async function graphql(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    let body: unknown;
+    if (req.method === 'POST') {
+      const read = await readBody(req, options.maxRequestBytes);
+      if (read.tooLarge) {
+        return sendJson(res, 413, graphqlErrorBody(`Expected a request body of at most ${options.maxRequestBytes} bytes; got more`, 'PAYLOAD_TOO_LARGE'));
+      }
+      const type = String(req.headers['content-type'] ?? '');
+      if (type.includes('json')) {
+        try {
+          body = read.text.length ? JSON.parse(read.text) : undefined;
+        } catch (error) {
+          return sendJson(res, 400, graphqlErrorBody(`Expected a JSON request body; it does not parse: ${(error as Error).message}`, 'BAD_REQUEST'));
+        }
+      } else {
+        body = read.text;
+      }
+    }
+    const headers = new HeaderMap();
+    for (const [key, value] of Object.entries(req.headers)) {
+      if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
+    }
+    const result = await apollo.executeHTTPGraphQLRequest({
+      httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
+      context: async () => options.createContext({ headers: lowerHeaders(req.headers) }),
+    });
+    const responseHeaders: Record<string, string> = {};
+    for (const [key, value] of result.headers) responseHeaders[key] = value;
+    res.writeHead(result.status ?? 200, responseHeaders);
+    if (result.body.kind === 'complete') {
+      res.end(result.body.string);
+      return;
+    }
+    for await (const chunk of result.body.asyncIterator) res.write(chunk);
+    res.end();
+  }
+
+  return {
+    server,
+    async listen(port, host) {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => resolve());
+      });
+      const address = server.address() as AddressInfo;
+      return `http://${host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`;
+    },
+    async close() {
+      await wsCleanup.dispose();
+      for (const client of wss.clients) client.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+      for (const socket of sockets) socket.destroy();
+      if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
+      await apollo.stop();
+    },
+  };
+}
+
+function lowerHeaders(headers: IncomingMessage['headers']): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const [key, value] of Object.entries(headers)) out[key.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
+  return out;
+}
+
+function wantsHtml(req: IncomingMessage): boolean {
+  const accept = String(req.headers.accept ?? '');
+  return accept.includes('text/html');
+}
+
+function graphqlErrorBody(message: string, code: string) {
+  return { errors: [{ message, extensions: { code } }] };
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function sendHtml(res: ServerResponse, html: string): void {
+  res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(html) });
+  res.end(html);
+}
+
+function ideAsset(res: ServerResponse, name: string): void {
+  const asset = IDE_ASSETS[name];
+  if (!asset) return sendJson(res, 404, { error: `No IDE asset named ${name}` });
+  res.writeHead(200, { 'content-type': `${asset.type}; charset=utf-8`, 'cache-control': 'public, max-age=86400' });
+  createReadStream(require.resolve(asset.file)).pipe(res);
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<{ text: string; tooLarge: boolean }> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) tooLarge = true;
+      else chunks.push(chunk);
+    });
+    req.on('end', () => resolve({ text: tooLarge ? '' : Buffer.concat(chunks).toString('utf8'), tooLarge }));
+    req.on('error', reject);
+  });
+}

@@ -1,0 +1,82 @@
+import { loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/core/observability/log.js';
+import type { RunningSimulator, SimulatorOptions } from '../../src/core/platform.js';
+import { startGateway, type Gateway } from '../../src/gateway.js';
+import { platforms, type PlatformKey } from '../../src/platforms/index.js';
+import type { CloudLXSimulator, CloudLXSimulatorOptions } from '../../src/platforms/cloudlx/simulator.js';
+
+/** The concrete simulator class of each platform, so tests reach their request logs and fault switches. */
+export interface SimulatorTypes {
+  cloudlx: CloudLXSimulator;
+}
+export interface SimulatorOptionTypes {
+  cloudlx: CloudLXSimulatorOptions;
+}
+
+export interface StackOptions {
+  /** Extra environment for the gateway's configuration (PORT and LOG_LEVEL are set for tests). */
+  env?: Record<string, string>;
+  /** Options for each platform's simulator (a short token lifetime, say). */
+  simulators?: { [K in PlatformKey]?: K extends keyof SimulatorOptionTypes ? SimulatorOptionTypes[K] : SimulatorOptions };
+}
+
+export interface GraphQLResponse<T = any> {
+  status: number;
+  body: { data?: T; errors?: Array<{ message: string; path?: (string | number)[]; extensions?: Record<string, any> }>; extensions?: Record<string, any> };
+}
+
+export interface Stack {
+  gateway: Gateway;
+  sim<K extends PlatformKey>(key: K): K extends keyof SimulatorTypes ? SimulatorTypes[K] : RunningSimulator;
+  /** POSTs a GraphQL operation to the gateway over real HTTP. */
+  graphql<T = any>(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<GraphQLResponse<T>>;
+  /** Every GraphQL response body this stack has received, as text (for secret scans). */
+  readonly responses: string[];
+  close(): Promise<void>;
+}
+
+const open = new Set<Stack>();
+
+/** Starts every platform's simulator and a gateway pointed at them, all on port 0 over loopback. */
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const config = loadConfig({ PORT: '0', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', DATA_DIR: '.data/test', ...options.env });
+  const log = createLogger(config.logLevel);
+  const simulators: Record<string, RunningSimulator> = {};
+  for (const platform of platforms) {
+    if (platform.isConfigured(config.platforms[platform.key] as never)) continue;
+    const simOptions = (options.simulators as Record<string, SimulatorOptions> | undefined)?.[platform.key] ?? {};
+    simulators[platform.key] = await platform.simulator.start(simOptions);
+  }
+  const gateway = await startGateway({ config, log, simulators });
+  const responses: string[] = [];
+  const stack: Stack = {
+    gateway,
+    responses,
+    sim: ((key: PlatformKey) => {
+      const sim = simulators[key];
+      if (!sim) throw new Error(`No simulator runs for ${key} in this stack`);
+      return sim;
+    }) as Stack['sim'],
+    async graphql(query, variables, headers) {
+      const res = await fetch(gateway.graphqlUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', ...headers },
+        body: JSON.stringify({ query, variables }),
+      });
+      const text = await res.text();
+      responses.push(text);
+      return { status: res.status, body: JSON.parse(text) };
+    },
+    async close() {
+      if (!open.delete(stack)) return;
+      await gateway.close();
+      await Promise.all(Object.values(simulators).map((s) => s.close()));
+    },
+  };
+  open.add(stack);
+  return stack;
+}
+
+export async function closeAllStacks(): Promise<void> {
+  await Promise.all([...open].map((s) => s.close()));
+}
