@@ -148,9 +148,9 @@ export type CloudLxCustomer = Customer & Node & {
   platform: Platform;
   platformId: Scalars['ID']['output'];
   /** The realms the customer can access. */
-  realms: Array<CloudLxRealm>;
+  realms: Maybe<Array<CloudLxRealm>>;
   /** The sub-realms shown to the customer, each with whether it has access. */
-  subRealms: Array<CloudLxSubRealm>;
+  subRealms: Maybe<Array<CloudLxSubRealm>>;
 };
 
 export type CloudLxCustomerConnection = {
@@ -194,49 +194,67 @@ export type CloudLxPort = {
   switch: Maybe<Scalars['String']['output']>;
 };
 
-/** Everything CloudLX offers, under `cloudlx { … }`. */
+/**
+ * Everything CloudLX offers, under `cloudlx { … }`.
+ * Each field is nullable: when CloudLX fails to answer one, that field is null with an error, and its siblings still resolve.
+ */
 export type CloudLxQuery = {
   __typename?: 'CloudLXQuery';
   apiClient: Maybe<CloudLxApiClient>;
-  apiClients: Array<CloudLxApiClient>;
+  apiClients: Maybe<Array<CloudLxApiClient>>;
   /** One customer by its CloudLX id; null when there is none. */
   customer: Maybe<CloudLxCustomer>;
-  customers: CloudLxCustomerConnection;
-  realms: Array<CloudLxRealm>;
-  services: CloudLxServiceConnection;
-  subRealms: Array<CloudLxSubRealm>;
+  customers: Maybe<CloudLxCustomerConnection>;
+  realms: Maybe<Array<CloudLxRealm>>;
+  services: Maybe<CloudLxServiceConnection>;
+  subRealms: Maybe<Array<CloudLxSubRealm>>;
   webhook: Maybe<CloudLxWebhook>;
-  webhooks: Array<CloudLxWebhook>;
+  webhooks: Maybe<Array<CloudLxWebhook>>;
 };
 
 
-/** Everything CloudLX offers, under `cloudlx { … }`. */
+/**
+ * Everything CloudLX offers, under `cloudlx { … }`.
+ * Each field is nullable: when CloudLX fails to answer one, that field is null with an error, and its siblings still resolve.
+ */
 export type CloudLxQueryApiClientArgs = {
   platformId: Scalars['ID']['input'];
 };
 
 
-/** Everything CloudLX offers, under `cloudlx { … }`. */
+/**
+ * Everything CloudLX offers, under `cloudlx { … }`.
+ * Each field is nullable: when CloudLX fails to answer one, that field is null with an error, and its siblings still resolve.
+ */
 export type CloudLxQueryCustomerArgs = {
   platformId: Scalars['ID']['input'];
 };
 
 
-/** Everything CloudLX offers, under `cloudlx { … }`. */
+/**
+ * Everything CloudLX offers, under `cloudlx { … }`.
+ * Each field is nullable: when CloudLX fails to answer one, that field is null with an error, and its siblings still resolve.
+ */
 export type CloudLxQueryCustomersArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
-/** Everything CloudLX offers, under `cloudlx { … }`. */
+/**
+ * Everything CloudLX offers, under `cloudlx { … }`.
+ * Each field is nullable: when CloudLX fails to answer one, that field is null with an error, and its siblings still resolve.
+ */
 export type CloudLxQueryServicesArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
-/** Everything CloudLX offers, under `cloudlx { … }`. */
+/**
+ * Everything CloudLX offers, under `cloudlx { … }`.
+ * Each field is nullable: when CloudLX fails to answer one, that field is null with an error, and its siblings still resolve.
+ */
 export type CloudLxQueryWebhookArgs = {
   platformId: Scalars['ID']['input'];
 };
@@ -249,7 +267,7 @@ export type CloudLxRealm = Node & {
   name: Scalars['String']['output'];
   platformId: Scalars['ID']['output'];
   /** The realm's sub-realms. */
-  subRealms: Array<CloudLxSubRealm>;
+  subRealms: Maybe<Array<CloudLxSubRealm>>;
 };
 
 /** A connectivity service (a VLAN on a port). */
@@ -806,8 +824,8 @@ export type CloudLxCustomerResolvers<ContextType = GraphQLContext, ParentType ex
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   platform?: Resolver<ResolversTypes['Platform'], ParentType, ContextType>;
   platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  realms?: Resolver<Array<ResolversTypes['CloudLXRealm']>, ParentType, ContextType>;
-  subRealms?: Resolver<Array<ResolversTypes['CloudLXSubRealm']>, ParentType, ContextType>;
+  realms?: Resolver<Maybe<Array<ResolversTypes['CloudLXRealm']>>, ParentType, ContextType>;
+  subRealms?: Resolver<Maybe<Array<ResolversTypes['CloudLXSubRealm']>>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
@@ -844,14 +862,14 @@ export type CloudLxPortResolvers<ContextType = GraphQLContext, ParentType extend
 
 export type CloudLxQueryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudLXQuery'] = ResolversParentTypes['CloudLXQuery']> = {
   apiClient?: Resolver<Maybe<ResolversTypes['CloudLXApiClient']>, ParentType, ContextType, RequireFields<CloudLxQueryApiClientArgs, 'platformId'>>;
-  apiClients?: Resolver<Array<ResolversTypes['CloudLXApiClient']>, ParentType, ContextType>;
+  apiClients?: Resolver<Maybe<Array<ResolversTypes['CloudLXApiClient']>>, ParentType, ContextType>;
   customer?: Resolver<Maybe<ResolversTypes['CloudLXCustomer']>, ParentType, ContextType, RequireFields<CloudLxQueryCustomerArgs, 'platformId'>>;
-  customers?: Resolver<ResolversTypes['CloudLXCustomerConnection'], ParentType, ContextType, Partial<CloudLxQueryCustomersArgs>>;
-  realms?: Resolver<Array<ResolversTypes['CloudLXRealm']>, ParentType, ContextType>;
-  services?: Resolver<ResolversTypes['CloudLXServiceConnection'], ParentType, ContextType, Partial<CloudLxQueryServicesArgs>>;
-  subRealms?: Resolver<Array<ResolversTypes['CloudLXSubRealm']>, ParentType, ContextType>;
+  customers?: Resolver<Maybe<ResolversTypes['CloudLXCustomerConnection']>, ParentType, ContextType, Partial<CloudLxQueryCustomersArgs>>;
+  realms?: Resolver<Maybe<Array<ResolversTypes['CloudLXRealm']>>, ParentType, ContextType>;
+  services?: Resolver<Maybe<ResolversTypes['CloudLXServiceConnection']>, ParentType, ContextType, Partial<CloudLxQueryServicesArgs>>;
+  subRealms?: Resolver<Maybe<Array<ResolversTypes['CloudLXSubRealm']>>, ParentType, ContextType>;
   webhook?: Resolver<Maybe<ResolversTypes['CloudLXWebhook']>, ParentType, ContextType, RequireFields<CloudLxQueryWebhookArgs, 'platformId'>>;
-  webhooks?: Resolver<Array<ResolversTypes['CloudLXWebhook']>, ParentType, ContextType>;
+  webhooks?: Resolver<Maybe<Array<ResolversTypes['CloudLXWebhook']>>, ParentType, ContextType>;
 };
 
 export type CloudLxRealmResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudLXRealm'] = ResolversParentTypes['CloudLXRealm']> = {
@@ -859,7 +877,7 @@ export type CloudLxRealmResolvers<ContextType = GraphQLContext, ParentType exten
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  subRealms?: Resolver<Array<ResolversTypes['CloudLXSubRealm']>, ParentType, ContextType>;
+  subRealms?: Resolver<Maybe<Array<ResolversTypes['CloudLXSubRealm']>>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
