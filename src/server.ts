@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createReadStream } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import type { AddressInfo, Socket } from 'node:net';
 import { ApolloServer, HeaderMap, type ApolloServerPlugin } from '@apollo/server';
@@ -255,11 +256,26 @@ function sendHtml(res: ServerResponse, html: string): void {
   res.end(html);
 }
 
+/**
+ * Finds a file inside an installed package by walking node_modules folders the
+ * way Node does: these UMD files sit outside the packages' `exports`, so
+ * `require.resolve` refuses them.
+ */
+function packageFile(file: string): string | undefined {
+  const name = file.split('/')[0]!;
+  for (const dir of require.resolve.paths(name) ?? []) {
+    const candidate = join(dir, file);
+    if (existsSync(candidate)) return candidate;
+  }
+  return undefined;
+}
+
 function ideAsset(res: ServerResponse, name: string): void {
   const asset = IDE_ASSETS[name];
-  if (!asset) return sendJson(res, 404, { error: `No IDE asset named ${name}` });
+  const file = asset && packageFile(asset.file);
+  if (!asset || !file) return sendJson(res, 404, { error: `No IDE asset named ${name}` });
   res.writeHead(200, { 'content-type': `${asset.type}; charset=utf-8`, 'cache-control': 'public, max-age=86400' });
-  createReadStream(require.resolve(asset.file)).pipe(res);
+  createReadStream(file).pipe(res);
 }
 
 function readBody(req: IncomingMessage, limit: number): Promise<{ text: string; tooLarge: boolean }> {
