@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import type { AddressInfo, Socket } from 'node:net';
 import { ApolloServer, HeaderMap, type ApolloServerPlugin } from '@apollo/server';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { GraphQLError, type ExecutionResult, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
 import { WebSocketServer } from 'ws';
@@ -96,7 +96,10 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
     schema,
     formatError,
     includeStacktraceInErrorResponses: false,
-    plugins: [ApolloServerPluginLandingPageDisabled(), partialErrorsPlugin],
+    // The IDE and every GraphQL client's tooling rely on introspection; Apollo turns it off under NODE_ENV=production.
+    introspection: true,
+    // Cache-control hints wrap every field resolver; Switchboard sets no HTTP caching from them.
+    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), partialErrorsPlugin],
     logger: {
       debug: (m) => log.debug(m),
       info: (m) => log.info(m),
