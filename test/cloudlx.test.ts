@@ -300,7 +300,7 @@ describe('CloudLX upstream faults', () => {
     try {
       const res = await fetch(`${stack.gateway.url}/readyz`);
       expect(res.status).toBe(503);
-      const body = await res.json();
+      const body = (await res.json()) as any;
       expect(body.platforms.cloudlx).toMatchObject({ ok: false, simulated: true, error: { code: 'UPSTREAM_UNAVAILABLE' } });
     } finally {
       sim.server.clearFaults();

@@ -38,7 +38,7 @@ describe('the gateway over HTTP', () => {
   it('answers a body that is not JSON with 400 saying so', async () => {
     const res = await fetch(stack.gateway.graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query": ' });
     expect(res.status).toBe(400);
-    const body = await res.json();
+    const body = (await res.json()) as any;
     expect(body.errors[0].message).toMatch(/^Expected a JSON request body/);
   });
 
@@ -49,7 +49,7 @@ describe('the gateway over HTTP', () => {
       body: JSON.stringify({ query: `{ platforms { title } }`, variables: { pad: 'x'.repeat(2 * 1024 * 1024) } }),
     });
     expect(res.status).toBe(413);
-    expect((await res.json()).errors[0].extensions.code).toBe('PAYLOAD_TOO_LARGE');
+    expect(((await res.json()) as any).errors[0].extensions.code).toBe('PAYLOAD_TOO_LARGE');
     // The gateway is still serving.
     expect((await stack.graphql('{ platforms { title } }')).status).toBe(200);
   });
@@ -64,7 +64,7 @@ describe('the gateway over HTTP', () => {
     const url = `${stack.gateway.graphqlUrl}?query=${encodeURIComponent('{ platforms { platform } }')}`;
     const res = await fetch(url, { headers: { accept: 'application/json', 'apollo-require-preflight': 'true' } });
     expect(res.status).toBe(200);
-    expect((await res.json()).data.platforms).toContainEqual({ platform: 'CLOUDLX' });
+    expect(((await res.json()) as any).data.platforms).toContainEqual({ platform: 'CLOUDLX' });
   });
 
   it('serves the IDE page and every asset it loads from the gateway itself', async () => {
@@ -85,7 +85,7 @@ describe('the gateway over HTTP', () => {
     expect(await (await fetch(`${stack.gateway.url}/healthz`)).json()).toEqual({ status: 'ok' });
     const ready = await fetch(`${stack.gateway.url}/readyz`);
     expect(ready.status).toBe(200);
-    expect((await ready.json()).ready).toBe(true);
+    expect(((await ready.json()) as any).ready).toBe(true);
     await stack.graphql('{ cloudlx { realms { name } } }');
     const metrics = await (await fetch(`${stack.gateway.url}/metrics`)).text();
     expect(metrics).toMatch(/switchboard_upstream_request_duration_seconds_count\{platform="cloudlx",route="GET \/api\/realms",status="200"\} \d+/);

@@ -22,7 +22,8 @@ export interface StackOptions {
 
 export interface GraphQLResponse<T = any> {
   status: number;
-  body: { data?: T; errors?: Array<{ message: string; path?: (string | number)[]; extensions?: Record<string, any> }>; extensions?: Record<string, any> };
+  /** `errors` is loosely typed so tests can index it directly; an absent list fails the assertion that reads it. */
+  body: { data?: T; errors?: any; extensions?: Record<string, any> };
 }
 
 export interface Stack {
