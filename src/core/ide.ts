@@ -3,8 +3,10 @@
  * every asset served by the gateway itself (see IDE_ASSETS in server.ts), so it
  * works on a machine with no internet.
  */
-export const FIRST_QUERY = `# Welcome to Switchboard: one graph over CloudLX, IXC ACS, Exotel and CloudCIX.
-# Press the run button (or Ctrl-Enter). Open the docs panel to browse every platform.
+export const FIRST_QUERY = `# Switchboard: one graph over CloudLX, IXC ACS,
+# Exotel and CloudCIX. Run this with the pink
+# button or Ctrl-Enter; browse every platform
+# in the Docs panel (book icon, top left).
 query FirstQuery {
   platforms { platform title simulated }
   cloudlx {
