@@ -27,6 +27,8 @@ const coreSchema = z.object({
   UPSTREAM_CONNECTIONS: envInt(32, 1, 1024),
   /** Retries of a GET after a dropped connection or 502/503/504. Default 1. */
   UPSTREAM_RETRIES: envInt(1, 0, 5),
+  /** How operations run: `jit` (compiled once per operation, the default) or `graphql-js` (the reference executor). */
+  EXECUTOR: envEnum(['jit', 'graphql-js'], 'jit'),
   /** Largest accepted request body in bytes. Default 1 MiB. */
   MAX_REQUEST_BYTES: envInt(1_048_576, 1_024, 64 * 1_048_576),
 });
@@ -38,6 +40,7 @@ export interface Config {
   readonly dataDir: string;
   readonly upstream: { readonly timeouts: UpstreamTimeouts; readonly connections: number; readonly retries: number };
   readonly maxRequestBytes: number;
+  readonly executor: 'jit' | 'graphql-js';
   readonly platforms: PlatformConfigs;
 }
 
@@ -64,6 +67,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
       retries: c.UPSTREAM_RETRIES,
     },
     maxRequestBytes: c.MAX_REQUEST_BYTES,
+    executor: c.EXECUTOR,
     platforms: platformConfigs as PlatformConfigs,
   });
 }

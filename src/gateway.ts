@@ -81,7 +81,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
       );
       return { ready: entries.every(([, e]) => e.ok), platforms: Object.fromEntries(entries) };
     };
-    const server = await createGatewayServer({ schema, createContext, log, maxRequestBytes: config.maxRequestBytes, readiness });
+    const server = await createGatewayServer({ schema, createContext, log, maxRequestBytes: config.maxRequestBytes, executor: config.executor, readiness });
     const url = await server.listen(config.port, config.host);
     return {
       url,

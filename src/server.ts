@@ -15,6 +15,7 @@ import type { RequestInfo } from './core/platform.js';
 import { SwitchboardError, toGraphQLErrorExtensions } from './core/upstream/errors.js';
 import { graphqlRequests, registry } from './core/observability/metrics.js';
 import { ideHtml } from './core/ide.js';
+import { createExecutorGateway, type ExecutorKind } from './core/graphql/executor.js';
 
 export interface ReadinessReport {
   ready: boolean;
@@ -26,6 +27,8 @@ export interface GatewayServerOptions {
   createContext: (request: RequestInfo) => GraphQLContext;
   log: Logger;
   maxRequestBytes: number;
+  /** How valid operations run over HTTP (see core/graphql/executor.ts). */
+  executor: ExecutorKind;
   readiness: () => Promise<ReadinessReport>;
   /** Extra routes (the webhook receiver): return true when handled. */
   extraRoutes?: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
@@ -93,7 +96,7 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
   const { schema, log } = options;
   const formatError = createErrorFormatter(log);
   const apollo = new ApolloServer<GraphQLContext>({
-    schema,
+    gateway: createExecutorGateway(schema, options.executor),
     formatError,
     includeStacktraceInErrorResponses: false,
     // The IDE and every GraphQL client's tooling rely on introspection; Apollo turns it off under NODE_ENV=production.

@@ -5,8 +5,10 @@
  *   A. "upstream only": the three REST calls a client would make itself
  *      (customers, realms, sub-realms) with the same undici client and token;
  *   B. "through Switchboard": one GraphQL query for 50 customers with realms and
- *      sub-realms, which makes those same three upstream calls.
- * The ratio B/A is the gateway's cost per request relative to the upstream work.
+ *      sub-realms, which makes those same three upstream calls, once with the
+ *      graphql-js executor and once with the compiled (graphql-jit) one, the default.
+ * The ratio B/A is the gateway's cost per request relative to the upstream work;
+ * the last column compares the two executors.
  *
  * Run: npx tsx test/bench/gateway-overhead.bench.ts   (or npm run bench)
  */
@@ -22,8 +24,9 @@ const QUERY = `{ cloudlx { customers(first: 50) { nodes { name currency { iso3 }
 
 async function main(): Promise<void> {
   const sim = await new CloudLXSimulator().start();
-  const config = loadConfig({ PORT: '0', LOG_LEVEL: 'silent' });
-  const gateway = await startGateway({ config, log: createLogger('silent'), simulators: { cloudlx: sim } });
+  const start = (executor: string) =>
+    startGateway({ config: loadConfig({ PORT: '0', LOG_LEVEL: 'silent', EXECUTOR: executor }), log: createLogger('silent'), simulators: { cloudlx: sim } });
+  const gateways = { jit: await start('jit'), 'graphql-js': await start('graphql-js') };
   try {
     const tokenRes = await request(`${sim.url}/api/oauth2/access-token`, {
       method: 'POST',
@@ -39,21 +42,23 @@ async function main(): Promise<void> {
       );
       if (!bodies[0]) throw new Error('no body');
     };
-    const throughGateway = async () => {
-      const res = await request(gateway.graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: QUERY }) });
+    const throughGateway = (executor: keyof typeof gateways) => async () => {
+      const res = await request(gateways[executor].graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: QUERY }) });
       const body = (await res.body.json()) as { errors?: unknown };
       if (body.errors) throw new Error(JSON.stringify(body.errors));
     };
 
     const rows = [];
     for (const concurrency of [1, 16]) {
-      const a = await measure(`upstream only (3 REST calls), concurrency ${concurrency}`, upstreamOnly, { concurrency, seconds: 3 });
-      const b = await measure(`through Switchboard (1 query), concurrency ${concurrency}`, throughGateway, { concurrency, seconds: 3 });
-      rows.push(a, { ...b, ratio: b.meanMs / a.meanMs });
+      const a = await measure(`upstream only (3 REST calls), c=${concurrency}`, upstreamOnly, { concurrency, seconds: 3 });
+      const js = await measure(`Switchboard, graphql-js executor, c=${concurrency}`, throughGateway('graphql-js'), { concurrency, seconds: 3 });
+      const jit = await measure(`Switchboard, compiled executor (default), c=${concurrency}`, throughGateway('jit'), { concurrency, seconds: 3 });
+      rows.push(a, { ...js, ratio: js.meanMs / a.meanMs }, { ...jit, ratio: jit.meanMs / a.meanMs });
+      console.log(`c=${concurrency}: compiled executor mean latency is ${(js.meanMs / jit.meanMs).toFixed(2)}x faster than graphql-js`);
     }
     printTable('Gateway overhead: 50 CloudLX customers with realms and sub-realms', rows, 'ratio = mean latency through Switchboard / mean latency of the upstream calls alone');
   } finally {
-    await gateway.close();
+    await Promise.all(Object.values(gateways).map((g) => g.close()));
     await sim.close();
   }
 }
