@@ -29,6 +29,8 @@ const coreSchema = z.object({
   UPSTREAM_RETRIES: envInt(1, 0, 5),
   /** How operations run: `jit` (compiled once per operation, the default) or `graphql-js` (the reference executor). */
   EXECUTOR: envEnum(['jit', 'graphql-js'], 'jit'),
+  /** Latency the embedded simulators add to every answer, in milliseconds. Default 0. */
+  SIMULATOR_LATENCY_MS: envInt(0, 0, 60_000),
   /** Largest accepted request body in bytes. Default 1 MiB. */
   MAX_REQUEST_BYTES: envInt(1_048_576, 1_024, 64 * 1_048_576),
 });
@@ -41,6 +43,7 @@ export interface Config {
   readonly upstream: { readonly timeouts: UpstreamTimeouts; readonly connections: number; readonly retries: number };
   readonly maxRequestBytes: number;
   readonly executor: 'jit' | 'graphql-js';
+  readonly simulatorLatencyMs: number;
   readonly platforms: PlatformConfigs;
 }
 
@@ -68,6 +71,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     },
     maxRequestBytes: c.MAX_REQUEST_BYTES,
     executor: c.EXECUTOR,
+    simulatorLatencyMs: c.SIMULATOR_LATENCY_MS,
     platforms: platformConfigs as PlatformConfigs,
   });
 }

@@ -47,7 +47,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
       if (!platform.isConfigured(platformConfig as never)) {
         let simulator = simulators[platform.key];
         if (!simulator) {
-          simulator = await platform.simulator.start({ log: log.child({ simulator: platform.key }) });
+          simulator = await platform.simulator.start({ log: log.child({ simulator: platform.key }), latencyMs: config.simulatorLatencyMs });
           started.push(simulator);
           simulators[platform.key] = simulator;
         }

@@ -66,6 +66,8 @@ export interface SimulatorOptions {
   webhookUrl?: string;
   /** The secret it signs webhooks with (Standard Webhooks). */
   webhookSecret?: string;
+  /** Added to every answer, in milliseconds: an upstream a realistic distance away. */
+  latencyMs?: number;
   log?: Logger;
 }
 

@@ -4,18 +4,26 @@ import type { RunningSimulator, SimulatorOptions } from '../../src/core/platform
 import { startGateway, type Gateway } from '../../src/gateway.js';
 import { platforms, type PlatformKey } from '../../src/platforms/index.js';
 import type { CloudLXSimulator, CloudLXSimulatorOptions } from '../../src/platforms/cloudlx/simulator.js';
+import type { ExotelSimulator, ExotelSimulatorOptions } from '../../src/platforms/exotel/simulator.js';
+import type { IxcSimulator, IxcSimulatorOptions } from '../../src/platforms/ixc/simulator.js';
 
 /** The concrete simulator class of each platform, so tests reach their request logs and fault switches. */
 export interface SimulatorTypes {
   cloudlx: CloudLXSimulator;
+  exotel: ExotelSimulator;
+  ixc: IxcSimulator;
 }
 export interface SimulatorOptionTypes {
   cloudlx: CloudLXSimulatorOptions;
+  exotel: ExotelSimulatorOptions;
+  ixc: IxcSimulatorOptions;
 }
 
 export interface StackOptions {
   /** Extra environment for the gateway's configuration (PORT and LOG_LEVEL are set for tests). */
   env?: Record<string, string>;
+  /** Where the gateway's logs go (tests that check no secret is logged read them). */
+  logDestination?: NodeJS.WritableStream;
   /** Options for each platform's simulator (a short token lifetime, say). */
   simulators?: { [K in PlatformKey]?: K extends keyof SimulatorOptionTypes ? SimulatorOptionTypes[K] : SimulatorOptions };
 }
@@ -41,7 +49,7 @@ const open = new Set<Stack>();
 /** Starts every platform's simulator and a gateway pointed at them, all on port 0 over loopback. */
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const config = loadConfig({ PORT: '0', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', DATA_DIR: '.data/test', ...options.env });
-  const log = createLogger(config.logLevel);
+  const log = createLogger(config.logLevel, options.logDestination);
   const simulators: Record<string, RunningSimulator> = {};
   for (const platform of platforms) {
     if (platform.isConfigured(config.platforms[platform.key] as never)) continue;

@@ -69,3 +69,57 @@ export function connectionFromSlice<T>(slice: readonly T[], offset: number, hasN
     totalCount,
   };
 }
+
+/**
+ * Keyset paging, for upstreams that page by "the last value seen" (Exotel's
+ * `last_value`). The upstream's value marks page boundaries only, so a cursor
+ * holds a value and how many items after it precede the position. The edge of
+ * the last item the upstream returned carries the upstream's own next value
+ * (skip 0), so paging forward never re-reads the pages before.
+ */
+export interface KeysetPosition {
+  /** The upstream's keyset value the page starts after. */
+  after: string;
+  /** How many items after it come before the position. */
+  skip: number;
+}
+
+export function keysetCursor(position: KeysetPosition): string {
+  return Buffer.from(`keyset:${position.skip}:${position.after}`).toString('base64url');
+}
+
+/** The position `after` points at; `start` (the upstream's "from the beginning" value) when there is no cursor. */
+export function keysetFromCursor(cursor: string | null | undefined, start: string): KeysetPosition {
+  if (cursor === undefined || cursor === null || cursor === '') return { after: start, skip: 0 };
+  const match = /^keyset:(\d+):(.*)$/s.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  if (!match) throw new BadUserInputError(`Expected \`after\` to be a cursor from this connection's pageInfo.endCursor, got ${JSON.stringify(cursor)}`);
+  return { after: match[2]!, skip: Number(match[1]) };
+}
+
+/**
+ * A connection over one keyset page: `items` as the upstream returned them after
+ * `position.after` (the first `position.skip` are dropped here), at most `size`
+ * kept, `next` the upstream's value for the page after them (null at the end),
+ * `start` its "from the beginning" value.
+ */
+export function connectionFromKeysetPage<T>(items: readonly T[], position: KeysetPosition, size: number, next: string | null, start: string): Connection<T> {
+  const slice = items.slice(position.skip, position.skip + size);
+  const lastReturned = items.length - 1;
+  const edges = slice.map((node, i) => {
+    const index = position.skip + i;
+    const cursor =
+      index === lastReturned && next !== null ? keysetCursor({ after: next, skip: 0 }) : keysetCursor({ after: position.after, skip: index + 1 });
+    return { cursor, node };
+  });
+  return {
+    edges,
+    nodes: slice as T[],
+    pageInfo: {
+      hasNextPage: items.length > position.skip + size || next !== null,
+      hasPreviousPage: position.skip > 0 || position.after !== start,
+      startCursor: edges[0]?.cursor ?? null,
+      endCursor: edges[edges.length - 1]?.cursor ?? null,
+    },
+    totalCount: null,
+  };
+}

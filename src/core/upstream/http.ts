@@ -1,4 +1,5 @@
 import { Pool } from 'undici';
+import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import {
   SwitchboardError,
@@ -51,6 +52,8 @@ export interface UpstreamHttpOptions {
    * Writes are never retried: the upstream may have applied them.
    */
   retries: number;
+  /** Where each upstream call is logged at debug level: route, status and time, never headers or bodies. */
+  log?: Pick<Logger, 'debug'>;
   /** Headers sent on every request (an `Accept` media type, say). */
   defaultHeaders?: Record<string, string>;
   /**
@@ -121,6 +124,7 @@ export class UpstreamHttp {
     }
     const route = req.route ?? `${req.method} ${url.pathname}`;
     const stopTimer = upstreamRequestDuration.startTimer({ platform: this.options.platform, route });
+    const started = performance.now();
     let status = 0;
     try {
       const res = await this.pool(url.origin).request({
@@ -136,6 +140,7 @@ export class UpstreamHttp {
       return { status, headers: res.headers, body: parseBody(text, res.headers['content-type'], this.options.platform, route) };
     } finally {
       stopTimer({ status: String(status) });
+      this.options.log?.debug({ platform: this.options.platform, route, status, ms: Math.round(performance.now() - started) }, 'upstream request');
     }
   }
 

@@ -97,6 +97,7 @@ export class CloudLXSimulator implements RunningSimulator<CloudLXConfig> {
 
   constructor(private readonly options: CloudLXSimulatorOptions = {}) {
     this.accessTokenTtlSeconds = options.accessTokenTtlSeconds ?? 3600;
+    this.server.latencyMs = options.latencyMs ?? 0;
     this.seed(options.customers ?? 60);
     this.routes();
   }
