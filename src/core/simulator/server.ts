@@ -128,6 +128,37 @@ export class SimServer {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
+  private control(method: string, action: string, rawBody: string, res: ServerResponse): void {
+    const send = (status: number, body: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    let body: Record<string, unknown> = {};
+    try {
+      body = rawBody ? (JSON.parse(rawBody) as Record<string, unknown>) : {};
+    } catch {
+      return send(400, { error: 'Expected a JSON body', help: CONTROL_HELP });
+    }
+    const key = `${method} ${action}`;
+    if (key === 'GET requests') return send(200, this.log.map(({ headers: _headers, body: _body, ...entry }) => entry));
+    if (key === 'DELETE requests') return (this.clearLog(), send(204, null));
+    if (key === 'GET routes') return send(200, this.routes.map((r) => `${r.method} ${r.pattern}`));
+    if (key === 'DELETE faults') return (this.clearFaults(), send(204, null));
+    if (key === 'PUT latency') {
+      if (typeof body.ms !== 'number' || body.ms < 0) return send(400, { error: `Expected {"ms": a number of milliseconds ≥ 0}, got ${JSON.stringify(body)}` });
+      this.latencyMs = body.ms;
+      return send(200, { latencyMs: this.latencyMs });
+    }
+    if (key === 'POST faults') {
+      const problem = faultProblem(body);
+      if (problem) return send(400, { error: problem, help: CONTROL_HELP['POST /__simulator/faults'] });
+      const { route, ...fault } = body as unknown as { route: string } & Fault;
+      this.inject(route, fault);
+      return send(201, { route, ...fault });
+    }
+    return send(404, { error: `No control action ${method} ${CONTROL_PREFIX}${action}`, help: CONTROL_HELP });
+  }
+
   private match(method: string, path: string): { route: Route; params: Record<string, string> } | undefined {
     const parts = split(path);
     for (const route of this.routes) {
@@ -155,6 +186,7 @@ export class SimServer {
     const url = new URL(req.url ?? '/', 'http://simulator');
     const rawBody = await readBody(req);
     const method = req.method ?? 'GET';
+    if (url.pathname.startsWith(CONTROL_PREFIX)) return this.control(method, url.pathname.slice(CONTROL_PREFIX.length), rawBody, res);
     const found = this.match(method, url.pathname);
     const routeKey = found ? `${method} ${found.route.pattern}` : 'unmatched';
     const entry: LoggedRequest = {
@@ -207,6 +239,22 @@ export class SimServer {
   }
 }
 
+/**
+ * The control API, for people and programs outside the test process (a client
+ * under development run against `npm run simulate`): inject and clear faults,
+ * set latency, read the request log. Under a prefix no platform uses.
+ */
+export const CONTROL_PREFIX = '/__simulator/';
+
+const CONTROL_HELP = {
+  'GET /__simulator/requests': 'the requests received (method, path, query, route, status, at)',
+  'DELETE /__simulator/requests': 'clear that log',
+  'GET /__simulator/routes': 'the route names faults can be injected on',
+  'POST /__simulator/faults': '{"route": "GET /api/services" or "*", "status"?: 500, "body"?: {}, "delayMs"?: 5000, "drop"?: true, "times"?: 1}',
+  'DELETE /__simulator/faults': 'clear every fault',
+  'PUT /__simulator/latency': '{"ms": 50}: added to every answer',
+};
+
 function split(path: string): string[] {
   return path.split('/').filter((s) => s.length > 0);
 }
@@ -225,6 +273,19 @@ function matchSegments(pattern: string[], parts: string[]): Record<string, strin
     else if (seg !== part) return undefined;
   }
   return parts.length === pattern.length ? params : undefined;
+}
+
+function faultProblem(body: Record<string, unknown>): string | undefined {
+  if (typeof body.route !== 'string' || !body.route) return `Expected "route" like "GET /api/services" or "*", got ${JSON.stringify(body.route ?? null)}`;
+  if (body.status !== undefined && !(Number.isInteger(body.status) && (body.status as number) >= 100 && (body.status as number) <= 599)) {
+    return `Expected "status" to be an HTTP status from 100 to 599, got ${JSON.stringify(body.status)}`;
+  }
+  for (const key of ['delayMs', 'times'] as const) {
+    if (body[key] !== undefined && !(typeof body[key] === 'number' && (body[key] as number) >= 0)) return `Expected "${key}" to be a number ≥ 0, got ${JSON.stringify(body[key])}`;
+  }
+  if (body.drop !== undefined && typeof body.drop !== 'boolean') return `Expected "drop" to be true or false, got ${JSON.stringify(body.drop)}`;
+  if (body.status === undefined && body.delayMs === undefined && !body.drop) return 'Expected at least one of "status", "delayMs" or "drop"';
+  return undefined;
 }
 
 function readBody(req: IncomingMessage): Promise<string> {
