@@ -27,6 +27,10 @@ const coreSchema = z.object({
   UPSTREAM_CONNECTIONS: envInt(32, 1, 1024),
   /** Retries of a GET after a dropped connection or 502/503/504. Default 1. */
   UPSTREAM_RETRIES: envInt(1, 0, 5),
+  /** Consecutive failures of an upstream host after which calls fail at once for a while; 0 turns this off. Default 5. */
+  UPSTREAM_BREAKER_FAILURES: envInt(5, 0, 1000),
+  /** Milliseconds an open breaker fails calls at once before one trial call. Default 5000. */
+  UPSTREAM_BREAKER_COOLDOWN_MS: envInt(5_000, 1, 600_000),
   /** How operations run: `jit` (compiled once per operation, the default) or `graphql-js` (the reference executor). */
   EXECUTOR: envEnum(['jit', 'graphql-js'], 'jit'),
   /** Latency the embedded simulators add to every answer, in milliseconds. Default 0. */
@@ -40,7 +44,12 @@ export interface Config {
   readonly host: string;
   readonly logLevel: string;
   readonly dataDir: string;
-  readonly upstream: { readonly timeouts: UpstreamTimeouts; readonly connections: number; readonly retries: number };
+  readonly upstream: {
+    readonly timeouts: UpstreamTimeouts;
+    readonly connections: number;
+    readonly retries: number;
+    readonly breaker: { readonly failures: number; readonly cooldownMs: number };
+  };
   readonly maxRequestBytes: number;
   readonly executor: 'jit' | 'graphql-js';
   readonly simulatorLatencyMs: number;
@@ -68,6 +77,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
       timeouts: { connectMs: c.UPSTREAM_CONNECT_TIMEOUT_MS, headersMs: c.UPSTREAM_HEADERS_TIMEOUT_MS, bodyMs: c.UPSTREAM_BODY_TIMEOUT_MS },
       connections: c.UPSTREAM_CONNECTIONS,
       retries: c.UPSTREAM_RETRIES,
+      breaker: { failures: c.UPSTREAM_BREAKER_FAILURES, cooldownMs: c.UPSTREAM_BREAKER_COOLDOWN_MS },
     },
     maxRequestBytes: c.MAX_REQUEST_BYTES,
     executor: c.EXECUTOR,

@@ -59,6 +59,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
         timeouts: config.upstream.timeouts,
         connections: config.upstream.connections,
         retries: config.upstream.retries,
+        breaker: config.upstream.breaker,
         log: log.child({ platform: platform.key }),
         dataDir: config.dataDir,
       });

@@ -359,3 +359,31 @@ describe('CloudLX tokens', () => {
     expect(platforms.body.data.platforms).toContainEqual({ platform: 'CLOUDLX', simulated: false });
   });
 });
+
+describe('CloudLX circuit breaker', () => {
+  it('stops calling a host after consecutive failures, then lets one trial call close it again', async () => {
+    const stack = await startStack({ env: { UPSTREAM_RETRIES: '0', UPSTREAM_BREAKER_FAILURES: '3', UPSTREAM_BREAKER_COOLDOWN_MS: '400' } });
+    const sim = stack.sim('cloudlx');
+    await stack.graphql('{ cloudlx { realms { name } } }');
+    sim.server.inject('GET /api/services', { status: 503 });
+    sim.server.clearLog();
+    for (let i = 0; i < 3; i++) {
+      const res = await stack.graphql('{ cloudlx { services { totalCount } } }');
+      expect(res.body.errors[0].extensions).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', upstreamStatus: 503 });
+    }
+    expect(sim.server.requests('GET /api/services')).toHaveLength(3);
+
+    // Open: the next call fails at once, without reaching CloudLX, and says when to retry.
+    const open = await stack.graphql('{ cloudlx { services { totalCount } } }');
+    expect(open.body.errors[0].extensions).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', platform: 'cloudlx', retryAfter: 1 });
+    expect(open.body.errors[0].message).toContain('failed 3 times in a row');
+    expect(sim.server.log).toHaveLength(3);
+
+    sim.server.clearFaults();
+    await new Promise((r) => setTimeout(r, 450));
+    const healed = await stack.graphql('{ cloudlx { services { totalCount } } }');
+    expect(healed.body.errors).toBeUndefined();
+    expect(healed.body.data.cloudlx.services.totalCount).toBe(sim.services.length);
+    expect(sim.server.requests('GET /api/services')).toHaveLength(4);
+  });
+});

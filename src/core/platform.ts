@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { UpstreamTimeouts } from './upstream/http.js';
+import type { BreakerOptions } from './upstream/breaker.js';
 import type { PlatformWebhooks } from './events/types.js';
 
 /**
@@ -49,6 +50,7 @@ export interface ClientDeps {
   timeouts: UpstreamTimeouts;
   connections: number;
   retries: number;
+  breaker: BreakerOptions;
   log: Logger;
   /** Where the gateway keeps files between runs (generated keys, say). */
   dataDir: string;

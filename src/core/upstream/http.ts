@@ -1,5 +1,6 @@
 import { Pool } from 'undici';
 import type { Logger } from 'pino';
+import { CircuitBreaker, type BreakerOptions } from './breaker.js';
 import type { Dispatcher } from 'undici';
 import {
   SwitchboardError,
@@ -52,6 +53,8 @@ export interface UpstreamHttpOptions {
    * Writes are never retried: the upstream may have applied them.
    */
   retries: number;
+  /** When to stop calling a host that keeps failing (see breaker.ts). Default: 5 failures, 5 s. */
+  breaker?: BreakerOptions;
   /** Where each upstream call is logged at debug level: route, status and time, never headers or bodies. */
   log?: Pick<Logger, 'debug'>;
   /** Headers sent on every request (an `Accept` media type, say). */
@@ -73,6 +76,7 @@ const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEO
  */
 export class UpstreamHttp {
   private readonly pools = new Map<string, Pool>();
+  private readonly breakers = new Map<string, CircuitBreaker>();
   private readonly base: URL;
   private closed = false;
 
@@ -123,6 +127,8 @@ export class UpstreamHttp {
       headers['content-type'] ??= 'application/x-www-form-urlencoded';
     }
     const route = req.route ?? `${req.method} ${url.pathname}`;
+    const breaker = this.breaker(url.origin);
+    breaker.enter();
     const stopTimer = upstreamRequestDuration.startTimer({ platform: this.options.platform, route });
     const started = performance.now();
     let status = 0;
@@ -137,7 +143,13 @@ export class UpstreamHttp {
       });
       status = res.statusCode;
       const text = await res.body.text();
+      if (RETRYABLE_STATUS.has(status)) breaker.failed();
+      else breaker.succeeded();
       return { status, headers: res.headers, body: parseBody(text, res.headers['content-type'], this.options.platform, route) };
+    } catch (error) {
+      // No answer at all (refused, dropped, timed out) counts against the host.
+      if (status === 0) breaker.failed();
+      throw error;
     } finally {
       stopTimer({ status: String(status) });
       this.options.log?.debug({ platform: this.options.platform, route, status, ms: Math.round(performance.now() - started) }, 'upstream request');
@@ -181,6 +193,15 @@ export class UpstreamHttp {
       this.pools.set(origin, pool);
     }
     return pool;
+  }
+
+  private breaker(origin: string): CircuitBreaker {
+    let breaker = this.breakers.get(origin);
+    if (!breaker) {
+      breaker = new CircuitBreaker(this.options.platform, origin, this.options.breaker ?? { failures: 5, cooldownMs: 5_000 });
+      this.breakers.set(origin, breaker);
+    }
+    return breaker;
   }
 
   async close(): Promise<void> {

@@ -47,6 +47,7 @@ export class CloudLXClient {
       timeouts: deps.timeouts,
       connections: deps.connections,
       retries: deps.retries,
+      breaker: deps.breaker,
       log: deps.log,
       defaultHeaders: { accept: CLOUDLX_MEDIA_TYPE },
       readError: readCloudLXError,
