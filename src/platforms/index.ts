@@ -1,11 +1,14 @@
 import type { PlatformModule } from '../core/platform.js';
 import { cloudlx } from './cloudlx/index.js';
+import { exotel } from './exotel/index.js';
+import { ixc } from './ixc/index.js';
+import { cloudcix } from './cloudcix/index.js';
 
 /**
  * The platforms this gateway serves: the one place that names them all. Adding a
  * platform is a folder under `src/platforms/` and one entry here.
  */
-export const platforms = [cloudlx] as const;
+export const platforms = [cloudlx, exotel, ixc, cloudcix] as const;
 
 type Platforms = (typeof platforms)[number];
 export type PlatformKey = Platforms['key'];

@@ -6,17 +6,20 @@ import { platforms, type PlatformKey } from '../../src/platforms/index.js';
 import type { CloudLXSimulator, CloudLXSimulatorOptions } from '../../src/platforms/cloudlx/simulator.js';
 import type { ExotelSimulator, ExotelSimulatorOptions } from '../../src/platforms/exotel/simulator.js';
 import type { IxcSimulator, IxcSimulatorOptions } from '../../src/platforms/ixc/simulator.js';
+import type { CloudCIXSimulator, CloudCIXSimulatorOptions } from '../../src/platforms/cloudcix/simulator.js';
 
 /** The concrete simulator class of each platform, so tests reach their request logs and fault switches. */
 export interface SimulatorTypes {
   cloudlx: CloudLXSimulator;
   exotel: ExotelSimulator;
   ixc: IxcSimulator;
+  cloudcix: CloudCIXSimulator;
 }
 export interface SimulatorOptionTypes {
   cloudlx: CloudLXSimulatorOptions;
   exotel: ExotelSimulatorOptions;
   ixc: IxcSimulatorOptions;
+  cloudcix: CloudCIXSimulatorOptions;
 }
 
 export interface StackOptions {

@@ -1,0 +1,280 @@
+import { KeyedTokens, type IssuedToken } from '../../core/upstream/tokens.js';
+import { UpstreamHttp, retryAfterSeconds, type HttpMethod, type QueryValue, type UpstreamResponse } from '../../core/upstream/http.js';
+import {
+  ForbiddenError,
+  SwitchboardError,
+  UnauthenticatedError,
+  UpstreamBadResponseError,
+  errorFromStatus,
+} from '../../core/upstream/errors.js';
+import type { ClientDeps } from '../../core/platform.js';
+import type {
+  ExotelAppRecord,
+  ExotelCreateAppBody,
+  ExotelCreateCustomerBody,
+  ExotelCreatedAppRecord,
+  ExotelCreatedCustomerRecord,
+  ExotelCustomerRecord,
+  ExotelEntity,
+  ExotelEnvelope,
+  ExotelRegisterUserBody,
+  ExotelTokenBody,
+  ExotelUserPage,
+  ExotelUserRecord,
+} from './types.js';
+
+/** Tokens last 90 days (UPSTREAMS.md §2); the token answer itself carries no lifetime. */
+export const EXOTEL_TOKEN_LIFETIME_MS = 90 * 86_400_000;
+
+export interface ExotelCredentials {
+  baseUrl: string;
+  /** The gateway's own customer: apps are created under it and listed with its token. */
+  customerId: string;
+  customerSecret: string;
+  /** AppID → AppSecret for apps created before this gateway started. */
+  appSecrets: Readonly<Record<string, string>>;
+}
+
+interface ExotelCall {
+  method: HttpMethod;
+  path: string;
+  /** A label for metrics and messages (`GET /app?entity=app`). */
+  route: string;
+  query?: Record<string, QueryValue>;
+  json?: unknown;
+  headers?: Record<string, string>;
+}
+
+export interface ExotelUserPageRequest {
+  /** Exotel's keyset value: users after this one. Default 0, the start. */
+  lastValue?: string;
+  pageSize?: number;
+}
+
+/**
+ * The Exotel integrations core, one method per endpoint of UPSTREAMS.md §2,
+ * returning the `Data` of each envelope. Two kinds of token: a customer token
+ * manages apps, an app token reads its app and manages its users. Each goes raw
+ * in `Authorization` (no `Bearer`) and is cached per entity id for its 90 days.
+ *
+ * Secrets are held here in memory only (never logged, never returned): the
+ * configured customer's, those of customers and apps created through this
+ * client, and the app secrets of EXOTEL_APP_SECRETS.
+ */
+export class ExotelClient {
+  readonly http: UpstreamHttp;
+  readonly tokens: KeyedTokens;
+  readonly customerId: string;
+  private readonly customerSecrets = new Map<string, string>();
+  private readonly appSecrets = new Map<string, string>();
+
+  constructor(config: ExotelCredentials, deps: ClientDeps) {
+    this.http = new UpstreamHttp({
+      platform: 'exotel',
+      baseUrl: config.baseUrl,
+      timeouts: deps.timeouts,
+      connections: deps.connections,
+      retries: deps.retries,
+      log: deps.log,
+      breaker: deps.breaker,
+      defaultHeaders: { accept: 'application/json' },
+      readError: readExotelError,
+    });
+    this.tokens = new KeyedTokens('exotel', (key) => this.fetchToken(key));
+    this.customerId = config.customerId;
+    this.customerSecrets.set(config.customerId, config.customerSecret);
+    for (const [appId, secret] of Object.entries(config.appSecrets)) this.appSecrets.set(appId, secret);
+  }
+
+  /** Customers whose secret this gateway holds: the configured one first, then those it created. */
+  knownCustomerIds(): string[] {
+    return [...this.customerSecrets.keys()];
+  }
+
+  hasCustomerCredential(customerId: string): boolean {
+    return this.customerSecrets.has(customerId);
+  }
+
+  hasAppCredential(appId: string): boolean {
+    return this.appSecrets.has(appId);
+  }
+
+  private secretOf(entity: ExotelEntity, id: string): string {
+    const secret = (entity === 'customer' ? this.customerSecrets : this.appSecrets).get(id);
+    if (secret !== undefined) return secret;
+    throw entity === 'customer'
+      ? new ForbiddenError(`Switchboard holds no CustomerSecret for Exotel customer ${id}: only EXOTEL_CUSTOMER_ID and customers created through Switchboard can be read`, { platform: 'exotel' })
+      : new ForbiddenError(`Switchboard holds no AppSecret for Exotel app ${id}: create the app through Switchboard, or add "${id}:<AppSecret>" to EXOTEL_APP_SECRETS`, { platform: 'exotel' });
+  }
+
+  private async fetchToken(key: string): Promise<IssuedToken> {
+    const colon = key.indexOf(':');
+    const entity = key.slice(0, colon) as ExotelEntity;
+    const id = key.slice(colon + 1);
+    const body: ExotelTokenBody = { Id: id, Secret: this.secretOf(entity, id), Entity: entity };
+    let token: unknown;
+    try {
+      token = await this.send<unknown>({ method: 'POST', path: 'token', route: 'POST /token', json: body });
+    } catch (error) {
+      if (!(error instanceof UnauthenticatedError)) throw error;
+      const setting = entity === 'customer' ? 'EXOTEL_CUSTOMER_ID and EXOTEL_CUSTOMER_SECRET' : 'the AppSecret given for it (EXOTEL_APP_SECRETS)';
+      throw new UnauthenticatedError(`Exotel refused the ${entity} credential of ${id} (${error.message}); check ${setting}`, {
+        platform: 'exotel',
+        upstreamStatus: error.upstreamStatus,
+        upstreamRequestId: error.upstreamRequestId,
+      });
+    }
+    if (typeof token !== 'string' || token === '') {
+      throw new UpstreamBadResponseError(`Exotel answered POST /token without a token string in Data (got ${describe(token)})`, { platform: 'exotel' });
+    }
+    return { token, expiresAt: Date.now() + EXOTEL_TOKEN_LIFETIME_MS };
+  }
+
+  /** The one place the envelope is unwrapped: `Data` on success, one of our errors otherwise. */
+  private async send<T>(call: ExotelCall): Promise<T> {
+    const response = await this.http.request<unknown>(call);
+    const envelope = readEnvelope(response.body);
+    if (!envelope) {
+      throw new UpstreamBadResponseError(`Exotel answered ${call.route} without its {RequestId, Status, Code, Error, Data} envelope`, { platform: 'exotel' });
+    }
+    if (envelope.Status !== 'Success') throw errorFromEnvelope(envelope, response);
+    return envelope.Data as T;
+  }
+
+  /** A call with the token of one customer or app; a rejected token is renewed once. */
+  private authed<T>(entity: ExotelEntity, id: string, call: ExotelCall): Promise<T> {
+    this.secretOf(entity, id);
+    return this.tokens.for(`${entity}:${id}`).withToken((token) => this.send<T>({ ...call, headers: { authorization: token } }));
+  }
+
+  async createCustomer(body: ExotelCreateCustomerBody): Promise<ExotelCreatedCustomerRecord> {
+    const created = await this.send<ExotelCreatedCustomerRecord>({ method: 'POST', path: 'customer', route: 'POST /customer', json: body });
+    if (typeof created?.CustomerID !== 'string' || typeof created.CustomerSecret !== 'string') {
+      throw new UpstreamBadResponseError('Exotel answered POST /customer without CustomerID and CustomerSecret', { platform: 'exotel' });
+    }
+    this.customerSecrets.set(created.CustomerID, created.CustomerSecret);
+    return created;
+  }
+
+  getCustomer(customerId: string = this.customerId): Promise<ExotelCustomerRecord> {
+    return this.authed('customer', customerId, { method: 'GET', path: 'customer', route: 'GET /customer' });
+  }
+
+  async listApps(customerId: string = this.customerId): Promise<ExotelAppRecord[]> {
+    const apps = await this.authed<ExotelAppRecord[]>('customer', customerId, {
+      method: 'GET',
+      path: 'app',
+      route: 'GET /app?entity=customer',
+      query: { entity: 'customer' },
+    });
+    return expectArray(apps, 'GET /app?entity=customer');
+  }
+
+  async createApp(body: ExotelCreateAppBody, customerId: string = this.customerId): Promise<ExotelCreatedAppRecord> {
+    const created = await this.authed<ExotelCreatedAppRecord>('customer', customerId, { method: 'POST', path: 'app', route: 'POST /app', json: body });
+    if (typeof created?.AppID !== 'string' || typeof created.AppSecret !== 'string') {
+      throw new UpstreamBadResponseError('Exotel answered POST /app without AppID and AppSecret', { platform: 'exotel' });
+    }
+    this.appSecrets.set(created.AppID, created.AppSecret);
+    return created;
+  }
+
+  getApp(appId: string): Promise<ExotelAppRecord> {
+    return this.authed('app', appId, { method: 'GET', path: 'app', route: 'GET /app?entity=app', query: { entity: 'app' } });
+  }
+
+  async deleteApp(appId: string): Promise<void> {
+    await this.authed('app', appId, { method: 'DELETE', path: 'app', route: 'DELETE /app' });
+    // The app is gone, and with it any use for its secret.
+    this.appSecrets.delete(appId);
+  }
+
+  async registerUsers(appId: string, users: ExotelRegisterUserBody[]): Promise<ExotelUserRecord[]> {
+    const registered = await this.authed<ExotelUserRecord[]>('app', appId, { method: 'POST', path: 'usermapping', route: 'POST /usermapping', json: users });
+    return expectArray(registered, 'POST /usermapping');
+  }
+
+  getUser(appId: string, appUserId: string): Promise<ExotelUserRecord> {
+    return this.authed('app', appId, { method: 'GET', path: 'usermapping', route: 'GET /usermapping?user_id', query: { user_id: appUserId } });
+  }
+
+  async listUsers(appId: string, page: ExotelUserPageRequest = {}): Promise<ExotelUserPage> {
+    const data = await this.authed<ExotelUserPage>('app', appId, {
+      method: 'GET',
+      path: 'usermapping',
+      route: 'GET /usermapping?last_value',
+      query: { last_value: page.lastValue ?? '0', page_size: page.pageSize },
+    });
+    if (!data || typeof data !== 'object' || !Array.isArray(data.Users)) {
+      throw new UpstreamBadResponseError(`Exotel answered GET /usermapping without the "Users" list it documents (got ${describe(data)})`, { platform: 'exotel' });
+    }
+    return data;
+  }
+
+  close(): Promise<void> {
+    return this.http.close();
+  }
+}
+
+function readEnvelope(body: unknown): ExotelEnvelope | undefined {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return undefined;
+  const envelope = body as Partial<ExotelEnvelope>;
+  return envelope.Status === 'Success' || envelope.Status === 'Failure' ? (envelope as ExotelEnvelope) : undefined;
+}
+
+/** HTTP 4xx/5xx: read the envelope Exotel sends with them (a bare status when it sent none). */
+function readExotelError(response: UpstreamResponse): SwitchboardError {
+  const envelope = readEnvelope(response.body);
+  if (envelope) return errorFromEnvelope(envelope, response);
+  return errorFromStatus(response.status, `Exotel answered HTTP ${response.status}`, { platform: 'exotel', retryAfter: retryAfterSeconds(response.headers) });
+}
+
+/**
+ * `Status: Failure` may come with HTTP 200 and the real status in `Code`; the
+ * HTTP status wins when it is itself an error. `RequestId` goes into the error
+ * for support tickets.
+ */
+function errorFromEnvelope(envelope: ExotelEnvelope, response: UpstreamResponse): SwitchboardError {
+  const status = response.status >= 400 ? response.status : Number(envelope.Code);
+  const reason = typeof envelope.Error === 'string' && envelope.Error.trim() ? envelope.Error.trim() : '';
+  const details = {
+    platform: 'exotel',
+    upstreamRequestId: typeof envelope.RequestId === 'string' && envelope.RequestId ? envelope.RequestId : undefined,
+    fieldErrors: validationErrors(reason),
+    retryAfter: retryAfterSeconds(response.headers),
+  };
+  if (!(status >= 400)) {
+    return new UpstreamBadResponseError(`Exotel reported Status "Failure" with Code ${JSON.stringify(envelope.Code)}${reason ? `: ${reason}` : ''}`, details);
+  }
+  return errorFromStatus(status, reason ? `Exotel: ${reason}` : `Exotel answered HTTP ${status}`, details);
+}
+
+const VALIDATION = /Key: '([^']*)' Error:Field validation for '(\w+)' failed on the '(\w+)' tag/g;
+
+/**
+ * Exotel's 400s name the field at fault the way Go's validator writes it
+ * ("Key: 'CreateApp.AppName' Error:Field validation for 'AppName' failed on the
+ * 'required' tag"; assumed from the service's Go zero times). Read them into
+ * field errors keyed by the field, or `[index].Field` inside an array body.
+ */
+export function validationErrors(text: string): Record<string, string[]> | undefined {
+  const errors: Record<string, string[]> = {};
+  for (const [, key, field, tag] of text.matchAll(VALIDATION)) {
+    const index = /\[(\d+)\]/.exec(key!)?.[1];
+    const name = index === undefined ? field! : `[${index}].${field}`;
+    (errors[name] ??= []).push(tag === 'required' ? `${field} is required` : `${field} is invalid (it fails the "${tag}" rule)`);
+  }
+  return Object.keys(errors).length ? errors : undefined;
+}
+
+function expectArray<T>(value: T[] | undefined, route: string): T[] {
+  if (!Array.isArray(value)) throw new UpstreamBadResponseError(`Exotel answered ${route} without the array it documents (got ${describe(value)})`, { platform: 'exotel' });
+  return value;
+}
+
+/** Says what came without quoting it: an upstream body may hold a secret. */
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'string' ? 'a string' : typeof value;
+}

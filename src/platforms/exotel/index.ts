@@ -1,0 +1,52 @@
+import { definePlatform } from '../../core/platform.js';
+import { tagType } from '../../core/graphql/ids.js';
+import { ExotelClient } from './client.js';
+import { exotelConfigSchema } from './config.js';
+import { createExotelLoaders } from './loaders.js';
+import { exotelResolvers } from './resolvers.js';
+import { ExotelSimulator } from './simulator.js';
+
+const tagAll = <T extends object>(typename: string) => (records: T[]) => records.map((r) => tagType(r, typename));
+
+/**
+ * Exotel documents no webhooks for its integrations core, so this module has no
+ * `webhooks`: there is nothing real to normalize.
+ */
+export const exotel = definePlatform({
+  key: 'exotel',
+  enumValue: 'EXOTEL',
+  title: 'Exotel',
+  schemaFiles: ['exotel.graphql'],
+  resolvers: exotelResolvers,
+  configSchema: exotelConfigSchema,
+  isConfigured: (config) => Boolean(config.baseUrl),
+  createClient(config, deps) {
+    if (!config.baseUrl || !config.customerId || !config.customerSecret) {
+      throw new Error('Exotel needs EXOTEL_BASE_URL, EXOTEL_CUSTOMER_ID and EXOTEL_CUSTOMER_SECRET (or none, for the simulator)');
+    }
+    return new ExotelClient(
+      { baseUrl: config.baseUrl, customerId: config.customerId, customerSecret: config.customerSecret, appSecrets: config.appSecrets ?? {} },
+      deps,
+    );
+  },
+  createScope: (client: ExotelClient) => ({ client, loaders: createExotelLoaders(client) }),
+  ping: async (client) => {
+    await client.getCustomer();
+  },
+  closeClient: (client) => client.close(),
+  nodes: {
+    // A customer is readable only with its own secret; one Switchboard does not hold is, to it, not there.
+    ExotelCustomer: async (scope, key) => (scope.client.hasCustomerCredential(key) ? scope.loaders.customerById.load(key) : null),
+    ExotelApp: (scope, key) => scope.loaders.appById.load(key),
+    ExotelUser: (scope, key) => scope.loaders.userById.load(key),
+  },
+  unified: {
+    customers: (scope) => scope.loaders.customers().then(tagAll('ExotelCustomer')),
+    apps: (scope) => scope.loaders.apps().then(tagAll('ExotelApp')),
+  },
+  simulator: {
+    start: (options) => new ExotelSimulator(options).start(),
+  },
+});
+
+export type ExotelScope = ReturnType<typeof exotel.createScope>;
