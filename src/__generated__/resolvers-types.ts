@@ -128,7 +128,7 @@ export type CloudCixAddress = Node & {
   notification: Maybe<CloudCixMembershipNotification>;
   /** CloudCIX `phones`. */
   phones: Maybe<Array<CloudCixPhone>>;
-  /** CloudCIX's own id of this record. */
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
   platformId: Scalars['ID']['output'];
   /** CloudCIX `postcode`. */
   postcode: Maybe<Scalars['String']['output']>;
@@ -220,7 +220,7 @@ export type CloudCixApp = App & Node & {
   /** CloudCIX `online`. */
   online: Maybe<Scalars['Boolean']['output']>;
   platform: Platform;
-  /** CloudCIX's own id of this record. */
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
   platformId: Scalars['ID']['output'];
   /** CloudCIX `private`. */
   private: Maybe<Scalars['Boolean']['output']>;
@@ -256,8 +256,8 @@ export type CloudCixAppManagerAppMember = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -330,8 +330,8 @@ export type CloudCixAssetAsset = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -372,8 +372,8 @@ export type CloudCixAssetAssetTransaction = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -412,8 +412,8 @@ export type CloudCixAssetDepreciationType = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -454,8 +454,8 @@ export type CloudCixAssetOffRent = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -493,8 +493,8 @@ export type CloudCixAssetOffTest = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -784,8 +784,8 @@ export type CloudCixAssetRent = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -824,8 +824,8 @@ export type CloudCixCircuitCircuit = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -842,8 +842,8 @@ export type CloudCixCircuitCircuitClass = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -904,8 +904,8 @@ export type CloudCixCircuitPropertyType = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -936,8 +936,8 @@ export type CloudCixCircuitPropertyValue = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -1098,8 +1098,8 @@ export type CloudCixContactAuth = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -1123,8 +1123,8 @@ export type CloudCixContactCampaign = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -1149,8 +1149,8 @@ export type CloudCixContactCampaignContact = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -1186,8 +1186,8 @@ export type CloudCixContactChatbot = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -1226,8 +1226,8 @@ export type CloudCixContactContact = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -1265,8 +1265,8 @@ export type CloudCixContactConversation = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -1306,8 +1306,8 @@ export type CloudCixContactCorpus = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -1345,8 +1345,8 @@ export type CloudCixContactExclusion = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -1385,8 +1385,8 @@ export type CloudCixContactGroup = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -1411,8 +1411,8 @@ export type CloudCixContactGroupContact = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -1449,8 +1449,8 @@ export type CloudCixContactOpportunity = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -1476,8 +1476,8 @@ export type CloudCixContactOpportunityContact = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -1506,8 +1506,8 @@ export type CloudCixContactOpportunityHistory = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -1553,8 +1553,8 @@ export type CloudCixContactQAndA = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -2090,8 +2090,8 @@ export type CloudCixContactQuestion = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -2130,8 +2130,8 @@ export type CloudCixContactQuestionSet = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -2171,8 +2171,8 @@ export type CloudCixContactsActivity = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -2210,8 +2210,8 @@ export type CloudCixContactsActivityType = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -2250,8 +2250,8 @@ export type CloudCixContactsCampaign = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -2268,8 +2268,8 @@ export type CloudCixContactsCampaignActivity = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -2316,8 +2316,8 @@ export type CloudCixContactsCampaignContact = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -2354,8 +2354,8 @@ export type CloudCixContactsContact = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -2394,8 +2394,8 @@ export type CloudCixContactsGroup = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -2420,8 +2420,8 @@ export type CloudCixContactsGroupContact = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -2458,8 +2458,8 @@ export type CloudCixContactsOpportunity = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -2484,8 +2484,8 @@ export type CloudCixContactsOpportunityContact = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -2514,8 +2514,8 @@ export type CloudCixContactsOpportunityHistory = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -2882,7 +2882,7 @@ export type CloudCixCountry = Node & {
   id: Scalars['ID']['output'];
   /** CloudCIX `phone_prefix`. */
   phonePrefix: Maybe<Scalars['String']['output']>;
-  /** CloudCIX's own id of this record. */
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
   platformId: Scalars['ID']['output'];
   /** CloudCIX `primary_level_name`. */
   primaryLevelName: Maybe<Scalars['String']['output']>;
@@ -2956,7 +2956,7 @@ export type CloudCixCurrency = Node & {
   id: Scalars['ID']['output'];
   /** CloudCIX `name`. */
   name: Maybe<Scalars['String']['output']>;
-  /** CloudCIX's own id of this record. */
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
   platformId: Scalars['ID']['output'];
   /** CloudCIX `symbol`. */
   symbol: Maybe<Scalars['String']['output']>;
@@ -2991,8 +2991,8 @@ export type CloudCixdcimCircuit = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -3009,8 +3009,8 @@ export type CloudCixdcimCircuitClass = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -3071,8 +3071,8 @@ export type CloudCixdcimPropertyType = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -3103,8 +3103,8 @@ export type CloudCixdcimPropertyValue = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -3277,8 +3277,8 @@ export type CloudCixFinancialAccountPurchaseAdjustment = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -3295,8 +3295,8 @@ export type CloudCixFinancialAccountPurchaseAdjustmentContra = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -3328,8 +3328,8 @@ export type CloudCixFinancialAccountPurchaseDebitNote = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -3346,8 +3346,8 @@ export type CloudCixFinancialAccountPurchaseDebitNoteContra = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -3379,8 +3379,8 @@ export type CloudCixFinancialAccountPurchaseInvoice = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -3397,8 +3397,8 @@ export type CloudCixFinancialAccountPurchaseInvoiceContra = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -3432,8 +3432,8 @@ export type CloudCixFinancialAccountPurchasePayment = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -3450,8 +3450,8 @@ export type CloudCixFinancialAccountPurchasePaymentContra = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -3485,8 +3485,8 @@ export type CloudCixFinancialAccountSaleAdjustment = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -3503,8 +3503,8 @@ export type CloudCixFinancialAccountSaleAdjustmentContra = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -3536,8 +3536,8 @@ export type CloudCixFinancialAccountSaleCreditNote = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -3553,8 +3553,8 @@ export type CloudCixFinancialAccountSaleCreditNoteContra = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -3586,8 +3586,8 @@ export type CloudCixFinancialAccountSaleInvoice = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -3604,8 +3604,8 @@ export type CloudCixFinancialAccountSaleInvoiceContra = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -3639,8 +3639,8 @@ export type CloudCixFinancialAccountSalePayment = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -3656,8 +3656,8 @@ export type CloudCixFinancialAccountSalePaymentContra = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -3688,8 +3688,8 @@ export type CloudCixFinancialAllocation = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -3728,8 +3728,8 @@ export type CloudCixFinancialBalanceSheet = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -3763,8 +3763,8 @@ export type CloudCixFinancialCashPurchaseDebitNote = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -3780,8 +3780,8 @@ export type CloudCixFinancialCashPurchaseDebitNoteContra = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -3814,8 +3814,8 @@ export type CloudCixFinancialCashPurchaseInvoice = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -3831,8 +3831,8 @@ export type CloudCixFinancialCashPurchaseInvoiceContra = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -3863,8 +3863,8 @@ export type CloudCixFinancialCashPurchaseReceipt = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -3888,8 +3888,8 @@ export type CloudCixFinancialCashPurchaseRefund = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -3915,8 +3915,8 @@ export type CloudCixFinancialCashSaleCreditNote = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -3932,8 +3932,8 @@ export type CloudCixFinancialCashSaleCreditNoteContra = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -3966,8 +3966,8 @@ export type CloudCixFinancialCashSaleInvoice = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -3983,8 +3983,8 @@ export type CloudCixFinancialCashSaleInvoiceContra = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -4015,8 +4015,8 @@ export type CloudCixFinancialCashSaleReceipt = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -4040,8 +4040,8 @@ export type CloudCixFinancialCashSaleRefund = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -4064,8 +4064,8 @@ export type CloudCixFinancialCreditLimit = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -4097,8 +4097,8 @@ export type CloudCixFinancialCreditorAccountHistory = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -4130,8 +4130,8 @@ export type CloudCixFinancialCreditorAccountStatement = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -4162,8 +4162,8 @@ export type CloudCixFinancialCreditorLedger = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -4179,8 +4179,8 @@ export type CloudCixFinancialCreditorLedgerAged = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -4221,8 +4221,8 @@ export type CloudCixFinancialCreditorLedgerContraTransaction = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -4259,8 +4259,8 @@ export type CloudCixFinancialCreditorLedgerTransaction = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -4292,8 +4292,8 @@ export type CloudCixFinancialDebtorAccountHistory = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -4325,8 +4325,8 @@ export type CloudCixFinancialDebtorAccountStatement = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -4357,8 +4357,8 @@ export type CloudCixFinancialDebtorLedger = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -4374,8 +4374,8 @@ export type CloudCixFinancialDebtorLedgerAged = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -4421,8 +4421,8 @@ export type CloudCixFinancialDebtorLedgerTransaction = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -4448,8 +4448,8 @@ export type CloudCixFinancialDebtorLedgerTransactionContra = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -4488,8 +4488,8 @@ export type CloudCixFinancialGlobalNominalAccount = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -4528,8 +4528,8 @@ export type CloudCixFinancialJournalEntry = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -4567,8 +4567,8 @@ export type CloudCixFinancialNominalAccountHistory = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -4600,8 +4600,8 @@ export type CloudCixFinancialNominalAccountType = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -4636,8 +4636,8 @@ export type CloudCixFinancialNominalContra = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -4676,8 +4676,8 @@ export type CloudCixFinancialPaymentMethod = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -4717,8 +4717,8 @@ export type CloudCixFinancialPeriodEnd = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -4757,8 +4757,8 @@ export type CloudCixFinancialProfitLoss = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -4790,8 +4790,8 @@ export type CloudCixFinancialPurchasesAnalysis = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -4823,8 +4823,8 @@ export type CloudCixFinancialPurchasesByCountry = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -4856,8 +4856,8 @@ export type CloudCixFinancialPurchasesByTerritory = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -6507,8 +6507,8 @@ export type CloudCixFinancialRtd = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -6540,8 +6540,8 @@ export type CloudCixFinancialSalesAnalysis = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -6573,8 +6573,8 @@ export type CloudCixFinancialSalesByCountry = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -6606,8 +6606,8 @@ export type CloudCixFinancialSalesByTerritory = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -6638,8 +6638,8 @@ export type CloudCixFinancialStatement = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -6656,8 +6656,8 @@ export type CloudCixFinancialStatementLog = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -6696,8 +6696,8 @@ export type CloudCixFinancialStatementSettings = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -6721,8 +6721,8 @@ export type CloudCixFinancialTaxRate = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -6763,8 +6763,8 @@ export type CloudCixFinancialTrialBalance = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -6796,8 +6796,8 @@ export type CloudCixFinancialVat3 = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -6831,8 +6831,8 @@ export type CloudCixFinancialViesPurchases = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -6866,8 +6866,8 @@ export type CloudCixFinancialViesSales = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -6900,8 +6900,8 @@ export type CloudCixFinancialYearEnd = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -6942,8 +6942,8 @@ export type CloudCixiaasAllocation = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -6985,8 +6985,8 @@ export type CloudCixiaasAsn = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -7024,8 +7024,8 @@ export type CloudCixiaasAttach = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -7048,8 +7048,8 @@ export type CloudCixiaasBackup = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -7081,8 +7081,8 @@ export type CloudCixiaasBackupHistory = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -7120,8 +7120,8 @@ export type CloudCixiaasBlacklist = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -7152,8 +7152,8 @@ export type CloudCixiaasCapacity = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -7184,8 +7184,8 @@ export type CloudCixiaasCeph = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -7224,8 +7224,8 @@ export type CloudCixiaasCloud = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -7248,8 +7248,8 @@ export type CloudCixiaasDetach = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -7272,8 +7272,8 @@ export type CloudCixiaasDevice = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -7311,8 +7311,8 @@ export type CloudCixiaasDeviceType = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -7347,8 +7347,8 @@ export type CloudCixiaasDomain = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -7386,8 +7386,8 @@ export type CloudCixiaasImage = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -7418,8 +7418,8 @@ export type CloudCixiaasInterface = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -7460,8 +7460,8 @@ export type CloudCixiaasIpAddress = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -7493,8 +7493,8 @@ export type CloudCixiaasIpAddressGroup = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -7540,8 +7540,8 @@ export type CloudCixiaasIpValidator = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -7572,8 +7572,8 @@ export type CloudCixiaasMetrics = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -7589,8 +7589,8 @@ export type CloudCixiaasPolicyLog = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -7623,8 +7623,8 @@ export type CloudCixiaasPtrRecord = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -8965,8 +8965,8 @@ export type CloudCixiaasRecord = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -9004,8 +9004,8 @@ export type CloudCixiaasRegionImage = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -9028,8 +9028,8 @@ export type CloudCixiaasRegionStorageType = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -9052,8 +9052,8 @@ export type CloudCixiaasRouter = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -9091,8 +9091,8 @@ export type CloudCixiaasRunRobot = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -9130,8 +9130,8 @@ export type CloudCixiaasServer = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -9169,8 +9169,8 @@ export type CloudCixiaasServerType = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -9201,8 +9201,8 @@ export type CloudCixiaasSnapshot = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -9234,8 +9234,8 @@ export type CloudCixiaasSnapshotHistory = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -9273,8 +9273,8 @@ export type CloudCixiaasSnapshotTree = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -9291,8 +9291,8 @@ export type CloudCixiaasStorage = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -9330,8 +9330,8 @@ export type CloudCixiaasStorageType = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -9364,8 +9364,8 @@ export type CloudCixiaasSubnet = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -9403,8 +9403,8 @@ export type CloudCixiaasSubnetSpace = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -9436,8 +9436,8 @@ export type CloudCixiaasVirtualRouter = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -9476,8 +9476,8 @@ export type CloudCixiaasVmHistory = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -9509,8 +9509,8 @@ export type CloudCixiaasVpn = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -9542,8 +9542,8 @@ export type CloudCixiaasVpnHistory = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -9581,8 +9581,8 @@ export type CloudCixiaasVpnStatus = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -9598,8 +9598,8 @@ export type CloudCixiaasWhitelist = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -9648,7 +9648,7 @@ export type CloudCixMember = Customer & Node & {
   /** CloudCIX `name`. */
   name: Scalars['String']['output'];
   platform: Platform;
-  /** CloudCIX's own id of this record. */
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
   platformId: Scalars['ID']['output'];
   /** CloudCIX `self_managed`. */
   selfManaged: Maybe<Scalars['Boolean']['output']>;
@@ -9705,8 +9705,8 @@ export type CloudCixMembershipAddressLink = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -9729,8 +9729,8 @@ export type CloudCixMembershipApiKey = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -9770,8 +9770,8 @@ export type CloudCixMembershipDepartment = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -9810,8 +9810,8 @@ export type CloudCixMembershipEmailConfirmation = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -9827,8 +9827,8 @@ export type CloudCixMembershipFranchiseLogic = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -9844,8 +9844,8 @@ export type CloudCixMembershipLanguage = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -9877,8 +9877,8 @@ export type CloudCixMembershipMemberLink = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -9894,8 +9894,8 @@ export type CloudCixMembershipNotification = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -9912,8 +9912,8 @@ export type CloudCixMembershipProfile = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -9951,8 +9951,8 @@ export type CloudCixMembershipPublicKey = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -10786,8 +10786,8 @@ export type CloudCixMembershipSubdivision = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -10819,8 +10819,8 @@ export type CloudCixMembershipTeam = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -10859,8 +10859,8 @@ export type CloudCixMembershipTerritory = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -10899,8 +10899,8 @@ export type CloudCixMembershipToken = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -10929,8 +10929,8 @@ export type CloudCixMembershipTransactionType = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -10961,8 +10961,8 @@ export type CloudCixMembershipVerboseAddress = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -10993,8 +10993,8 @@ export type CloudCixnlpEmbeddingUse = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -11017,8 +11017,8 @@ export type CloudCixotpOtp = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -11034,8 +11034,8 @@ export type CloudCixotpOtpAuth = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -11084,8 +11084,8 @@ export type CloudCixpatGalaxy = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -11108,8 +11108,8 @@ export type CloudCixpatMainFirewallRules = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -11156,8 +11156,8 @@ export type CloudCixpatPod = Node & {
    * `GET https://pat.api.cloudcix.com/pod/{pod_id}/main_firewall_rules/`
    */
   mainFirewallRules: CloudCixpatMainFirewallRulesConnection;
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -11304,8 +11304,8 @@ export type CloudCixPlotAlert = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -11337,8 +11337,8 @@ export type CloudCixPlotCategory = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -11604,8 +11604,8 @@ export type CloudCixPlotReading = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -11644,8 +11644,8 @@ export type CloudCixPlotSource = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -11678,8 +11678,8 @@ export type CloudCixPlotSourceGroupSummary = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -11718,8 +11718,8 @@ export type CloudCixPlotSourceSummary = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -11751,8 +11751,8 @@ export type CloudCixPlotUnit = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -11805,7 +11805,7 @@ export type CloudCixProject = Node & {
   name: Maybe<Scalars['String']['output']>;
   /** CloudCIX `note`. */
   note: Maybe<Scalars['String']['output']>;
-  /** CloudCIX's own id of this record. */
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
   platformId: Scalars['ID']['output'];
   /** CloudCIX `region_id`. */
   regionId: Maybe<Scalars['Int']['output']>;
@@ -11944,8 +11944,8 @@ export type CloudCixReportingExport = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -11984,8 +11984,8 @@ export type CloudCixReportingPackage = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -12186,8 +12186,8 @@ export type CloudCixReportingReport = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -12225,8 +12225,8 @@ export type CloudCixReportingReportTemplate = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -12266,8 +12266,8 @@ export type CloudCixRepositoryApplication = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -12307,8 +12307,8 @@ export type CloudCixRepositoryDto = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -12340,8 +12340,8 @@ export type CloudCixRepositoryDtoParameter = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -12388,8 +12388,8 @@ export type CloudCixRepositoryExceptionCode = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -12427,8 +12427,8 @@ export type CloudCixRepositoryLanguageExceptionCode = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -12476,8 +12476,8 @@ export type CloudCixRepositoryMember = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -12525,8 +12525,8 @@ export type CloudCixRepositoryMethod = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -12558,8 +12558,8 @@ export type CloudCixRepositoryMethodParameter = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -13020,8 +13020,8 @@ export type CloudCixRepositoryService = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -13059,8 +13059,8 @@ export type CloudCixscmAgreedPrice = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -13098,8 +13098,8 @@ export type CloudCixscmBin = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -13137,8 +13137,8 @@ export type CloudCixscmBinSku = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -13161,8 +13161,8 @@ export type CloudCixscmBrand = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -13202,8 +13202,8 @@ export type CloudCixscmCriticalBom = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -13234,8 +13234,8 @@ export type CloudCixscmCriticalBomForMember = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -13274,8 +13274,8 @@ export type CloudCixscmManufacturedItem = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -13314,8 +13314,8 @@ export type CloudCixscmPurchaseOrder = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -13960,8 +13960,8 @@ export type CloudCixscmReturnQuestion = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -13995,8 +13995,8 @@ export type CloudCixscmReturnQuestionFieldType = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -14035,8 +14035,8 @@ export type CloudCixscmSalesOrder = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -14075,8 +14075,8 @@ export type CloudCixscmServiceGroup = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -14131,8 +14131,8 @@ export type CloudCixscmSku = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -14174,8 +14174,8 @@ export type CloudCixscmSkuCategory = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -14213,8 +14213,8 @@ export type CloudCixscmSkuCategoryReturnQuestion = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -14259,8 +14259,8 @@ export type CloudCixscmSkuStock = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -14277,8 +14277,8 @@ export type CloudCixscmSkuStockAdjustment = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -14331,8 +14331,8 @@ export type CloudCixscmSkuValue = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -14370,8 +14370,8 @@ export type CloudCixscmValidatePurchaseOrder = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -14394,8 +14394,8 @@ export type CloudCixscmValidateSalesOrder = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -14488,8 +14488,8 @@ export type CloudCixSchedulerTask = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -14522,8 +14522,8 @@ export type CloudCixSchedulerTaskLog = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -14597,8 +14597,8 @@ export type CloudCixSecuritySecurityEvent = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -14631,8 +14631,8 @@ export type CloudCixSecuritySecurityEventLogout = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -14662,8 +14662,8 @@ export type CloudCixSupportIrisCondition = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -14701,8 +14701,8 @@ export type CloudCixSupportIrisConditionTranslation = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -14740,8 +14740,8 @@ export type CloudCixSupportIrisDefect = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -14779,8 +14779,8 @@ export type CloudCixSupportIrisDefectTranslation = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -14818,8 +14818,8 @@ export type CloudCixSupportIrisExtendedCondition = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -14857,8 +14857,8 @@ export type CloudCixSupportIrisExtendedConditionTranslation = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -14896,8 +14896,8 @@ export type CloudCixSupportIrisNtf = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -14935,8 +14935,8 @@ export type CloudCixSupportIrisNtfTranslation = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -14974,8 +14974,8 @@ export type CloudCixSupportIrisRepair = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -15013,8 +15013,8 @@ export type CloudCixSupportIrisRepairTranslation = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -15052,8 +15052,8 @@ export type CloudCixSupportIrisSection = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -15091,8 +15091,8 @@ export type CloudCixSupportIrisSectionTranslation = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -15130,8 +15130,8 @@ export type CloudCixSupportIrisSymptom = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -15169,8 +15169,8 @@ export type CloudCixSupportIrisSymptomTranslation = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -15209,8 +15209,8 @@ export type CloudCixSupportItem = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -15242,8 +15242,8 @@ export type CloudCixSupportItemHistory = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -15288,8 +15288,8 @@ export type CloudCixSupportItemStatus = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -15321,8 +15321,8 @@ export type CloudCixSupportPartUsed = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -16748,8 +16748,8 @@ export type CloudCixSupportReasonForReturn = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -16787,8 +16787,8 @@ export type CloudCixSupportReasonForReturnTranslation = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -16830,8 +16830,8 @@ export type CloudCixSupportServiceCentreLogic = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -16859,8 +16859,8 @@ export type CloudCixSupportServiceCentreWarrantor = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -16898,8 +16898,8 @@ export type CloudCixSupportStatus = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -16941,8 +16941,8 @@ export type CloudCixSupportTicket = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -16973,8 +16973,8 @@ export type CloudCixSupportTicketHistory = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -17020,8 +17020,8 @@ export type CloudCixSupportTicketQuestion = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -17061,8 +17061,8 @@ export type CloudCixSupportTicketType = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -17105,8 +17105,8 @@ export type CloudCixSupportWarrantorLogic = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -17134,8 +17134,8 @@ export type CloudCixSupportWarrantorServiceCentre = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -17174,8 +17174,8 @@ export type CloudCixTrainingCls = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -17337,8 +17337,8 @@ export type CloudCixTrainingStudent = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -17376,8 +17376,8 @@ export type CloudCixTrainingSyllabus = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -17449,7 +17449,7 @@ export type CloudCixUser = Node & {
   member: Maybe<CloudCixMember>;
   /** CloudCIX `phones`. */
   phones: Maybe<Scalars['JSON']['output']>;
-  /** CloudCIX's own id of this record. */
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
   platformId: Scalars['ID']['output'];
   /** CloudCIX `profile`. */
   profile: Maybe<Scalars['JSON']['output']>;
@@ -17518,7 +17518,7 @@ export type CloudCixvm = Node & {
   ipAddresses: Maybe<Scalars['JSON']['output']>;
   /** CloudCIX `name`. */
   name: Maybe<Scalars['String']['output']>;
-  /** CloudCIX's own id of this record. */
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
   platformId: Scalars['ID']['output'];
   /** The related project (CloudCIX `project`), loaded in one batched request per page. */
   project: Maybe<CloudCixProject>;
@@ -17618,8 +17618,8 @@ export type CloudCixVaultBucket = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -17659,8 +17659,8 @@ export type CloudCixVaultObject = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -17751,8 +17751,8 @@ export type CloudCixVaultRegion = Node & {
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
   id: Scalars['ID']['output'];
-  /** CloudCIX's own id of this record (null for rows without one, such as report lines). */
-  platformId: Maybe<Scalars['ID']['output']>;
+  /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
+  platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -28291,7 +28291,7 @@ export type CloudCixAppEdgeResolvers<ContextType = GraphQLContext, ParentType ex
 export type CloudCixAppManagerAppMemberResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXAppManagerAppMember'] = ResolversParentTypes['CloudCIXAppManagerAppMember']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -28309,7 +28309,7 @@ export type CloudCixAppManagerQueryResolvers<ContextType = GraphQLContext, Paren
 export type CloudCixAssetAssetResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXAssetAsset'] = ResolversParentTypes['CloudCIXAssetAsset']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -28334,7 +28334,7 @@ export type CloudCixAssetAssetPayloadResolvers<ContextType = GraphQLContext, Par
 export type CloudCixAssetAssetTransactionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXAssetAssetTransaction'] = ResolversParentTypes['CloudCIXAssetAssetTransaction']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -28359,7 +28359,7 @@ export type CloudCixAssetAssetTransactionPayloadResolvers<ContextType = GraphQLC
 export type CloudCixAssetDepreciationTypeResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXAssetDepreciationType'] = ResolversParentTypes['CloudCIXAssetDepreciationType']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -28384,7 +28384,7 @@ export type CloudCixAssetDepreciationTypePayloadResolvers<ContextType = GraphQLC
 export type CloudCixAssetOffRentResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXAssetOffRent'] = ResolversParentTypes['CloudCIXAssetOffRent']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -28409,7 +28409,7 @@ export type CloudCixAssetOffRentPayloadResolvers<ContextType = GraphQLContext, P
 export type CloudCixAssetOffTestResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXAssetOffTest'] = ResolversParentTypes['CloudCIXAssetOffTest']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -28449,7 +28449,7 @@ export type CloudCixAssetQueryResolvers<ContextType = GraphQLContext, ParentType
 export type CloudCixAssetRentResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXAssetRent'] = ResolversParentTypes['CloudCIXAssetRent']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -28474,7 +28474,7 @@ export type CloudCixAssetRentPayloadResolvers<ContextType = GraphQLContext, Pare
 export type CloudCixCircuitCircuitResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXCircuitCircuit'] = ResolversParentTypes['CloudCIXCircuitCircuit']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -28482,7 +28482,7 @@ export type CloudCixCircuitCircuitResolvers<ContextType = GraphQLContext, Parent
 export type CloudCixCircuitCircuitClassResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXCircuitCircuitClass'] = ResolversParentTypes['CloudCIXCircuitCircuitClass']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -28524,7 +28524,7 @@ export type CloudCixCircuitCircuitPayloadResolvers<ContextType = GraphQLContext,
 export type CloudCixCircuitPropertyTypeResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXCircuitPropertyType'] = ResolversParentTypes['CloudCIXCircuitPropertyType']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -28544,7 +28544,7 @@ export type CloudCixCircuitPropertyTypeEdgeResolvers<ContextType = GraphQLContex
 export type CloudCixCircuitPropertyValueResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXCircuitPropertyValue'] = ResolversParentTypes['CloudCIXCircuitPropertyValue']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -28573,7 +28573,7 @@ export type CloudCixCircuitQueryResolvers<ContextType = GraphQLContext, ParentTy
 export type CloudCixContactAuthResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXContactAuth'] = ResolversParentTypes['CloudCIXContactAuth']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -28586,7 +28586,7 @@ export type CloudCixContactAuthPayloadResolvers<ContextType = GraphQLContext, Pa
 export type CloudCixContactCampaignResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXContactCampaign'] = ResolversParentTypes['CloudCIXContactCampaign']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -28601,7 +28601,7 @@ export type CloudCixContactCampaignConnectionResolvers<ContextType = GraphQLCont
 export type CloudCixContactCampaignContactResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXContactCampaignContact'] = ResolversParentTypes['CloudCIXContactCampaignContact']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -28624,7 +28624,7 @@ export type CloudCixContactCampaignPayloadResolvers<ContextType = GraphQLContext
 export type CloudCixContactChatbotResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXContactChatbot'] = ResolversParentTypes['CloudCIXContactChatbot']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -28649,7 +28649,7 @@ export type CloudCixContactChatbotPayloadResolvers<ContextType = GraphQLContext,
 export type CloudCixContactContactResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXContactContact'] = ResolversParentTypes['CloudCIXContactContact']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -28674,7 +28674,7 @@ export type CloudCixContactContactPayloadResolvers<ContextType = GraphQLContext,
 export type CloudCixContactConversationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXContactConversation'] = ResolversParentTypes['CloudCIXContactConversation']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -28699,7 +28699,7 @@ export type CloudCixContactConversationPayloadResolvers<ContextType = GraphQLCon
 export type CloudCixContactCorpusResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXContactCorpus'] = ResolversParentTypes['CloudCIXContactCorpus']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -28724,7 +28724,7 @@ export type CloudCixContactCorpusPayloadResolvers<ContextType = GraphQLContext, 
 export type CloudCixContactExclusionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXContactExclusion'] = ResolversParentTypes['CloudCIXContactExclusion']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -28749,7 +28749,7 @@ export type CloudCixContactExclusionPayloadResolvers<ContextType = GraphQLContex
 export type CloudCixContactGroupResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXContactGroup'] = ResolversParentTypes['CloudCIXContactGroup']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -28764,7 +28764,7 @@ export type CloudCixContactGroupConnectionResolvers<ContextType = GraphQLContext
 export type CloudCixContactGroupContactResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXContactGroupContact'] = ResolversParentTypes['CloudCIXContactGroupContact']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -28787,7 +28787,7 @@ export type CloudCixContactGroupPayloadResolvers<ContextType = GraphQLContext, P
 export type CloudCixContactOpportunityResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXContactOpportunity'] = ResolversParentTypes['CloudCIXContactOpportunity']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -28802,7 +28802,7 @@ export type CloudCixContactOpportunityConnectionResolvers<ContextType = GraphQLC
 export type CloudCixContactOpportunityContactResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXContactOpportunityContact'] = ResolversParentTypes['CloudCIXContactOpportunityContact']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -28820,7 +28820,7 @@ export type CloudCixContactOpportunityEdgeResolvers<ContextType = GraphQLContext
 export type CloudCixContactOpportunityHistoryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXContactOpportunityHistory'] = ResolversParentTypes['CloudCIXContactOpportunityHistory']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -28850,7 +28850,7 @@ export type CloudCixContactOpportunityPayloadResolvers<ContextType = GraphQLCont
 export type CloudCixContactQAndAResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXContactQAndA'] = ResolversParentTypes['CloudCIXContactQAndA']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -28901,7 +28901,7 @@ export type CloudCixContactQueryResolvers<ContextType = GraphQLContext, ParentTy
 export type CloudCixContactQuestionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXContactQuestion'] = ResolversParentTypes['CloudCIXContactQuestion']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -28926,7 +28926,7 @@ export type CloudCixContactQuestionPayloadResolvers<ContextType = GraphQLContext
 export type CloudCixContactQuestionSetResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXContactQuestionSet'] = ResolversParentTypes['CloudCIXContactQuestionSet']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -28951,7 +28951,7 @@ export type CloudCixContactQuestionSetPayloadResolvers<ContextType = GraphQLCont
 export type CloudCixContactsActivityResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXContactsActivity'] = ResolversParentTypes['CloudCIXContactsActivity']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -28976,7 +28976,7 @@ export type CloudCixContactsActivityPayloadResolvers<ContextType = GraphQLContex
 export type CloudCixContactsActivityTypeResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXContactsActivityType'] = ResolversParentTypes['CloudCIXContactsActivityType']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -29001,7 +29001,7 @@ export type CloudCixContactsActivityTypePayloadResolvers<ContextType = GraphQLCo
 export type CloudCixContactsCampaignResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXContactsCampaign'] = ResolversParentTypes['CloudCIXContactsCampaign']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -29009,7 +29009,7 @@ export type CloudCixContactsCampaignResolvers<ContextType = GraphQLContext, Pare
 export type CloudCixContactsCampaignActivityResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXContactsCampaignActivity'] = ResolversParentTypes['CloudCIXContactsCampaignActivity']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -29041,7 +29041,7 @@ export type CloudCixContactsCampaignConnectionResolvers<ContextType = GraphQLCon
 export type CloudCixContactsCampaignContactResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXContactsCampaignContact'] = ResolversParentTypes['CloudCIXContactsCampaignContact']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -29064,7 +29064,7 @@ export type CloudCixContactsCampaignPayloadResolvers<ContextType = GraphQLContex
 export type CloudCixContactsContactResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXContactsContact'] = ResolversParentTypes['CloudCIXContactsContact']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -29089,7 +29089,7 @@ export type CloudCixContactsContactPayloadResolvers<ContextType = GraphQLContext
 export type CloudCixContactsGroupResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXContactsGroup'] = ResolversParentTypes['CloudCIXContactsGroup']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -29104,7 +29104,7 @@ export type CloudCixContactsGroupConnectionResolvers<ContextType = GraphQLContex
 export type CloudCixContactsGroupContactResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXContactsGroupContact'] = ResolversParentTypes['CloudCIXContactsGroupContact']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -29127,7 +29127,7 @@ export type CloudCixContactsGroupPayloadResolvers<ContextType = GraphQLContext, 
 export type CloudCixContactsOpportunityResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXContactsOpportunity'] = ResolversParentTypes['CloudCIXContactsOpportunity']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -29142,7 +29142,7 @@ export type CloudCixContactsOpportunityConnectionResolvers<ContextType = GraphQL
 export type CloudCixContactsOpportunityContactResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXContactsOpportunityContact'] = ResolversParentTypes['CloudCIXContactsOpportunityContact']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -29160,7 +29160,7 @@ export type CloudCixContactsOpportunityEdgeResolvers<ContextType = GraphQLContex
 export type CloudCixContactsOpportunityHistoryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXContactsOpportunityHistory'] = ResolversParentTypes['CloudCIXContactsOpportunityHistory']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -29257,7 +29257,7 @@ export type CloudCixCurrencyEdgeResolvers<ContextType = GraphQLContext, ParentTy
 export type CloudCixdcimCircuitResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXDCIMCircuit'] = ResolversParentTypes['CloudCIXDCIMCircuit']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -29265,7 +29265,7 @@ export type CloudCixdcimCircuitResolvers<ContextType = GraphQLContext, ParentTyp
 export type CloudCixdcimCircuitClassResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXDCIMCircuitClass'] = ResolversParentTypes['CloudCIXDCIMCircuitClass']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -29307,7 +29307,7 @@ export type CloudCixdcimCircuitPayloadResolvers<ContextType = GraphQLContext, Pa
 export type CloudCixdcimPropertyTypeResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXDCIMPropertyType'] = ResolversParentTypes['CloudCIXDCIMPropertyType']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -29327,7 +29327,7 @@ export type CloudCixdcimPropertyTypeEdgeResolvers<ContextType = GraphQLContext, 
 export type CloudCixdcimPropertyValueResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXDCIMPropertyValue'] = ResolversParentTypes['CloudCIXDCIMPropertyValue']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -29361,7 +29361,7 @@ export type CloudCixDeletePayloadResolvers<ContextType = GraphQLContext, ParentT
 export type CloudCixFinancialAccountPurchaseAdjustmentResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialAccountPurchaseAdjustment'] = ResolversParentTypes['CloudCIXFinancialAccountPurchaseAdjustment']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -29369,7 +29369,7 @@ export type CloudCixFinancialAccountPurchaseAdjustmentResolvers<ContextType = Gr
 export type CloudCixFinancialAccountPurchaseAdjustmentContraResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialAccountPurchaseAdjustmentContra'] = ResolversParentTypes['CloudCIXFinancialAccountPurchaseAdjustmentContra']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -29387,7 +29387,7 @@ export type CloudCixFinancialAccountPurchaseAdjustmentPayloadResolvers<ContextTy
 export type CloudCixFinancialAccountPurchaseDebitNoteResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialAccountPurchaseDebitNote'] = ResolversParentTypes['CloudCIXFinancialAccountPurchaseDebitNote']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -29395,7 +29395,7 @@ export type CloudCixFinancialAccountPurchaseDebitNoteResolvers<ContextType = Gra
 export type CloudCixFinancialAccountPurchaseDebitNoteContraResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialAccountPurchaseDebitNoteContra'] = ResolversParentTypes['CloudCIXFinancialAccountPurchaseDebitNoteContra']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -29413,7 +29413,7 @@ export type CloudCixFinancialAccountPurchaseDebitNotePayloadResolvers<ContextTyp
 export type CloudCixFinancialAccountPurchaseInvoiceResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialAccountPurchaseInvoice'] = ResolversParentTypes['CloudCIXFinancialAccountPurchaseInvoice']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -29421,7 +29421,7 @@ export type CloudCixFinancialAccountPurchaseInvoiceResolvers<ContextType = Graph
 export type CloudCixFinancialAccountPurchaseInvoiceContraResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialAccountPurchaseInvoiceContra'] = ResolversParentTypes['CloudCIXFinancialAccountPurchaseInvoiceContra']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -29439,7 +29439,7 @@ export type CloudCixFinancialAccountPurchaseInvoicePayloadResolvers<ContextType 
 export type CloudCixFinancialAccountPurchasePaymentResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialAccountPurchasePayment'] = ResolversParentTypes['CloudCIXFinancialAccountPurchasePayment']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -29447,7 +29447,7 @@ export type CloudCixFinancialAccountPurchasePaymentResolvers<ContextType = Graph
 export type CloudCixFinancialAccountPurchasePaymentContraResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialAccountPurchasePaymentContra'] = ResolversParentTypes['CloudCIXFinancialAccountPurchasePaymentContra']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -29465,7 +29465,7 @@ export type CloudCixFinancialAccountPurchasePaymentPayloadResolvers<ContextType 
 export type CloudCixFinancialAccountSaleAdjustmentResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialAccountSaleAdjustment'] = ResolversParentTypes['CloudCIXFinancialAccountSaleAdjustment']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -29473,7 +29473,7 @@ export type CloudCixFinancialAccountSaleAdjustmentResolvers<ContextType = GraphQ
 export type CloudCixFinancialAccountSaleAdjustmentContraResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialAccountSaleAdjustmentContra'] = ResolversParentTypes['CloudCIXFinancialAccountSaleAdjustmentContra']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -29491,7 +29491,7 @@ export type CloudCixFinancialAccountSaleAdjustmentPayloadResolvers<ContextType =
 export type CloudCixFinancialAccountSaleCreditNoteResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialAccountSaleCreditNote'] = ResolversParentTypes['CloudCIXFinancialAccountSaleCreditNote']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -29499,7 +29499,7 @@ export type CloudCixFinancialAccountSaleCreditNoteResolvers<ContextType = GraphQ
 export type CloudCixFinancialAccountSaleCreditNoteContraResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialAccountSaleCreditNoteContra'] = ResolversParentTypes['CloudCIXFinancialAccountSaleCreditNoteContra']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -29517,7 +29517,7 @@ export type CloudCixFinancialAccountSaleCreditNotePayloadResolvers<ContextType =
 export type CloudCixFinancialAccountSaleInvoiceResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialAccountSaleInvoice'] = ResolversParentTypes['CloudCIXFinancialAccountSaleInvoice']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -29525,7 +29525,7 @@ export type CloudCixFinancialAccountSaleInvoiceResolvers<ContextType = GraphQLCo
 export type CloudCixFinancialAccountSaleInvoiceContraResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialAccountSaleInvoiceContra'] = ResolversParentTypes['CloudCIXFinancialAccountSaleInvoiceContra']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -29543,7 +29543,7 @@ export type CloudCixFinancialAccountSaleInvoicePayloadResolvers<ContextType = Gr
 export type CloudCixFinancialAccountSalePaymentResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialAccountSalePayment'] = ResolversParentTypes['CloudCIXFinancialAccountSalePayment']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -29551,7 +29551,7 @@ export type CloudCixFinancialAccountSalePaymentResolvers<ContextType = GraphQLCo
 export type CloudCixFinancialAccountSalePaymentContraResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialAccountSalePaymentContra'] = ResolversParentTypes['CloudCIXFinancialAccountSalePaymentContra']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -29569,7 +29569,7 @@ export type CloudCixFinancialAccountSalePaymentPayloadResolvers<ContextType = Gr
 export type CloudCixFinancialAllocationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialAllocation'] = ResolversParentTypes['CloudCIXFinancialAllocation']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -29594,7 +29594,7 @@ export type CloudCixFinancialAllocationPayloadResolvers<ContextType = GraphQLCon
 export type CloudCixFinancialBalanceSheetResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialBalanceSheet'] = ResolversParentTypes['CloudCIXFinancialBalanceSheet']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -29614,7 +29614,7 @@ export type CloudCixFinancialBalanceSheetEdgeResolvers<ContextType = GraphQLCont
 export type CloudCixFinancialCashPurchaseDebitNoteResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialCashPurchaseDebitNote'] = ResolversParentTypes['CloudCIXFinancialCashPurchaseDebitNote']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -29622,7 +29622,7 @@ export type CloudCixFinancialCashPurchaseDebitNoteResolvers<ContextType = GraphQ
 export type CloudCixFinancialCashPurchaseDebitNoteContraResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialCashPurchaseDebitNoteContra'] = ResolversParentTypes['CloudCIXFinancialCashPurchaseDebitNoteContra']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -29640,7 +29640,7 @@ export type CloudCixFinancialCashPurchaseDebitNotePayloadResolvers<ContextType =
 export type CloudCixFinancialCashPurchaseInvoiceResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialCashPurchaseInvoice'] = ResolversParentTypes['CloudCIXFinancialCashPurchaseInvoice']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -29648,7 +29648,7 @@ export type CloudCixFinancialCashPurchaseInvoiceResolvers<ContextType = GraphQLC
 export type CloudCixFinancialCashPurchaseInvoiceContraResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialCashPurchaseInvoiceContra'] = ResolversParentTypes['CloudCIXFinancialCashPurchaseInvoiceContra']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -29666,7 +29666,7 @@ export type CloudCixFinancialCashPurchaseInvoicePayloadResolvers<ContextType = G
 export type CloudCixFinancialCashPurchaseReceiptResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialCashPurchaseReceipt'] = ResolversParentTypes['CloudCIXFinancialCashPurchaseReceipt']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -29679,7 +29679,7 @@ export type CloudCixFinancialCashPurchaseReceiptPayloadResolvers<ContextType = G
 export type CloudCixFinancialCashPurchaseRefundResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialCashPurchaseRefund'] = ResolversParentTypes['CloudCIXFinancialCashPurchaseRefund']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -29692,7 +29692,7 @@ export type CloudCixFinancialCashPurchaseRefundPayloadResolvers<ContextType = Gr
 export type CloudCixFinancialCashSaleCreditNoteResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialCashSaleCreditNote'] = ResolversParentTypes['CloudCIXFinancialCashSaleCreditNote']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -29700,7 +29700,7 @@ export type CloudCixFinancialCashSaleCreditNoteResolvers<ContextType = GraphQLCo
 export type CloudCixFinancialCashSaleCreditNoteContraResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialCashSaleCreditNoteContra'] = ResolversParentTypes['CloudCIXFinancialCashSaleCreditNoteContra']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -29718,7 +29718,7 @@ export type CloudCixFinancialCashSaleCreditNotePayloadResolvers<ContextType = Gr
 export type CloudCixFinancialCashSaleInvoiceResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialCashSaleInvoice'] = ResolversParentTypes['CloudCIXFinancialCashSaleInvoice']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -29726,7 +29726,7 @@ export type CloudCixFinancialCashSaleInvoiceResolvers<ContextType = GraphQLConte
 export type CloudCixFinancialCashSaleInvoiceContraResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialCashSaleInvoiceContra'] = ResolversParentTypes['CloudCIXFinancialCashSaleInvoiceContra']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -29744,7 +29744,7 @@ export type CloudCixFinancialCashSaleInvoicePayloadResolvers<ContextType = Graph
 export type CloudCixFinancialCashSaleReceiptResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialCashSaleReceipt'] = ResolversParentTypes['CloudCIXFinancialCashSaleReceipt']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -29757,7 +29757,7 @@ export type CloudCixFinancialCashSaleReceiptPayloadResolvers<ContextType = Graph
 export type CloudCixFinancialCashSaleRefundResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialCashSaleRefund'] = ResolversParentTypes['CloudCIXFinancialCashSaleRefund']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -29770,7 +29770,7 @@ export type CloudCixFinancialCashSaleRefundPayloadResolvers<ContextType = GraphQ
 export type CloudCixFinancialCreditLimitResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialCreditLimit'] = ResolversParentTypes['CloudCIXFinancialCreditLimit']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -29790,7 +29790,7 @@ export type CloudCixFinancialCreditLimitEdgeResolvers<ContextType = GraphQLConte
 export type CloudCixFinancialCreditorAccountHistoryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialCreditorAccountHistory'] = ResolversParentTypes['CloudCIXFinancialCreditorAccountHistory']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -29810,7 +29810,7 @@ export type CloudCixFinancialCreditorAccountHistoryEdgeResolvers<ContextType = G
 export type CloudCixFinancialCreditorAccountStatementResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialCreditorAccountStatement'] = ResolversParentTypes['CloudCIXFinancialCreditorAccountStatement']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -29830,7 +29830,7 @@ export type CloudCixFinancialCreditorAccountStatementEdgeResolvers<ContextType =
 export type CloudCixFinancialCreditorLedgerResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialCreditorLedger'] = ResolversParentTypes['CloudCIXFinancialCreditorLedger']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -29838,7 +29838,7 @@ export type CloudCixFinancialCreditorLedgerResolvers<ContextType = GraphQLContex
 export type CloudCixFinancialCreditorLedgerAgedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialCreditorLedgerAged'] = ResolversParentTypes['CloudCIXFinancialCreditorLedgerAged']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -29865,7 +29865,7 @@ export type CloudCixFinancialCreditorLedgerConnectionResolvers<ContextType = Gra
 export type CloudCixFinancialCreditorLedgerContraTransactionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialCreditorLedgerContraTransaction'] = ResolversParentTypes['CloudCIXFinancialCreditorLedgerContraTransaction']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -29890,7 +29890,7 @@ export type CloudCixFinancialCreditorLedgerEdgeResolvers<ContextType = GraphQLCo
 export type CloudCixFinancialCreditorLedgerTransactionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialCreditorLedgerTransaction'] = ResolversParentTypes['CloudCIXFinancialCreditorLedgerTransaction']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -29910,7 +29910,7 @@ export type CloudCixFinancialCreditorLedgerTransactionEdgeResolvers<ContextType 
 export type CloudCixFinancialDebtorAccountHistoryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialDebtorAccountHistory'] = ResolversParentTypes['CloudCIXFinancialDebtorAccountHistory']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -29930,7 +29930,7 @@ export type CloudCixFinancialDebtorAccountHistoryEdgeResolvers<ContextType = Gra
 export type CloudCixFinancialDebtorAccountStatementResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialDebtorAccountStatement'] = ResolversParentTypes['CloudCIXFinancialDebtorAccountStatement']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -29950,7 +29950,7 @@ export type CloudCixFinancialDebtorAccountStatementEdgeResolvers<ContextType = G
 export type CloudCixFinancialDebtorLedgerResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialDebtorLedger'] = ResolversParentTypes['CloudCIXFinancialDebtorLedger']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -29958,7 +29958,7 @@ export type CloudCixFinancialDebtorLedgerResolvers<ContextType = GraphQLContext,
 export type CloudCixFinancialDebtorLedgerAgedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialDebtorLedgerAged'] = ResolversParentTypes['CloudCIXFinancialDebtorLedgerAged']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -29990,7 +29990,7 @@ export type CloudCixFinancialDebtorLedgerEdgeResolvers<ContextType = GraphQLCont
 export type CloudCixFinancialDebtorLedgerTransactionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialDebtorLedgerTransaction'] = ResolversParentTypes['CloudCIXFinancialDebtorLedgerTransaction']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -30005,7 +30005,7 @@ export type CloudCixFinancialDebtorLedgerTransactionConnectionResolvers<ContextT
 export type CloudCixFinancialDebtorLedgerTransactionContraResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialDebtorLedgerTransactionContra'] = ResolversParentTypes['CloudCIXFinancialDebtorLedgerTransactionContra']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -30030,7 +30030,7 @@ export type CloudCixFinancialDebtorLedgerTransactionEdgeResolvers<ContextType = 
 export type CloudCixFinancialGlobalNominalAccountResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialGlobalNominalAccount'] = ResolversParentTypes['CloudCIXFinancialGlobalNominalAccount']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -30055,7 +30055,7 @@ export type CloudCixFinancialGlobalNominalAccountPayloadResolvers<ContextType = 
 export type CloudCixFinancialJournalEntryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialJournalEntry'] = ResolversParentTypes['CloudCIXFinancialJournalEntry']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -30080,7 +30080,7 @@ export type CloudCixFinancialJournalEntryPayloadResolvers<ContextType = GraphQLC
 export type CloudCixFinancialNominalAccountHistoryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialNominalAccountHistory'] = ResolversParentTypes['CloudCIXFinancialNominalAccountHistory']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -30100,7 +30100,7 @@ export type CloudCixFinancialNominalAccountHistoryEdgeResolvers<ContextType = Gr
 export type CloudCixFinancialNominalAccountTypeResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialNominalAccountType'] = ResolversParentTypes['CloudCIXFinancialNominalAccountType']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -30120,7 +30120,7 @@ export type CloudCixFinancialNominalAccountTypeEdgeResolvers<ContextType = Graph
 export type CloudCixFinancialNominalContraResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialNominalContra'] = ResolversParentTypes['CloudCIXFinancialNominalContra']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -30145,7 +30145,7 @@ export type CloudCixFinancialNominalContraPayloadResolvers<ContextType = GraphQL
 export type CloudCixFinancialPaymentMethodResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialPaymentMethod'] = ResolversParentTypes['CloudCIXFinancialPaymentMethod']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -30170,7 +30170,7 @@ export type CloudCixFinancialPaymentMethodPayloadResolvers<ContextType = GraphQL
 export type CloudCixFinancialPeriodEndResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialPeriodEnd'] = ResolversParentTypes['CloudCIXFinancialPeriodEnd']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -30195,7 +30195,7 @@ export type CloudCixFinancialPeriodEndPayloadResolvers<ContextType = GraphQLCont
 export type CloudCixFinancialProfitLossResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialProfitLoss'] = ResolversParentTypes['CloudCIXFinancialProfitLoss']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -30215,7 +30215,7 @@ export type CloudCixFinancialProfitLossEdgeResolvers<ContextType = GraphQLContex
 export type CloudCixFinancialPurchasesAnalysisResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialPurchasesAnalysis'] = ResolversParentTypes['CloudCIXFinancialPurchasesAnalysis']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -30235,7 +30235,7 @@ export type CloudCixFinancialPurchasesAnalysisEdgeResolvers<ContextType = GraphQ
 export type CloudCixFinancialPurchasesByCountryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialPurchasesByCountry'] = ResolversParentTypes['CloudCIXFinancialPurchasesByCountry']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -30255,7 +30255,7 @@ export type CloudCixFinancialPurchasesByCountryEdgeResolvers<ContextType = Graph
 export type CloudCixFinancialPurchasesByTerritoryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialPurchasesByTerritory'] = ResolversParentTypes['CloudCIXFinancialPurchasesByTerritory']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -30352,7 +30352,7 @@ export type CloudCixFinancialQueryResolvers<ContextType = GraphQLContext, Parent
 export type CloudCixFinancialRtdResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialRtd'] = ResolversParentTypes['CloudCIXFinancialRtd']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -30372,7 +30372,7 @@ export type CloudCixFinancialRtdEdgeResolvers<ContextType = GraphQLContext, Pare
 export type CloudCixFinancialSalesAnalysisResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialSalesAnalysis'] = ResolversParentTypes['CloudCIXFinancialSalesAnalysis']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -30392,7 +30392,7 @@ export type CloudCixFinancialSalesAnalysisEdgeResolvers<ContextType = GraphQLCon
 export type CloudCixFinancialSalesByCountryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialSalesByCountry'] = ResolversParentTypes['CloudCIXFinancialSalesByCountry']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -30412,7 +30412,7 @@ export type CloudCixFinancialSalesByCountryEdgeResolvers<ContextType = GraphQLCo
 export type CloudCixFinancialSalesByTerritoryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialSalesByTerritory'] = ResolversParentTypes['CloudCIXFinancialSalesByTerritory']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -30432,7 +30432,7 @@ export type CloudCixFinancialSalesByTerritoryEdgeResolvers<ContextType = GraphQL
 export type CloudCixFinancialStatementResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialStatement'] = ResolversParentTypes['CloudCIXFinancialStatement']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -30440,7 +30440,7 @@ export type CloudCixFinancialStatementResolvers<ContextType = GraphQLContext, Pa
 export type CloudCixFinancialStatementLogResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialStatementLog'] = ResolversParentTypes['CloudCIXFinancialStatementLog']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -30465,7 +30465,7 @@ export type CloudCixFinancialStatementPayloadResolvers<ContextType = GraphQLCont
 export type CloudCixFinancialStatementSettingsResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialStatementSettings'] = ResolversParentTypes['CloudCIXFinancialStatementSettings']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -30478,7 +30478,7 @@ export type CloudCixFinancialStatementSettingsPayloadResolvers<ContextType = Gra
 export type CloudCixFinancialTaxRateResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialTaxRate'] = ResolversParentTypes['CloudCIXFinancialTaxRate']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -30503,7 +30503,7 @@ export type CloudCixFinancialTaxRatePayloadResolvers<ContextType = GraphQLContex
 export type CloudCixFinancialTrialBalanceResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialTrialBalance'] = ResolversParentTypes['CloudCIXFinancialTrialBalance']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -30523,7 +30523,7 @@ export type CloudCixFinancialTrialBalanceEdgeResolvers<ContextType = GraphQLCont
 export type CloudCixFinancialVat3Resolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialVat3'] = ResolversParentTypes['CloudCIXFinancialVat3']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -30543,7 +30543,7 @@ export type CloudCixFinancialVat3EdgeResolvers<ContextType = GraphQLContext, Par
 export type CloudCixFinancialViesPurchasesResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialViesPurchases'] = ResolversParentTypes['CloudCIXFinancialViesPurchases']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -30563,7 +30563,7 @@ export type CloudCixFinancialViesPurchasesEdgeResolvers<ContextType = GraphQLCon
 export type CloudCixFinancialViesSalesResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialViesSales'] = ResolversParentTypes['CloudCIXFinancialViesSales']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -30583,7 +30583,7 @@ export type CloudCixFinancialViesSalesEdgeResolvers<ContextType = GraphQLContext
 export type CloudCixFinancialYearEndResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialYearEnd'] = ResolversParentTypes['CloudCIXFinancialYearEnd']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -30608,7 +30608,7 @@ export type CloudCixFinancialYearEndPayloadResolvers<ContextType = GraphQLContex
 export type CloudCixiaasAllocationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXIAASAllocation'] = ResolversParentTypes['CloudCIXIAASAllocation']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -30633,7 +30633,7 @@ export type CloudCixiaasAllocationPayloadResolvers<ContextType = GraphQLContext,
 export type CloudCixiaasAsnResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXIAASAsn'] = ResolversParentTypes['CloudCIXIAASAsn']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -30658,7 +30658,7 @@ export type CloudCixiaasAsnPayloadResolvers<ContextType = GraphQLContext, Parent
 export type CloudCixiaasAttachResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXIAASAttach'] = ResolversParentTypes['CloudCIXIAASAttach']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -30671,7 +30671,7 @@ export type CloudCixiaasAttachPayloadResolvers<ContextType = GraphQLContext, Par
 export type CloudCixiaasBackupResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXIAASBackup'] = ResolversParentTypes['CloudCIXIAASBackup']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -30691,7 +30691,7 @@ export type CloudCixiaasBackupEdgeResolvers<ContextType = GraphQLContext, Parent
 export type CloudCixiaasBackupHistoryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXIAASBackupHistory'] = ResolversParentTypes['CloudCIXIAASBackupHistory']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -30716,7 +30716,7 @@ export type CloudCixiaasBackupPayloadResolvers<ContextType = GraphQLContext, Par
 export type CloudCixiaasBlacklistResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXIAASBlacklist'] = ResolversParentTypes['CloudCIXIAASBlacklist']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -30736,7 +30736,7 @@ export type CloudCixiaasBlacklistEdgeResolvers<ContextType = GraphQLContext, Par
 export type CloudCixiaasCapacityResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXIAASCapacity'] = ResolversParentTypes['CloudCIXIAASCapacity']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -30756,7 +30756,7 @@ export type CloudCixiaasCapacityEdgeResolvers<ContextType = GraphQLContext, Pare
 export type CloudCixiaasCephResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXIAASCeph'] = ResolversParentTypes['CloudCIXIAASCeph']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -30781,7 +30781,7 @@ export type CloudCixiaasCephPayloadResolvers<ContextType = GraphQLContext, Paren
 export type CloudCixiaasCloudResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXIAASCloud'] = ResolversParentTypes['CloudCIXIAASCloud']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -30794,7 +30794,7 @@ export type CloudCixiaasCloudPayloadResolvers<ContextType = GraphQLContext, Pare
 export type CloudCixiaasDetachResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXIAASDetach'] = ResolversParentTypes['CloudCIXIAASDetach']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -30807,7 +30807,7 @@ export type CloudCixiaasDetachPayloadResolvers<ContextType = GraphQLContext, Par
 export type CloudCixiaasDeviceResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXIAASDevice'] = ResolversParentTypes['CloudCIXIAASDevice']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -30832,7 +30832,7 @@ export type CloudCixiaasDevicePayloadResolvers<ContextType = GraphQLContext, Par
 export type CloudCixiaasDeviceTypeResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXIAASDeviceType'] = ResolversParentTypes['CloudCIXIAASDeviceType']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -30852,7 +30852,7 @@ export type CloudCixiaasDeviceTypeEdgeResolvers<ContextType = GraphQLContext, Pa
 export type CloudCixiaasDomainResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXIAASDomain'] = ResolversParentTypes['CloudCIXIAASDomain']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -30877,7 +30877,7 @@ export type CloudCixiaasDomainPayloadResolvers<ContextType = GraphQLContext, Par
 export type CloudCixiaasImageResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXIAASImage'] = ResolversParentTypes['CloudCIXIAASImage']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -30897,7 +30897,7 @@ export type CloudCixiaasImageEdgeResolvers<ContextType = GraphQLContext, ParentT
 export type CloudCixiaasInterfaceResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXIAASInterface'] = ResolversParentTypes['CloudCIXIAASInterface']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -30922,7 +30922,7 @@ export type CloudCixiaasInterfacePayloadResolvers<ContextType = GraphQLContext, 
 export type CloudCixiaasIpAddressResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXIAASIpAddress'] = ResolversParentTypes['CloudCIXIAASIpAddress']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -30942,7 +30942,7 @@ export type CloudCixiaasIpAddressEdgeResolvers<ContextType = GraphQLContext, Par
 export type CloudCixiaasIpAddressGroupResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXIAASIpAddressGroup'] = ResolversParentTypes['CloudCIXIAASIpAddressGroup']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -30972,7 +30972,7 @@ export type CloudCixiaasIpAddressPayloadResolvers<ContextType = GraphQLContext, 
 export type CloudCixiaasIpValidatorResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXIAASIpValidator'] = ResolversParentTypes['CloudCIXIAASIpValidator']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -30992,7 +30992,7 @@ export type CloudCixiaasIpValidatorEdgeResolvers<ContextType = GraphQLContext, P
 export type CloudCixiaasMetricsResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXIAASMetrics'] = ResolversParentTypes['CloudCIXIAASMetrics']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -31000,7 +31000,7 @@ export type CloudCixiaasMetricsResolvers<ContextType = GraphQLContext, ParentTyp
 export type CloudCixiaasPolicyLogResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXIAASPolicyLog'] = ResolversParentTypes['CloudCIXIAASPolicyLog']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -31020,7 +31020,7 @@ export type CloudCixiaasPolicyLogEdgeResolvers<ContextType = GraphQLContext, Par
 export type CloudCixiaasPtrRecordResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXIAASPtrRecord'] = ResolversParentTypes['CloudCIXIAASPtrRecord']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -31112,7 +31112,7 @@ export type CloudCixiaasQueryResolvers<ContextType = GraphQLContext, ParentType 
 export type CloudCixiaasRecordResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXIAASRecord'] = ResolversParentTypes['CloudCIXIAASRecord']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -31137,7 +31137,7 @@ export type CloudCixiaasRecordPayloadResolvers<ContextType = GraphQLContext, Par
 export type CloudCixiaasRegionImageResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXIAASRegionImage'] = ResolversParentTypes['CloudCIXIAASRegionImage']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -31150,7 +31150,7 @@ export type CloudCixiaasRegionImagePayloadResolvers<ContextType = GraphQLContext
 export type CloudCixiaasRegionStorageTypeResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXIAASRegionStorageType'] = ResolversParentTypes['CloudCIXIAASRegionStorageType']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -31163,7 +31163,7 @@ export type CloudCixiaasRegionStorageTypePayloadResolvers<ContextType = GraphQLC
 export type CloudCixiaasRouterResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXIAASRouter'] = ResolversParentTypes['CloudCIXIAASRouter']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -31188,7 +31188,7 @@ export type CloudCixiaasRouterPayloadResolvers<ContextType = GraphQLContext, Par
 export type CloudCixiaasRunRobotResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXIAASRunRobot'] = ResolversParentTypes['CloudCIXIAASRunRobot']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -31213,7 +31213,7 @@ export type CloudCixiaasRunRobotPayloadResolvers<ContextType = GraphQLContext, P
 export type CloudCixiaasServerResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXIAASServer'] = ResolversParentTypes['CloudCIXIAASServer']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -31238,7 +31238,7 @@ export type CloudCixiaasServerPayloadResolvers<ContextType = GraphQLContext, Par
 export type CloudCixiaasServerTypeResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXIAASServerType'] = ResolversParentTypes['CloudCIXIAASServerType']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -31258,7 +31258,7 @@ export type CloudCixiaasServerTypeEdgeResolvers<ContextType = GraphQLContext, Pa
 export type CloudCixiaasSnapshotResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXIAASSnapshot'] = ResolversParentTypes['CloudCIXIAASSnapshot']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -31278,7 +31278,7 @@ export type CloudCixiaasSnapshotEdgeResolvers<ContextType = GraphQLContext, Pare
 export type CloudCixiaasSnapshotHistoryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXIAASSnapshotHistory'] = ResolversParentTypes['CloudCIXIAASSnapshotHistory']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -31303,7 +31303,7 @@ export type CloudCixiaasSnapshotPayloadResolvers<ContextType = GraphQLContext, P
 export type CloudCixiaasSnapshotTreeResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXIAASSnapshotTree'] = ResolversParentTypes['CloudCIXIAASSnapshotTree']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -31311,7 +31311,7 @@ export type CloudCixiaasSnapshotTreeResolvers<ContextType = GraphQLContext, Pare
 export type CloudCixiaasStorageResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXIAASStorage'] = ResolversParentTypes['CloudCIXIAASStorage']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -31336,7 +31336,7 @@ export type CloudCixiaasStoragePayloadResolvers<ContextType = GraphQLContext, Pa
 export type CloudCixiaasStorageTypeResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXIAASStorageType'] = ResolversParentTypes['CloudCIXIAASStorageType']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -31356,7 +31356,7 @@ export type CloudCixiaasStorageTypeEdgeResolvers<ContextType = GraphQLContext, P
 export type CloudCixiaasSubnetResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXIAASSubnet'] = ResolversParentTypes['CloudCIXIAASSubnet']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -31381,7 +31381,7 @@ export type CloudCixiaasSubnetPayloadResolvers<ContextType = GraphQLContext, Par
 export type CloudCixiaasSubnetSpaceResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXIAASSubnetSpace'] = ResolversParentTypes['CloudCIXIAASSubnetSpace']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -31401,7 +31401,7 @@ export type CloudCixiaasSubnetSpaceEdgeResolvers<ContextType = GraphQLContext, P
 export type CloudCixiaasVirtualRouterResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXIAASVirtualRouter'] = ResolversParentTypes['CloudCIXIAASVirtualRouter']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -31426,7 +31426,7 @@ export type CloudCixiaasVirtualRouterPayloadResolvers<ContextType = GraphQLConte
 export type CloudCixiaasVmHistoryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXIAASVmHistory'] = ResolversParentTypes['CloudCIXIAASVmHistory']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -31446,7 +31446,7 @@ export type CloudCixiaasVmHistoryEdgeResolvers<ContextType = GraphQLContext, Par
 export type CloudCixiaasVpnResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXIAASVpn'] = ResolversParentTypes['CloudCIXIAASVpn']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -31466,7 +31466,7 @@ export type CloudCixiaasVpnEdgeResolvers<ContextType = GraphQLContext, ParentTyp
 export type CloudCixiaasVpnHistoryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXIAASVpnHistory'] = ResolversParentTypes['CloudCIXIAASVpnHistory']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -31491,7 +31491,7 @@ export type CloudCixiaasVpnPayloadResolvers<ContextType = GraphQLContext, Parent
 export type CloudCixiaasVpnStatusResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXIAASVpnStatus'] = ResolversParentTypes['CloudCIXIAASVpnStatus']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -31499,7 +31499,7 @@ export type CloudCixiaasVpnStatusResolvers<ContextType = GraphQLContext, ParentT
 export type CloudCixiaasWhitelistResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXIAASWhitelist'] = ResolversParentTypes['CloudCIXIAASWhitelist']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -31550,7 +31550,7 @@ export type CloudCixMemberPayloadResolvers<ContextType = GraphQLContext, ParentT
 export type CloudCixMembershipAddressLinkResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXMembershipAddressLink'] = ResolversParentTypes['CloudCIXMembershipAddressLink']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -31563,7 +31563,7 @@ export type CloudCixMembershipAddressLinkPayloadResolvers<ContextType = GraphQLC
 export type CloudCixMembershipApiKeyResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXMembershipApiKey'] = ResolversParentTypes['CloudCIXMembershipApiKey']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -31588,7 +31588,7 @@ export type CloudCixMembershipApiKeyPayloadResolvers<ContextType = GraphQLContex
 export type CloudCixMembershipDepartmentResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXMembershipDepartment'] = ResolversParentTypes['CloudCIXMembershipDepartment']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -31613,7 +31613,7 @@ export type CloudCixMembershipDepartmentPayloadResolvers<ContextType = GraphQLCo
 export type CloudCixMembershipEmailConfirmationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXMembershipEmailConfirmation'] = ResolversParentTypes['CloudCIXMembershipEmailConfirmation']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -31621,7 +31621,7 @@ export type CloudCixMembershipEmailConfirmationResolvers<ContextType = GraphQLCo
 export type CloudCixMembershipFranchiseLogicResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXMembershipFranchiseLogic'] = ResolversParentTypes['CloudCIXMembershipFranchiseLogic']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -31629,7 +31629,7 @@ export type CloudCixMembershipFranchiseLogicResolvers<ContextType = GraphQLConte
 export type CloudCixMembershipLanguageResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXMembershipLanguage'] = ResolversParentTypes['CloudCIXMembershipLanguage']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -31649,7 +31649,7 @@ export type CloudCixMembershipLanguageEdgeResolvers<ContextType = GraphQLContext
 export type CloudCixMembershipMemberLinkResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXMembershipMemberLink'] = ResolversParentTypes['CloudCIXMembershipMemberLink']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -31657,7 +31657,7 @@ export type CloudCixMembershipMemberLinkResolvers<ContextType = GraphQLContext, 
 export type CloudCixMembershipNotificationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXMembershipNotification'] = ResolversParentTypes['CloudCIXMembershipNotification']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -31665,7 +31665,7 @@ export type CloudCixMembershipNotificationResolvers<ContextType = GraphQLContext
 export type CloudCixMembershipProfileResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXMembershipProfile'] = ResolversParentTypes['CloudCIXMembershipProfile']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -31690,7 +31690,7 @@ export type CloudCixMembershipProfilePayloadResolvers<ContextType = GraphQLConte
 export type CloudCixMembershipPublicKeyResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXMembershipPublicKey'] = ResolversParentTypes['CloudCIXMembershipPublicKey']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -31752,7 +31752,7 @@ export type CloudCixMembershipQueryResolvers<ContextType = GraphQLContext, Paren
 export type CloudCixMembershipSubdivisionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXMembershipSubdivision'] = ResolversParentTypes['CloudCIXMembershipSubdivision']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -31772,7 +31772,7 @@ export type CloudCixMembershipSubdivisionEdgeResolvers<ContextType = GraphQLCont
 export type CloudCixMembershipTeamResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXMembershipTeam'] = ResolversParentTypes['CloudCIXMembershipTeam']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -31797,7 +31797,7 @@ export type CloudCixMembershipTeamPayloadResolvers<ContextType = GraphQLContext,
 export type CloudCixMembershipTerritoryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXMembershipTerritory'] = ResolversParentTypes['CloudCIXMembershipTerritory']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -31822,7 +31822,7 @@ export type CloudCixMembershipTerritoryPayloadResolvers<ContextType = GraphQLCon
 export type CloudCixMembershipTokenResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXMembershipToken'] = ResolversParentTypes['CloudCIXMembershipToken']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -31835,7 +31835,7 @@ export type CloudCixMembershipTokenPayloadResolvers<ContextType = GraphQLContext
 export type CloudCixMembershipTransactionTypeResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXMembershipTransactionType'] = ResolversParentTypes['CloudCIXMembershipTransactionType']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -31855,7 +31855,7 @@ export type CloudCixMembershipTransactionTypeEdgeResolvers<ContextType = GraphQL
 export type CloudCixMembershipVerboseAddressResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXMembershipVerboseAddress'] = ResolversParentTypes['CloudCIXMembershipVerboseAddress']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -31875,7 +31875,7 @@ export type CloudCixMembershipVerboseAddressEdgeResolvers<ContextType = GraphQLC
 export type CloudCixnlpEmbeddingUseResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXNLPEmbeddingUse'] = ResolversParentTypes['CloudCIXNLPEmbeddingUse']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -31888,7 +31888,7 @@ export type CloudCixnlpEmbeddingUsePayloadResolvers<ContextType = GraphQLContext
 export type CloudCixotpOtpResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXOTPOtp'] = ResolversParentTypes['CloudCIXOTPOtp']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -31896,7 +31896,7 @@ export type CloudCixotpOtpResolvers<ContextType = GraphQLContext, ParentType ext
 export type CloudCixotpOtpAuthResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXOTPOtpAuth'] = ResolversParentTypes['CloudCIXOTPOtpAuth']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -31913,7 +31913,7 @@ export type CloudCixotpQueryResolvers<ContextType = GraphQLContext, ParentType e
 export type CloudCixpatGalaxyResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXPATGalaxy'] = ResolversParentTypes['CloudCIXPATGalaxy']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -31926,7 +31926,7 @@ export type CloudCixpatGalaxyPayloadResolvers<ContextType = GraphQLContext, Pare
 export type CloudCixpatMainFirewallRulesResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXPATMainFirewallRules'] = ResolversParentTypes['CloudCIXPATMainFirewallRules']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -31952,7 +31952,7 @@ export type CloudCixpatPodResolvers<ContextType = GraphQLContext, ParentType ext
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   mainFirewallRules?: Resolver<ResolversTypes['CloudCIXPATMainFirewallRulesConnection'], ParentType, ContextType, Partial<CloudCixpatPodMainFirewallRulesArgs>>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -31989,7 +31989,7 @@ export type CloudCixPhoneResolvers<ContextType = GraphQLContext, ParentType exte
 export type CloudCixPlotAlertResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXPlotAlert'] = ResolversParentTypes['CloudCIXPlotAlert']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -32009,7 +32009,7 @@ export type CloudCixPlotAlertEdgeResolvers<ContextType = GraphQLContext, ParentT
 export type CloudCixPlotCategoryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXPlotCategory'] = ResolversParentTypes['CloudCIXPlotCategory']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -32042,7 +32042,7 @@ export type CloudCixPlotQueryResolvers<ContextType = GraphQLContext, ParentType 
 export type CloudCixPlotReadingResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXPlotReading'] = ResolversParentTypes['CloudCIXPlotReading']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -32067,7 +32067,7 @@ export type CloudCixPlotReadingPayloadResolvers<ContextType = GraphQLContext, Pa
 export type CloudCixPlotSourceResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXPlotSource'] = ResolversParentTypes['CloudCIXPlotSource']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -32087,7 +32087,7 @@ export type CloudCixPlotSourceEdgeResolvers<ContextType = GraphQLContext, Parent
 export type CloudCixPlotSourceGroupSummaryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXPlotSourceGroupSummary'] = ResolversParentTypes['CloudCIXPlotSourceGroupSummary']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -32112,7 +32112,7 @@ export type CloudCixPlotSourcePayloadResolvers<ContextType = GraphQLContext, Par
 export type CloudCixPlotSourceSummaryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXPlotSourceSummary'] = ResolversParentTypes['CloudCIXPlotSourceSummary']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -32132,7 +32132,7 @@ export type CloudCixPlotSourceSummaryEdgeResolvers<ContextType = GraphQLContext,
 export type CloudCixPlotUnitResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXPlotUnit'] = ResolversParentTypes['CloudCIXPlotUnit']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -32217,7 +32217,7 @@ export type CloudCixQueryResolvers<ContextType = GraphQLContext, ParentType exte
 export type CloudCixReportingExportResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXReportingExport'] = ResolversParentTypes['CloudCIXReportingExport']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -32242,7 +32242,7 @@ export type CloudCixReportingExportPayloadResolvers<ContextType = GraphQLContext
 export type CloudCixReportingPackageResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXReportingPackage'] = ResolversParentTypes['CloudCIXReportingPackage']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -32278,7 +32278,7 @@ export type CloudCixReportingQueryResolvers<ContextType = GraphQLContext, Parent
 export type CloudCixReportingReportResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXReportingReport'] = ResolversParentTypes['CloudCIXReportingReport']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -32303,7 +32303,7 @@ export type CloudCixReportingReportPayloadResolvers<ContextType = GraphQLContext
 export type CloudCixReportingReportTemplateResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXReportingReportTemplate'] = ResolversParentTypes['CloudCIXReportingReportTemplate']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -32328,7 +32328,7 @@ export type CloudCixReportingReportTemplatePayloadResolvers<ContextType = GraphQ
 export type CloudCixRepositoryApplicationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXRepositoryApplication'] = ResolversParentTypes['CloudCIXRepositoryApplication']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -32353,7 +32353,7 @@ export type CloudCixRepositoryApplicationPayloadResolvers<ContextType = GraphQLC
 export type CloudCixRepositoryDtoResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXRepositoryDto'] = ResolversParentTypes['CloudCIXRepositoryDto']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -32373,7 +32373,7 @@ export type CloudCixRepositoryDtoEdgeResolvers<ContextType = GraphQLContext, Par
 export type CloudCixRepositoryDtoParameterResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXRepositoryDtoParameter'] = ResolversParentTypes['CloudCIXRepositoryDtoParameter']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -32403,7 +32403,7 @@ export type CloudCixRepositoryDtoPayloadResolvers<ContextType = GraphQLContext, 
 export type CloudCixRepositoryExceptionCodeResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXRepositoryExceptionCode'] = ResolversParentTypes['CloudCIXRepositoryExceptionCode']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -32428,7 +32428,7 @@ export type CloudCixRepositoryExceptionCodePayloadResolvers<ContextType = GraphQ
 export type CloudCixRepositoryLanguageExceptionCodeResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXRepositoryLanguageExceptionCode'] = ResolversParentTypes['CloudCIXRepositoryLanguageExceptionCode']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -32453,7 +32453,7 @@ export type CloudCixRepositoryLanguageExceptionCodePayloadResolvers<ContextType 
 export type CloudCixRepositoryMemberResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXRepositoryMember'] = ResolversParentTypes['CloudCIXRepositoryMember']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -32473,7 +32473,7 @@ export type CloudCixRepositoryMemberEdgeResolvers<ContextType = GraphQLContext, 
 export type CloudCixRepositoryMethodResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXRepositoryMethod'] = ResolversParentTypes['CloudCIXRepositoryMethod']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -32493,7 +32493,7 @@ export type CloudCixRepositoryMethodEdgeResolvers<ContextType = GraphQLContext, 
 export type CloudCixRepositoryMethodParameterResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXRepositoryMethodParameter'] = ResolversParentTypes['CloudCIXRepositoryMethodParameter']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -32544,7 +32544,7 @@ export type CloudCixRepositoryQueryResolvers<ContextType = GraphQLContext, Paren
 export type CloudCixRepositoryServiceResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXRepositoryService'] = ResolversParentTypes['CloudCIXRepositoryService']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -32569,7 +32569,7 @@ export type CloudCixRepositoryServicePayloadResolvers<ContextType = GraphQLConte
 export type CloudCixscmAgreedPriceResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSCMAgreedPrice'] = ResolversParentTypes['CloudCIXSCMAgreedPrice']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -32594,7 +32594,7 @@ export type CloudCixscmAgreedPricePayloadResolvers<ContextType = GraphQLContext,
 export type CloudCixscmBinResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSCMBin'] = ResolversParentTypes['CloudCIXSCMBin']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -32619,7 +32619,7 @@ export type CloudCixscmBinPayloadResolvers<ContextType = GraphQLContext, ParentT
 export type CloudCixscmBinSkuResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSCMBinSku'] = ResolversParentTypes['CloudCIXSCMBinSku']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -32632,7 +32632,7 @@ export type CloudCixscmBinSkuPayloadResolvers<ContextType = GraphQLContext, Pare
 export type CloudCixscmBrandResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSCMBrand'] = ResolversParentTypes['CloudCIXSCMBrand']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -32657,7 +32657,7 @@ export type CloudCixscmBrandPayloadResolvers<ContextType = GraphQLContext, Paren
 export type CloudCixscmCriticalBomResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSCMCriticalBom'] = ResolversParentTypes['CloudCIXSCMCriticalBom']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -32677,7 +32677,7 @@ export type CloudCixscmCriticalBomEdgeResolvers<ContextType = GraphQLContext, Pa
 export type CloudCixscmCriticalBomForMemberResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSCMCriticalBomForMember'] = ResolversParentTypes['CloudCIXSCMCriticalBomForMember']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -32702,7 +32702,7 @@ export type CloudCixscmCriticalBomPayloadResolvers<ContextType = GraphQLContext,
 export type CloudCixscmManufacturedItemResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSCMManufacturedItem'] = ResolversParentTypes['CloudCIXSCMManufacturedItem']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -32727,7 +32727,7 @@ export type CloudCixscmManufacturedItemPayloadResolvers<ContextType = GraphQLCon
 export type CloudCixscmPurchaseOrderResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSCMPurchaseOrder'] = ResolversParentTypes['CloudCIXSCMPurchaseOrder']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -32785,7 +32785,7 @@ export type CloudCixscmQueryResolvers<ContextType = GraphQLContext, ParentType e
 export type CloudCixscmReturnQuestionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSCMReturnQuestion'] = ResolversParentTypes['CloudCIXSCMReturnQuestion']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -32805,7 +32805,7 @@ export type CloudCixscmReturnQuestionEdgeResolvers<ContextType = GraphQLContext,
 export type CloudCixscmReturnQuestionFieldTypeResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSCMReturnQuestionFieldType'] = ResolversParentTypes['CloudCIXSCMReturnQuestionFieldType']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -32830,7 +32830,7 @@ export type CloudCixscmReturnQuestionPayloadResolvers<ContextType = GraphQLConte
 export type CloudCixscmSalesOrderResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSCMSalesOrder'] = ResolversParentTypes['CloudCIXSCMSalesOrder']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -32855,7 +32855,7 @@ export type CloudCixscmSalesOrderPayloadResolvers<ContextType = GraphQLContext, 
 export type CloudCixscmServiceGroupResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSCMServiceGroup'] = ResolversParentTypes['CloudCIXSCMServiceGroup']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -32882,7 +32882,7 @@ export type CloudCixscmSkuResolvers<ContextType = GraphQLContext, ParentType ext
   criticalBoms?: Resolver<ResolversTypes['CloudCIXSCMCriticalBomConnection'], ParentType, ContextType, Partial<CloudCixscmSkuCriticalBomsArgs>>;
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -32890,7 +32890,7 @@ export type CloudCixscmSkuResolvers<ContextType = GraphQLContext, ParentType ext
 export type CloudCixscmSkuCategoryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSCMSkuCategory'] = ResolversParentTypes['CloudCIXSCMSkuCategory']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -32915,7 +32915,7 @@ export type CloudCixscmSkuCategoryPayloadResolvers<ContextType = GraphQLContext,
 export type CloudCixscmSkuCategoryReturnQuestionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSCMSkuCategoryReturnQuestion'] = ResolversParentTypes['CloudCIXSCMSkuCategoryReturnQuestion']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -32945,7 +32945,7 @@ export type CloudCixscmSkuPayloadResolvers<ContextType = GraphQLContext, ParentT
 export type CloudCixscmSkuStockResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSCMSkuStock'] = ResolversParentTypes['CloudCIXSCMSkuStock']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -32953,7 +32953,7 @@ export type CloudCixscmSkuStockResolvers<ContextType = GraphQLContext, ParentTyp
 export type CloudCixscmSkuStockAdjustmentResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSCMSkuStockAdjustment'] = ResolversParentTypes['CloudCIXSCMSkuStockAdjustment']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -32990,7 +32990,7 @@ export type CloudCixscmSkuStockEdgeResolvers<ContextType = GraphQLContext, Paren
 export type CloudCixscmSkuValueResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSCMSkuValue'] = ResolversParentTypes['CloudCIXSCMSkuValue']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -33015,7 +33015,7 @@ export type CloudCixscmSkuValuePayloadResolvers<ContextType = GraphQLContext, Pa
 export type CloudCixscmValidatePurchaseOrderResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSCMValidatePurchaseOrder'] = ResolversParentTypes['CloudCIXSCMValidatePurchaseOrder']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -33028,7 +33028,7 @@ export type CloudCixscmValidatePurchaseOrderPayloadResolvers<ContextType = Graph
 export type CloudCixscmValidateSalesOrderResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSCMValidateSalesOrder'] = ResolversParentTypes['CloudCIXSCMValidateSalesOrder']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -33047,7 +33047,7 @@ export type CloudCixSchedulerQueryResolvers<ContextType = GraphQLContext, Parent
 export type CloudCixSchedulerTaskResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSchedulerTask'] = ResolversParentTypes['CloudCIXSchedulerTask']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -33067,7 +33067,7 @@ export type CloudCixSchedulerTaskEdgeResolvers<ContextType = GraphQLContext, Par
 export type CloudCixSchedulerTaskLogResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSchedulerTaskLog'] = ResolversParentTypes['CloudCIXSchedulerTaskLog']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -33096,7 +33096,7 @@ export type CloudCixSecurityQueryResolvers<ContextType = GraphQLContext, ParentT
 export type CloudCixSecuritySecurityEventResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSecuritySecurityEvent'] = ResolversParentTypes['CloudCIXSecuritySecurityEvent']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -33116,7 +33116,7 @@ export type CloudCixSecuritySecurityEventEdgeResolvers<ContextType = GraphQLCont
 export type CloudCixSecuritySecurityEventLogoutResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSecuritySecurityEventLogout'] = ResolversParentTypes['CloudCIXSecuritySecurityEventLogout']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -33134,7 +33134,7 @@ export type CloudCixSecuritySecurityEventPayloadResolvers<ContextType = GraphQLC
 export type CloudCixSupportIrisConditionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSupportIrisCondition'] = ResolversParentTypes['CloudCIXSupportIrisCondition']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -33159,7 +33159,7 @@ export type CloudCixSupportIrisConditionPayloadResolvers<ContextType = GraphQLCo
 export type CloudCixSupportIrisConditionTranslationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSupportIrisConditionTranslation'] = ResolversParentTypes['CloudCIXSupportIrisConditionTranslation']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -33184,7 +33184,7 @@ export type CloudCixSupportIrisConditionTranslationPayloadResolvers<ContextType 
 export type CloudCixSupportIrisDefectResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSupportIrisDefect'] = ResolversParentTypes['CloudCIXSupportIrisDefect']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -33209,7 +33209,7 @@ export type CloudCixSupportIrisDefectPayloadResolvers<ContextType = GraphQLConte
 export type CloudCixSupportIrisDefectTranslationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSupportIrisDefectTranslation'] = ResolversParentTypes['CloudCIXSupportIrisDefectTranslation']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -33234,7 +33234,7 @@ export type CloudCixSupportIrisDefectTranslationPayloadResolvers<ContextType = G
 export type CloudCixSupportIrisExtendedConditionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSupportIrisExtendedCondition'] = ResolversParentTypes['CloudCIXSupportIrisExtendedCondition']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -33259,7 +33259,7 @@ export type CloudCixSupportIrisExtendedConditionPayloadResolvers<ContextType = G
 export type CloudCixSupportIrisExtendedConditionTranslationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSupportIrisExtendedConditionTranslation'] = ResolversParentTypes['CloudCIXSupportIrisExtendedConditionTranslation']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -33284,7 +33284,7 @@ export type CloudCixSupportIrisExtendedConditionTranslationPayloadResolvers<Cont
 export type CloudCixSupportIrisNtfResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSupportIrisNtf'] = ResolversParentTypes['CloudCIXSupportIrisNtf']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -33309,7 +33309,7 @@ export type CloudCixSupportIrisNtfPayloadResolvers<ContextType = GraphQLContext,
 export type CloudCixSupportIrisNtfTranslationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSupportIrisNtfTranslation'] = ResolversParentTypes['CloudCIXSupportIrisNtfTranslation']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -33334,7 +33334,7 @@ export type CloudCixSupportIrisNtfTranslationPayloadResolvers<ContextType = Grap
 export type CloudCixSupportIrisRepairResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSupportIrisRepair'] = ResolversParentTypes['CloudCIXSupportIrisRepair']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -33359,7 +33359,7 @@ export type CloudCixSupportIrisRepairPayloadResolvers<ContextType = GraphQLConte
 export type CloudCixSupportIrisRepairTranslationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSupportIrisRepairTranslation'] = ResolversParentTypes['CloudCIXSupportIrisRepairTranslation']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -33384,7 +33384,7 @@ export type CloudCixSupportIrisRepairTranslationPayloadResolvers<ContextType = G
 export type CloudCixSupportIrisSectionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSupportIrisSection'] = ResolversParentTypes['CloudCIXSupportIrisSection']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -33409,7 +33409,7 @@ export type CloudCixSupportIrisSectionPayloadResolvers<ContextType = GraphQLCont
 export type CloudCixSupportIrisSectionTranslationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSupportIrisSectionTranslation'] = ResolversParentTypes['CloudCIXSupportIrisSectionTranslation']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -33434,7 +33434,7 @@ export type CloudCixSupportIrisSectionTranslationPayloadResolvers<ContextType = 
 export type CloudCixSupportIrisSymptomResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSupportIrisSymptom'] = ResolversParentTypes['CloudCIXSupportIrisSymptom']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -33459,7 +33459,7 @@ export type CloudCixSupportIrisSymptomPayloadResolvers<ContextType = GraphQLCont
 export type CloudCixSupportIrisSymptomTranslationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSupportIrisSymptomTranslation'] = ResolversParentTypes['CloudCIXSupportIrisSymptomTranslation']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -33484,7 +33484,7 @@ export type CloudCixSupportIrisSymptomTranslationPayloadResolvers<ContextType = 
 export type CloudCixSupportItemResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSupportItem'] = ResolversParentTypes['CloudCIXSupportItem']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -33504,7 +33504,7 @@ export type CloudCixSupportItemEdgeResolvers<ContextType = GraphQLContext, Paren
 export type CloudCixSupportItemHistoryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSupportItemHistory'] = ResolversParentTypes['CloudCIXSupportItemHistory']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -33534,7 +33534,7 @@ export type CloudCixSupportItemPayloadResolvers<ContextType = GraphQLContext, Pa
 export type CloudCixSupportItemStatusResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSupportItemStatus'] = ResolversParentTypes['CloudCIXSupportItemStatus']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -33554,7 +33554,7 @@ export type CloudCixSupportItemStatusEdgeResolvers<ContextType = GraphQLContext,
 export type CloudCixSupportPartUsedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSupportPartUsed'] = ResolversParentTypes['CloudCIXSupportPartUsed']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -33629,7 +33629,7 @@ export type CloudCixSupportQueryResolvers<ContextType = GraphQLContext, ParentTy
 export type CloudCixSupportReasonForReturnResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSupportReasonForReturn'] = ResolversParentTypes['CloudCIXSupportReasonForReturn']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -33654,7 +33654,7 @@ export type CloudCixSupportReasonForReturnPayloadResolvers<ContextType = GraphQL
 export type CloudCixSupportReasonForReturnTranslationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSupportReasonForReturnTranslation'] = ResolversParentTypes['CloudCIXSupportReasonForReturnTranslation']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -33679,7 +33679,7 @@ export type CloudCixSupportReasonForReturnTranslationPayloadResolvers<ContextTyp
 export type CloudCixSupportServiceCentreLogicResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSupportServiceCentreLogic'] = ResolversParentTypes['CloudCIXSupportServiceCentreLogic']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -33692,7 +33692,7 @@ export type CloudCixSupportServiceCentreLogicPayloadResolvers<ContextType = Grap
 export type CloudCixSupportServiceCentreWarrantorResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSupportServiceCentreWarrantor'] = ResolversParentTypes['CloudCIXSupportServiceCentreWarrantor']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -33717,7 +33717,7 @@ export type CloudCixSupportServiceCentreWarrantorPayloadResolvers<ContextType = 
 export type CloudCixSupportStatusResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSupportStatus'] = ResolversParentTypes['CloudCIXSupportStatus']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -33737,7 +33737,7 @@ export type CloudCixSupportStatusEdgeResolvers<ContextType = GraphQLContext, Par
 export type CloudCixSupportTicketResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSupportTicket'] = ResolversParentTypes['CloudCIXSupportTicket']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -33757,7 +33757,7 @@ export type CloudCixSupportTicketEdgeResolvers<ContextType = GraphQLContext, Par
 export type CloudCixSupportTicketHistoryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSupportTicketHistory'] = ResolversParentTypes['CloudCIXSupportTicketHistory']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -33787,7 +33787,7 @@ export type CloudCixSupportTicketPayloadResolvers<ContextType = GraphQLContext, 
 export type CloudCixSupportTicketQuestionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSupportTicketQuestion'] = ResolversParentTypes['CloudCIXSupportTicketQuestion']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -33812,7 +33812,7 @@ export type CloudCixSupportTicketQuestionPayloadResolvers<ContextType = GraphQLC
 export type CloudCixSupportTicketTypeResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSupportTicketType'] = ResolversParentTypes['CloudCIXSupportTicketType']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -33837,7 +33837,7 @@ export type CloudCixSupportTicketTypePayloadResolvers<ContextType = GraphQLConte
 export type CloudCixSupportWarrantorLogicResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSupportWarrantorLogic'] = ResolversParentTypes['CloudCIXSupportWarrantorLogic']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -33850,7 +33850,7 @@ export type CloudCixSupportWarrantorLogicPayloadResolvers<ContextType = GraphQLC
 export type CloudCixSupportWarrantorServiceCentreResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSupportWarrantorServiceCentre'] = ResolversParentTypes['CloudCIXSupportWarrantorServiceCentre']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -33875,7 +33875,7 @@ export type CloudCixSupportWarrantorServiceCentrePayloadResolvers<ContextType = 
 export type CloudCixTrainingClsResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXTrainingCls'] = ResolversParentTypes['CloudCIXTrainingCls']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -33909,7 +33909,7 @@ export type CloudCixTrainingQueryResolvers<ContextType = GraphQLContext, ParentT
 export type CloudCixTrainingStudentResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXTrainingStudent'] = ResolversParentTypes['CloudCIXTrainingStudent']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -33934,7 +33934,7 @@ export type CloudCixTrainingStudentPayloadResolvers<ContextType = GraphQLContext
 export type CloudCixTrainingSyllabusResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXTrainingSyllabus'] = ResolversParentTypes['CloudCIXTrainingSyllabus']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -34050,7 +34050,7 @@ export type CloudCixvmPayloadResolvers<ContextType = GraphQLContext, ParentType 
 export type CloudCixVaultBucketResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXVaultBucket'] = ResolversParentTypes['CloudCIXVaultBucket']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -34063,7 +34063,7 @@ export type CloudCixVaultBucketPayloadResolvers<ContextType = GraphQLContext, Pa
 export type CloudCixVaultObjectResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXVaultObject'] = ResolversParentTypes['CloudCIXVaultObject']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -34082,7 +34082,7 @@ export type CloudCixVaultQueryResolvers<ContextType = GraphQLContext, ParentType
 export type CloudCixVaultRegionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXVaultRegion'] = ResolversParentTypes['CloudCIXVaultRegion']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  platformId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };

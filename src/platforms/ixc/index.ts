@@ -1,0 +1,62 @@
+import { definePlatform } from '../../core/platform.js';
+import { tagType } from '../../core/graphql/ids.js';
+import { IxcClient, type IxcKeySource } from './client.js';
+import { ixcConfigSchema } from './config.js';
+import { createIxcLoaders } from './loaders.js';
+import { ixcResolvers } from './resolvers.js';
+import { IxcSimulator } from './simulator.js';
+import type { IxcApiClientRecord } from './types.js';
+import { ixcWebhooks } from './webhooks.js';
+
+const webhooksOf = (apiClients: IxcApiClientRecord[]) => apiClients.filter((a) => a.webhookUri).map((apiClient) => tagType({ apiClient }, 'IxcWebhook'));
+
+export const ixc = definePlatform({
+  key: 'ixc',
+  enumValue: 'IXC',
+  title: 'IXC ACS',
+  schemaFiles: ['ixc.graphql'],
+  resolvers: ixcResolvers,
+  configSchema: ixcConfigSchema,
+  isConfigured: (config) => Boolean(config.baseUrl),
+  createClient(config, deps) {
+    if (!config.baseUrl || !config.apiClientId) {
+      throw new Error('IXC ACS needs IXC_BASE_URL, IXC_API_CLIENT_ID and IXC_PRIVATE_KEY_FILE or IXC_PRIVATE_KEY (or none, for the simulator)');
+    }
+    let key: IxcKeySource;
+    if (config.privateKeyPem) key = { kind: 'configured', privateKeyPem: config.privateKeyPem };
+    else if (config.registerPublicKey) key = { kind: 'embedded', dataDir: deps.dataDir, registerPublicKey: config.registerPublicKey };
+    else throw new Error('IXC ACS needs IXC_PRIVATE_KEY_FILE or IXC_PRIVATE_KEY: the private key of the API client whose public key IXC ACS holds');
+    return new IxcClient({ baseUrl: config.baseUrl, apiClientId: config.apiClientId, key }, deps);
+  },
+  createScope: (client: IxcClient) => ({ client, loaders: createIxcLoaders(client) }),
+  ping: async (client) => {
+    await client.getOperation('00000000-0000-0000-0000-000000000000').catch((error: { code?: string }) => {
+      // Any answer proves the ACS and the credentials work; "no such operation" is the expected one.
+      if (error.code !== 'NOT_FOUND') throw error;
+    });
+  },
+  closeClient: (client) => client.close(),
+  nodes: {
+    IxcDevice: (scope, key) => scope.loaders.deviceBySerial.load(key),
+    IxcApiClient: (scope, key) => scope.loaders.apiClientById.load(key),
+    IxcWebhook: async (scope, key) => {
+      const apiClient = await scope.loaders.apiClientById.load(key);
+      return apiClient.webhookUri ? { apiClient } : null;
+    },
+    IxcWifiNetwork: (scope, key) => {
+      const slash = key.lastIndexOf('/');
+      return slash > 0 ? scope.loaders.wifiNetwork(key.slice(0, slash), key.slice(slash + 1)) : Promise.resolve(null);
+    },
+    IxcOperation: (scope, key) => scope.client.getOperation(key),
+  },
+  unified: {
+    apiClients: (scope) => scope.loaders.apiClients().then((list) => list.map((a) => tagType(a, 'IxcApiClient'))),
+    webhooks: (scope) => scope.loaders.apiClients().then(webhooksOf),
+  },
+  webhooks: ixcWebhooks,
+  simulator: {
+    start: (options) => new IxcSimulator(options).start(),
+  },
+});
+
+export type IxcScope = ReturnType<typeof ixc.createScope>;
