@@ -8,7 +8,6 @@ export const FIRST_QUERY = `# Switchboard: one graph over CloudLX, IXC ACS,
 # button or Ctrl-Enter; browse every platform
 # in the Docs panel (book icon, top left).
 query FirstQuery {
-  platforms { platform title simulated }
   cloudlx {
     customers(first: 5) {
       totalCount
@@ -20,6 +19,7 @@ query FirstQuery {
       }
     }
   }
+  platforms { platform title simulated }
 }
 `;
 
