@@ -44,11 +44,7 @@ export class CloudLXClient {
     this.http = new UpstreamHttp({
       platform: 'cloudlx',
       baseUrl: config.baseUrl,
-      timeouts: deps.timeouts,
-      connections: deps.connections,
-      retries: deps.retries,
-      breaker: deps.breaker,
-      log: deps.log,
+      ...deps,
       defaultHeaders: { accept: CLOUDLX_MEDIA_TYPE },
       readError: readCloudLXError,
     });

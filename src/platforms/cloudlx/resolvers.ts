@@ -2,8 +2,8 @@ import type { Resolvers } from '../../__generated__/resolvers-types.js';
 import { connectionFromArray } from '../../core/graphql/connection.js';
 import { toGlobalId } from '../../core/graphql/ids.js';
 import { numericId, withUserErrors } from '../../core/graphql/mutations.js';
-import { NotFoundError } from '../../core/upstream/errors.js';
 import type { CloudLXCreateCustomerBody, CloudLXUpdateCustomerBody } from './types.js';
+import { orNull } from '../../core/graphql/nullable.js';
 
 /** CloudLX's field names in its error bodies → our input field names. */
 const CUSTOMER_FIELDS = {
@@ -19,16 +19,6 @@ const CUSTOMER_FIELDS = {
 
 const ids = (values: readonly (string | number)[] | null | undefined, field: string) =>
   values?.map((v) => numericId(v, field, 'cloudlx'));
-
-/** A missing record is `null` for a single-object field, not an error. */
-async function orNull<T>(load: Promise<T>): Promise<T | null> {
-  try {
-    return await load;
-  } catch (error) {
-    if (error instanceof NotFoundError) return null;
-    throw error;
-  }
-}
 
 export const cloudlxResolvers: Resolvers = {
   Query: {

@@ -72,11 +72,7 @@ export class ExotelClient {
     this.http = new UpstreamHttp({
       platform: 'exotel',
       baseUrl: config.baseUrl,
-      timeouts: deps.timeouts,
-      connections: deps.connections,
-      retries: deps.retries,
-      log: deps.log,
-      breaker: deps.breaker,
+      ...deps,
       defaultHeaders: { accept: 'application/json' },
       readError: readExotelError,
     });

@@ -2,9 +2,9 @@ import type { Resolvers } from '../../__generated__/resolvers-types.js';
 import { connectionFromArray, connectionFromKeysetPage, keysetFromCursor, pageSize } from '../../core/graphql/connection.js';
 import { toGlobalId } from '../../core/graphql/ids.js';
 import { withUserErrors, type UserErrorShape } from '../../core/graphql/mutations.js';
-import { NotFoundError } from '../../core/upstream/errors.js';
 import { userKey } from './loaders.js';
 import type { ExotelRegisterUserBody, ExotelUserPage } from './types.js';
+import { orNull } from '../../core/graphql/nullable.js';
 
 /** Exotel's field names (as its 400s name them) → our input field names. */
 const CUSTOMER_FIELDS = { CustomerName: 'name', Email: 'email' };
@@ -28,16 +28,6 @@ const USER_FIELDS: Record<string, string> = {
 
 /** `last_value` from the start (Exotel's documented default). */
 const USERS_START = '0';
-
-/** A missing record is `null` for a single-object field, not an error. */
-async function orNull<T>(load: Promise<T>): Promise<T | null> {
-  try {
-    return await load;
-  } catch (error) {
-    if (error instanceof NotFoundError) return null;
-    throw error;
-  }
-}
 
 /** Exotel writes Go's zero time ("0001-01-01T00:00:00Z") for a date it does not have. */
 function exotelTime(value: string | null | undefined): string | null {

@@ -95,11 +95,7 @@ export class IxcClient {
     this.http = new UpstreamHttp({
       platform: 'ixc',
       baseUrl: config.baseUrl,
-      timeouts: deps.timeouts,
-      connections: deps.connections,
-      retries: deps.retries,
-      breaker: deps.breaker,
-      log: deps.log,
+      ...deps,
       defaultHeaders: { accept: 'application/json' },
       readError: readIxcError,
     });

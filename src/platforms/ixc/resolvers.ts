@@ -8,8 +8,9 @@ import type {
 } from '../../__generated__/resolvers-types.js';
 import { toGlobalId } from '../../core/graphql/ids.js';
 import { withUserErrors } from '../../core/graphql/mutations.js';
-import { BadUserInputError, NotFoundError, UpstreamBadResponseError } from '../../core/upstream/errors.js';
+import { BadUserInputError, UpstreamBadResponseError } from '../../core/upstream/errors.js';
 import type { IxcDeviceSearch } from './client.js';
+import { orNull } from '../../core/graphql/nullable.js';
 import {
   IXC_WEBHOOK_EVENTS,
   type IxcApiClientBody,
@@ -35,16 +36,6 @@ const OPERATION_KIND: Record<IxcOperationType, IxcOperationKind> = {
 };
 const DIAGNOSTIC: Record<IxcDiagnosticTypeEnum, IxcDiagnosticType> = { PING: 'ping', TRACEROUTE: 'traceroute', SPEED_TEST: 'speedtest' };
 const BAND: Record<IxcWifiBand, 'BAND_2_4' | 'BAND_5_8'> = { '2.4': 'BAND_2_4', '5.8': 'BAND_5_8' };
-
-/** A missing record is `null` for a single-object field, not an error. */
-async function orNull<T>(load: Promise<T>): Promise<T | null> {
-  try {
-    return await load;
-  } catch (error) {
-    if (error instanceof NotFoundError) return null;
-    throw error;
-  }
-}
 
 /** An enum value IXC sent that the schema does not know is a bad upstream answer, said plainly rather than passed through. */
 function known<T extends string>(table: Record<string, T>, value: string, what: string): T {
