@@ -1,3 +1,5 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { printSchema } from 'graphql';
 import { loadConfig } from './config.js';
 import { ConfigError } from './core/env.js';
@@ -28,13 +30,32 @@ async function main(argv: string[]): Promise<void> {
   const log = createLogger(config.logLevel);
 
   if (command === 'simulate') {
-    const running = await Promise.all(platforms.map(async (p) => [p, await p.simulator.start({ log: log.child({ simulator: p.key }) })] as const));
-    process.stdout.write('Switchboard simulators are running:\n');
-    for (const [platform, simulator] of running) process.stdout.write(`  ${platform.title.padEnd(10)} ${simulator.url}\n`);
-    process.stdout.write('Point a gateway at one by setting its <PLATFORM>_BASE_URL (credentials: see README, "Simulators").\n');
+    const running = await Promise.all(
+      platforms.map(async (p) => [p, await p.simulator.start({ log: log.child({ simulator: p.key }), latencyMs: config.simulatorLatencyMs })] as const),
+    );
     onShutdown(async () => {
       await Promise.all(running.map(([, s]) => s.close()));
     });
+    // The settings that point a gateway at these simulators hold their (simulated) credentials:
+    // they go to a file only its owner can read, never to the terminal.
+    const envFile = resolve(config.dataDir, 'simulators.env');
+    const lines: string[] = ['# Written by `npm run simulate`: settings that point a Switchboard gateway at the running simulators.'];
+    for (const [platform, simulator] of running) {
+      const env = await platform.simulator.environment?.(simulator as never, config.dataDir);
+      for (const [name, value] of Object.entries(env ?? {})) lines.push(`${name}=${JSON.stringify(value)}`);
+    }
+    await mkdir(dirname(envFile), { recursive: true });
+    await writeFile(envFile, `${lines.join('\n')}\n`, { mode: 0o600 });
+    process.stdout.write(
+      [
+        'Switchboard simulators are running:',
+        ...running.map(([platform, simulator]) => `  ${platform.title.padEnd(10)} ${simulator.url}`),
+        `Each answers its platform's REST API; /__simulator/ on each injects faults and latency (see README, "Simulators").`,
+        `To run a gateway against them as if they were the real platforms, in another shell:`,
+        `  set -a; . ${envFile}; set +a; PORT=4001 npm start`,
+        '',
+      ].join('\n'),
+    );
     return;
   }
   if (command !== 'start') {

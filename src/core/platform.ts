@@ -84,6 +84,12 @@ export interface RunningSimulator<TConfig = unknown> {
 
 export interface SimulatorFactory<TConfig = unknown> {
   start(options?: SimulatorOptions): Promise<RunningSimulator<TConfig>>;
+  /**
+   * The environment variables that point a separate gateway at this running
+   * simulator, as a user would configure a real platform (`npm run simulate`
+   * writes them to a file). May prepare what the platform needs first (a key pair).
+   */
+  environment?(simulator: RunningSimulator<TConfig>, dataDir: string): Promise<Record<string, string>>;
 }
 
 /** Keeps a platform module's literal key, so `platforms/index.ts` can derive typed maps from the list. */

@@ -44,6 +44,11 @@ export const cloudlx = definePlatform({
   webhooks: cloudlxWebhooks,
   simulator: {
     start: (options) => new CloudLXSimulator(options).start(),
+    environment: async ({ config }) => ({
+      CLOUDLX_BASE_URL: config.baseUrl!,
+      CLOUDLX_CLIENT_ID: config.clientId!,
+      CLOUDLX_CLIENT_SECRET: config.clientSecret!,
+    }),
   },
 });
 

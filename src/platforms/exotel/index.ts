@@ -46,6 +46,14 @@ export const exotel = definePlatform({
   },
   simulator: {
     start: (options) => new ExotelSimulator(options).start(),
+    environment: async ({ config }) => ({
+      EXOTEL_BASE_URL: config.baseUrl!,
+      EXOTEL_CUSTOMER_ID: config.customerId!,
+      EXOTEL_CUSTOMER_SECRET: config.customerSecret!,
+      EXOTEL_APP_SECRETS: Object.entries(config.appSecrets ?? {})
+        .map(([id, secret]) => `${id}:${secret}`)
+        .join(','),
+    }),
   },
 });
 

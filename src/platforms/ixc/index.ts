@@ -1,6 +1,8 @@
 import { definePlatform } from '../../core/platform.js';
 import { tagType } from '../../core/graphql/ids.js';
-import { IxcClient, type IxcKeySource } from './client.js';
+import { createPublicKey } from 'node:crypto';
+import { join, resolve } from 'node:path';
+import { IXC_EMBEDDED_KEY_FILE, IxcClient, loadOrCreateEmbeddedKey, type IxcKeySource } from './client.js';
 import { ixcConfigSchema } from './config.js';
 import { createIxcLoaders } from './loaders.js';
 import { ixcResolvers } from './resolvers.js';
@@ -56,6 +58,13 @@ export const ixc = definePlatform({
   webhooks: ixcWebhooks,
   simulator: {
     start: (options) => new IxcSimulator(options).start(),
+    async environment(simulator, dataDir) {
+      // As an operator would: make a key pair, paste its public half into the ACS's API client.
+      const file = join(dataDir, IXC_EMBEDDED_KEY_FILE);
+      const privateKeyPem = await loadOrCreateEmbeddedKey(file);
+      await simulator.config.registerPublicKey!(createPublicKey(privateKeyPem).export({ type: 'spki', format: 'pem' }).toString());
+      return { IXC_BASE_URL: simulator.config.baseUrl!, IXC_API_CLIENT_ID: simulator.config.apiClientId!, IXC_PRIVATE_KEY_FILE: resolve(file) };
+    },
   },
 });
 

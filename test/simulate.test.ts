@@ -1,0 +1,67 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.js';
+import { createLogger } from '../src/core/observability/log.js';
+import { startGateway, type Gateway } from '../src/gateway.js';
+import { platforms } from '../src/platforms/index.js';
+
+/**
+ * `npm run simulate` runs the simulators as a separate process; the file it writes
+ * points a gateway at them exactly as a user configures the real platforms. This
+ * drives every platform's "real upstream" configuration path end to end.
+ */
+describe('npm run simulate', () => {
+  let child: ChildProcess | undefined;
+  let gateway: Gateway | undefined;
+  afterAll(async () => {
+    await gateway?.close();
+    child?.kill('SIGTERM');
+  });
+
+  it('writes settings that a separate gateway uses to serve every platform from the simulators', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'switchboard-simulate-'));
+    child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'simulate'], {
+      env: { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    await new Promise<void>((resolve, reject) => {
+      child!.stdout!.on('data', () => stdout.includes('set -a;') && resolve());
+      child!.on('exit', (code) => reject(new Error(`simulate exited with ${code}: ${stdout}`)));
+    });
+    const envFile = join(dataDir, 'simulators.env');
+    expect(stdout).toContain(envFile);
+    expect((await stat(envFile)).mode & 0o777).toBe(0o600);
+
+    const env: Record<string, string> = {};
+    for (const line of (await readFile(envFile, 'utf8')).split('\n')) {
+      const match = /^([A-Z0-9_]+)=(.*)$/.exec(line);
+      if (match) env[match[1]!] = JSON.parse(match[2]!) as string;
+    }
+    // None of the credentials were printed to the terminal.
+    for (const [name, value] of Object.entries(env)) if (/SECRET|KEY/.test(name)) expect(stdout).not.toContain(value);
+
+    gateway = await startGateway({ config: loadConfig({ ...env, PORT: '0', DATA_DIR: dataDir }), log: createLogger('silent') });
+    expect(Object.keys(gateway.simulators)).toEqual(platforms.filter((p) => !p.simulator.environment).map((p) => p.key));
+    const res = await fetch(gateway.graphqlUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        query: `{ platforms { platform simulated }
+          customers(first: 500) { nodes { platform } }
+          apiClients(first: 500) { nodes { platform } }
+          ixc { devices(first: 2) { nodes { serialNumber } } } }`,
+      }),
+    });
+    const body = (await res.json()) as any;
+    expect(body.errors).toBeUndefined();
+    for (const p of body.data.platforms) expect(p.simulated, p.platform).toBe(!platforms.find((m) => m.enumValue === p.platform)!.simulator.environment);
+    expect(new Set(body.data.customers.nodes.map((n: any) => n.platform))).toEqual(new Set(['CLOUDLX', 'EXOTEL', ...(body.data.customers.nodes.some((n: any) => n.platform === 'CLOUDCIX') ? ['CLOUDCIX'] : [])]));
+    expect(new Set(body.data.apiClients.nodes.map((n: any) => n.platform))).toEqual(new Set(['CLOUDLX', 'IXC']));
+    expect(body.data.ixc.devices.nodes).toHaveLength(2);
+  });
+});
