@@ -10,6 +10,17 @@ export interface PartialError {
   extensions: Record<string, unknown>;
 }
 
+/**
+ * Something the client should see though nothing failed: CloudCIX skips a filter
+ * it cannot apply and says so in `_metadata.warnings`. Sent in the response's
+ * `extensions.warnings`, so a typo in a filter is visible.
+ */
+export interface ResponseWarning {
+  message: string;
+  path: readonly (string | number)[];
+  platform: string;
+}
+
 export interface GraphQLContext {
   readonly requestId: string;
   readonly log: Logger;
@@ -19,6 +30,8 @@ export interface GraphQLContext {
   readonly simulated: ReadonlySet<string>;
   /** Errors to add to the response beside the data (see `PartialError`). */
   readonly partialErrors: PartialError[];
+  /** Warnings to add to the response's `extensions.warnings` (see `ResponseWarning`). */
+  readonly warnings: ResponseWarning[];
 }
 
 export interface ContextFactoryOptions {
@@ -45,6 +58,7 @@ export function createContextFactory(options: ContextFactoryOptions) {
       platforms: scopes as PlatformScopes,
       simulated: options.simulated,
       partialErrors: [],
+      warnings: [],
     };
   };
 }

@@ -77,7 +77,7 @@ export function createErrorFormatter(log: Logger) {
   };
 }
 
-/** Adds errors that did not fail their field (a platform of a unified list) beside the data. */
+/** Adds errors that did not fail their field (a platform of a unified list) beside the data, and warnings to `extensions`. */
 const partialErrorsPlugin: ApolloServerPlugin<GraphQLContext> = {
   async requestDidStart() {
     return {
@@ -85,6 +85,7 @@ const partialErrorsPlugin: ApolloServerPlugin<GraphQLContext> = {
         if (response.body.kind === 'single') {
           const result = response.body.singleResult;
           if (contextValue.partialErrors.length > 0) result.errors = [...(result.errors ?? []), ...contextValue.partialErrors];
+          if (contextValue.warnings.length > 0) result.extensions = { ...result.extensions, warnings: contextValue.warnings };
           graphqlRequests.inc({ operation: operation?.operation ?? 'unknown', outcome: result.errors?.length ? 'errors' : 'ok' });
         }
       },

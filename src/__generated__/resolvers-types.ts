@@ -18683,6 +18683,7 @@ export type Mutation = {
   /**
    * Create a link between the Member calling the method and the selected App
    * This method can only be run be an Administrator
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://appmanager.api.cloudcix.com/app/{app_id}/member/`
@@ -18697,6 +18698,7 @@ export type Mutation = {
   cloudcixAppManagerAppMemberDelete: CloudCixDeletePayload;
   /**
    * Allows a User to create a new Asset for its acting Address
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://asset.api.cloudcix.com/asset/`
@@ -18704,6 +18706,7 @@ export type Mutation = {
   cloudcixAssetAssetCreate: CloudCixAssetAssetPayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://asset.api.cloudcix.com/asset/{pk}/`
@@ -18711,6 +18714,7 @@ export type Mutation = {
   cloudcixAssetAssetPartialUpdate: CloudCixAssetAssetPayload;
   /**
    * Allows a User to create an association between an Asset and a Financial Transaction, or depreciate an Asset, in which case no transaction will be specified
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://asset.api.cloudcix.com/asset_transaction/`
@@ -18718,6 +18722,7 @@ export type Mutation = {
   cloudcixAssetAssetTransactionCreate: CloudCixAssetAssetTransactionPayload;
   /**
    * Allows a User to update an Asset for its acting Address
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://asset.api.cloudcix.com/asset/{pk}/`
@@ -18725,6 +18730,7 @@ export type Mutation = {
   cloudcixAssetAssetUpdate: CloudCixAssetAssetPayload;
   /**
    * Allows the User to create a new Depreciation Type
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://asset.api.cloudcix.com/depreciation_type/`
@@ -18739,6 +18745,7 @@ export type Mutation = {
   cloudcixAssetDepreciationTypeDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://asset.api.cloudcix.com/depreciation_type/{pk}/`
@@ -18746,6 +18753,7 @@ export type Mutation = {
   cloudcixAssetDepreciationTypePartialUpdate: CloudCixAssetDepreciationTypePayload;
   /**
    * Allows a User to update a given Depreciation Type
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://asset.api.cloudcix.com/depreciation_type/{pk}/`
@@ -18754,6 +18762,7 @@ export type Mutation = {
   /**
    * Allows the User to create a record of an Asset being returned from a customer.
    * These assets will automatically be entered into the “for test” state
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://asset.api.cloudcix.com/off_rent/`
@@ -18761,6 +18770,7 @@ export type Mutation = {
   cloudcixAssetOffRentCreate: CloudCixAssetOffRentPayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://asset.api.cloudcix.com/off_rent/{pk}/`
@@ -18768,6 +18778,7 @@ export type Mutation = {
   cloudcixAssetOffRentPartialUpdate: CloudCixAssetOffRentPayload;
   /**
    * Allows the User to update some details about an Off Rent transaction
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://asset.api.cloudcix.com/off_rent/{pk}/`
@@ -18775,6 +18786,7 @@ export type Mutation = {
   cloudcixAssetOffRentUpdate: CloudCixAssetOffRentPayload;
   /**
    * Allows the User to create a record of an Asset that have finished testing and can be made rentable again
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://asset.api.cloudcix.com/off_test/`
@@ -18782,6 +18794,7 @@ export type Mutation = {
   cloudcixAssetOffTestCreate: CloudCixAssetOffTestPayload;
   /**
    * Allows the User to create a record of an Asset being rented to a customer
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://asset.api.cloudcix.com/rent/`
@@ -18789,6 +18802,7 @@ export type Mutation = {
   cloudcixAssetRentCreate: CloudCixAssetRentPayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://asset.api.cloudcix.com/rent/{pk}/`
@@ -18797,6 +18811,7 @@ export type Mutation = {
   /**
    * Allows the User to update some details about a Rent transaction
    * The details can only be changed if at least one of the associated Assets is still on rent.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://asset.api.cloudcix.com/rent/{pk}/`
@@ -18804,6 +18819,7 @@ export type Mutation = {
   cloudcixAssetRentUpdate: CloudCixAssetRentPayload;
   /**
    * Allows the User to create a new Circuit Class for its Member
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://circuit.api.cloudcix.com/circuit_class/`
@@ -18811,6 +18827,7 @@ export type Mutation = {
   cloudcixCircuitCircuitClassCreate: CloudCixCircuitCircuitClassPayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://circuit.api.cloudcix.com/circuit_class/{pk}/`
@@ -18819,6 +18836,7 @@ export type Mutation = {
   /**
    * Allows the User to update a Circuit Class.
    * If there are Circuits under the Circuit Class, new properties cannot be required and old properties cannot be removed or renamed
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://circuit.api.cloudcix.com/circuit_class/{pk}/`
@@ -18826,6 +18844,7 @@ export type Mutation = {
   cloudcixCircuitCircuitClassUpdate: CloudCixCircuitCircuitClassPayload;
   /**
    * This method allows the User to add a Circuit to a Circuit Class
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://circuit.api.cloudcix.com/circuit/`
@@ -18840,6 +18859,7 @@ export type Mutation = {
   cloudcixCircuitCircuitDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://circuit.api.cloudcix.com/circuit/{pk}/`
@@ -18847,6 +18867,7 @@ export type Mutation = {
   cloudcixCircuitCircuitPartialUpdate: CloudCixCircuitCircuitPayload;
   /**
    * Allows the User to update a Circuit
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://circuit.api.cloudcix.com/circuit/{pk}/`
@@ -18854,6 +18875,7 @@ export type Mutation = {
   cloudcixCircuitCircuitUpdate: CloudCixCircuitCircuitPayload;
   /**
    * Returns a 200 if sent email and password are valid, otherwise a 400 status code is returned.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://contact.api.cloudcix.com/auth/`
@@ -18861,6 +18883,7 @@ export type Mutation = {
   cloudcixContactAuthCreate: CloudCixContactAuthPayload;
   /**
    * Allows the User to create a relation between a Campaign and a Contact
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://contact.api.cloudcix.com/campaign_contact/`
@@ -18874,6 +18897,7 @@ export type Mutation = {
   cloudcixContactCampaignContactDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://contact.api.cloudcix.com/campaign_contact/{pk}/`
@@ -18881,6 +18905,7 @@ export type Mutation = {
   cloudcixContactCampaignContactPartialUpdate: CloudCixContactCampaignContactPayload;
   /**
    * Allows the User to update the details of a relation between a Campaign and a Contact
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://contact.api.cloudcix.com/campaign_contact/{pk}/`
@@ -18888,6 +18913,7 @@ export type Mutation = {
   cloudcixContactCampaignContactUpdate: CloudCixContactCampaignContactPayload;
   /**
    * Allows the User to create a new Campaign record
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://contact.api.cloudcix.com/campaign/`
@@ -18901,6 +18927,7 @@ export type Mutation = {
   cloudcixContactCampaignDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://contact.api.cloudcix.com/campaign/{pk}/`
@@ -18908,6 +18935,7 @@ export type Mutation = {
   cloudcixContactCampaignPartialUpdate: CloudCixContactCampaignPayload;
   /**
    * Allows the User to update a Campaign record
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://contact.api.cloudcix.com/campaign/{pk}/`
@@ -18915,6 +18943,7 @@ export type Mutation = {
   cloudcixContactCampaignUpdate: CloudCixContactCampaignPayload;
   /**
    * Allows the User to create a new Chatbot record
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://contact.api.cloudcix.com/chatbot/`
@@ -18922,6 +18951,7 @@ export type Mutation = {
   cloudcixContactChatbotCreate: CloudCixContactChatbotPayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://contact.api.cloudcix.com/chatbot/{pk}/`
@@ -18929,6 +18959,7 @@ export type Mutation = {
   cloudcixContactChatbotPartialUpdate: CloudCixContactChatbotPayload;
   /**
    * Allows the User to update a Chatbot record
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://contact.api.cloudcix.com/chatbot/{pk}/`
@@ -18936,6 +18967,7 @@ export type Mutation = {
   cloudcixContactChatbotUpdate: CloudCixContactChatbotPayload;
   /**
    * Allows the User to create a new Contact record
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://contact.api.cloudcix.com/contact/`
@@ -18949,6 +18981,7 @@ export type Mutation = {
   cloudcixContactContactDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://contact.api.cloudcix.com/contact/{pk}/`
@@ -18956,6 +18989,7 @@ export type Mutation = {
   cloudcixContactContactPartialUpdate: CloudCixContactContactPayload;
   /**
    * Allows the User to update a Contact record
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://contact.api.cloudcix.com/contact/{pk}/`
@@ -18963,6 +18997,7 @@ export type Mutation = {
   cloudcixContactContactUpdate: CloudCixContactContactPayload;
   /**
    * Allows the Chatbot Agent User to create a new Conversation record the Contact started with their Chatbot
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://contact.api.cloudcix.com/conversation/`
@@ -18970,6 +19005,7 @@ export type Mutation = {
   cloudcixContactConversationCreate: CloudCixContactConversationPayload;
   /**
    * Allows the User to create a new Corpus record for the specified Chatbot.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://contact.api.cloudcix.com/corpus/`
@@ -18983,6 +19019,7 @@ export type Mutation = {
   cloudcixContactCorpusDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://contact.api.cloudcix.com/corpus/{pk}/`
@@ -18990,6 +19027,7 @@ export type Mutation = {
   cloudcixContactCorpusPartialUpdate: CloudCixContactCorpusPayload;
   /**
    * Allows the User to update the details of a Corpus record
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://contact.api.cloudcix.com/corpus/{pk}/`
@@ -18997,6 +19035,7 @@ export type Mutation = {
   cloudcixContactCorpusUpdate: CloudCixContactCorpusPayload;
   /**
    * Allows the User to create a new Exclusion record
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://contact.api.cloudcix.com/exclusion/`
@@ -19010,6 +19049,7 @@ export type Mutation = {
   cloudcixContactExclusionDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://contact.api.cloudcix.com/exclusion/{pk}/`
@@ -19017,6 +19057,7 @@ export type Mutation = {
   cloudcixContactExclusionPartialUpdate: CloudCixContactExclusionPayload;
   /**
    * Allows the User to update the details of an Exclusion record
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://contact.api.cloudcix.com/exclusion/{pk}/`
@@ -19024,6 +19065,7 @@ export type Mutation = {
   cloudcixContactExclusionUpdate: CloudCixContactExclusionPayload;
   /**
    * Allows the User to create a relation between a Group and a Contact
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://contact.api.cloudcix.com/group_contact/`
@@ -19037,6 +19079,7 @@ export type Mutation = {
   cloudcixContactGroupContactDelete: CloudCixDeletePayload;
   /**
    * Allows the User to create a new Group record
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://contact.api.cloudcix.com/group/`
@@ -19050,6 +19093,7 @@ export type Mutation = {
   cloudcixContactGroupDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://contact.api.cloudcix.com/group/{pk}/`
@@ -19057,6 +19101,7 @@ export type Mutation = {
   cloudcixContactGroupPartialUpdate: CloudCixContactGroupPayload;
   /**
    * Allows the User to update the details of a Group record
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://contact.api.cloudcix.com/group/{pk}/`
@@ -19064,6 +19109,7 @@ export type Mutation = {
   cloudcixContactGroupUpdate: CloudCixContactGroupPayload;
   /**
    * Allows the User to create a relation between an Opportunity and a Contact
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://contact.api.cloudcix.com/opportunity_contact/`
@@ -19077,6 +19123,7 @@ export type Mutation = {
   cloudcixContactOpportunityContactDelete: CloudCixDeletePayload;
   /**
    * Allows the User to create a new Opportunity record
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://contact.api.cloudcix.com/opportunity/`
@@ -19090,6 +19137,7 @@ export type Mutation = {
   cloudcixContactOpportunityDelete: CloudCixDeletePayload;
   /**
    * Allows the User to create a new history log for an Opportunity
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://contact.api.cloudcix.com/opportunity_history/`
@@ -19097,6 +19145,7 @@ export type Mutation = {
   cloudcixContactOpportunityHistoryCreate: CloudCixContactOpportunityHistoryPayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://contact.api.cloudcix.com/opportunity/{pk}/`
@@ -19104,6 +19153,7 @@ export type Mutation = {
   cloudcixContactOpportunityPartialUpdate: CloudCixContactOpportunityPayload;
   /**
    * Allows the User to update the details of an Opportunity record
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://contact.api.cloudcix.com/opportunity/{pk}/`
@@ -19111,6 +19161,7 @@ export type Mutation = {
   cloudcixContactOpportunityUpdate: CloudCixContactOpportunityPayload;
   /**
    * Allows the Chatbot Agent User to create a new QandA record to record the question asked and the answer given, including references if any
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://contact.api.cloudcix.com/q_and_a/`
@@ -19118,6 +19169,7 @@ export type Mutation = {
   cloudcixContactQAndACreate: CloudCixContactQAndAPayload;
   /**
    * Allows the User to create a new Question record in a Question Set
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://contact.api.cloudcix.com/question/`
@@ -19125,6 +19177,7 @@ export type Mutation = {
   cloudcixContactQuestionCreate: CloudCixContactQuestionPayload;
   /**
    * Allows the User to create a new Question Set record
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://contact.api.cloudcix.com/question_set/`
@@ -19132,6 +19185,7 @@ export type Mutation = {
   cloudcixContactQuestionSetCreate: CloudCixContactQuestionSetPayload;
   /**
    * Creates one new Activity record for the selected Activity Type
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://contacts.api.cloudcix.com/activity/`
@@ -19146,6 +19200,7 @@ export type Mutation = {
   cloudcixContactsActivityDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://contacts.api.cloudcix.com/activity/{pk}/`
@@ -19153,6 +19208,7 @@ export type Mutation = {
   cloudcixContactsActivityPartialUpdate: CloudCixContactsActivityPayload;
   /**
    * Allows the User to create a new Activity Type record
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://contacts.api.cloudcix.com/activity_type/`
@@ -19167,6 +19223,7 @@ export type Mutation = {
   cloudcixContactsActivityTypeDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://contacts.api.cloudcix.com/activity_type/{pk}/`
@@ -19174,6 +19231,7 @@ export type Mutation = {
   cloudcixContactsActivityTypePartialUpdate: CloudCixContactsActivityTypePayload;
   /**
    * Allows the User to update the details of an Activity Type record
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://contacts.api.cloudcix.com/activity_type/{pk}/`
@@ -19182,6 +19240,7 @@ export type Mutation = {
   /**
    * Updates an Activity record for the selected Activity Type
    * The properties can only be updated if there are no Campaign records associated with the Activity
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://contacts.api.cloudcix.com/activity/{pk}/`
@@ -19189,6 +19248,7 @@ export type Mutation = {
   cloudcixContactsActivityUpdate: CloudCixContactsActivityPayload;
   /**
    * Allows the User to create an Activity related to a Campaign and an Activity Type.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://contacts.api.cloudcix.com/campaign_activity/`
@@ -19202,6 +19262,7 @@ export type Mutation = {
   cloudcixContactsCampaignActivityDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://contacts.api.cloudcix.com/campaign_activity/{pk}/`
@@ -19209,6 +19270,7 @@ export type Mutation = {
   cloudcixContactsCampaignActivityPartialUpdate: CloudCixContactsCampaignActivityPayload;
   /**
    * Allows the User to update the relation between one Campaign and one Activity
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://contacts.api.cloudcix.com/campaign_activity/{pk}/`
@@ -19216,6 +19278,7 @@ export type Mutation = {
   cloudcixContactsCampaignActivityUpdate: CloudCixContactsCampaignActivityPayload;
   /**
    * Allows the User to create a relation between a Campaign and a Contact
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://contacts.api.cloudcix.com/campaign_contact/`
@@ -19229,6 +19292,7 @@ export type Mutation = {
   cloudcixContactsCampaignContactDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://contacts.api.cloudcix.com/campaign_contact/{pk}/`
@@ -19236,6 +19300,7 @@ export type Mutation = {
   cloudcixContactsCampaignContactPartialUpdate: CloudCixContactsCampaignContactPayload;
   /**
    * Allows the User to update the details of a relation between a Campaign and a Contact
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://contacts.api.cloudcix.com/campaign_contact/{pk}/`
@@ -19243,6 +19308,7 @@ export type Mutation = {
   cloudcixContactsCampaignContactUpdate: CloudCixContactsCampaignContactPayload;
   /**
    * Allows the User to create a new Campaign record
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://contacts.api.cloudcix.com/campaign/`
@@ -19256,6 +19322,7 @@ export type Mutation = {
   cloudcixContactsCampaignDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://contacts.api.cloudcix.com/campaign/{pk}/`
@@ -19263,6 +19330,7 @@ export type Mutation = {
   cloudcixContactsCampaignPartialUpdate: CloudCixContactsCampaignPayload;
   /**
    * Allows the User to update a Campaign record
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://contacts.api.cloudcix.com/campaign/{pk}/`
@@ -19270,6 +19338,7 @@ export type Mutation = {
   cloudcixContactsCampaignUpdate: CloudCixContactsCampaignPayload;
   /**
    * Allows the User to create a new Contact record
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://contacts.api.cloudcix.com/contact/`
@@ -19283,6 +19352,7 @@ export type Mutation = {
   cloudcixContactsContactDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://contacts.api.cloudcix.com/contact/{pk}/`
@@ -19290,6 +19360,7 @@ export type Mutation = {
   cloudcixContactsContactPartialUpdate: CloudCixContactsContactPayload;
   /**
    * Allows the User to update a Contact record
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://contacts.api.cloudcix.com/contact/{pk}/`
@@ -19297,6 +19368,7 @@ export type Mutation = {
   cloudcixContactsContactUpdate: CloudCixContactsContactPayload;
   /**
    * Allows the User to create a relation between a Group and a Contact
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://contacts.api.cloudcix.com/group_contact/`
@@ -19310,6 +19382,7 @@ export type Mutation = {
   cloudcixContactsGroupContactDelete: CloudCixDeletePayload;
   /**
    * Allows the User to create a new Group record
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://contacts.api.cloudcix.com/group/`
@@ -19323,6 +19396,7 @@ export type Mutation = {
   cloudcixContactsGroupDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://contacts.api.cloudcix.com/group/{pk}/`
@@ -19330,6 +19404,7 @@ export type Mutation = {
   cloudcixContactsGroupPartialUpdate: CloudCixContactsGroupPayload;
   /**
    * Allows the User to update the details of a Group record
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://contacts.api.cloudcix.com/group/{pk}/`
@@ -19337,6 +19412,7 @@ export type Mutation = {
   cloudcixContactsGroupUpdate: CloudCixContactsGroupPayload;
   /**
    * Allows the User to create a relation between an Opportunity and a Contact
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://contacts.api.cloudcix.com/opportunity_contact/`
@@ -19350,6 +19426,7 @@ export type Mutation = {
   cloudcixContactsOpportunityContactDelete: CloudCixDeletePayload;
   /**
    * Allows the User to create a new Opportunity record
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://contacts.api.cloudcix.com/opportunity/`
@@ -19363,6 +19440,7 @@ export type Mutation = {
   cloudcixContactsOpportunityDelete: CloudCixDeletePayload;
   /**
    * Allows the User to create a new history log for an Opportunity
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://contacts.api.cloudcix.com/opportunity_history/`
@@ -19370,6 +19448,7 @@ export type Mutation = {
   cloudcixContactsOpportunityHistoryCreate: CloudCixContactsOpportunityHistoryPayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://contacts.api.cloudcix.com/opportunity/{pk}/`
@@ -19377,6 +19456,7 @@ export type Mutation = {
   cloudcixContactsOpportunityPartialUpdate: CloudCixContactsOpportunityPayload;
   /**
    * Allows the User to update the details of an Opportunity record
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://contacts.api.cloudcix.com/opportunity/{pk}/`
@@ -19384,6 +19464,7 @@ export type Mutation = {
   cloudcixContactsOpportunityUpdate: CloudCixContactsOpportunityPayload;
   /**
    * Allows the User to create a new Circuit Class for its Member
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://dcim.api.cloudcix.com/circuit_class/`
@@ -19391,6 +19472,7 @@ export type Mutation = {
   cloudcixDCIMCircuitClassCreate: CloudCixdcimCircuitClassPayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://dcim.api.cloudcix.com/circuit_class/{pk}/`
@@ -19399,6 +19481,7 @@ export type Mutation = {
   /**
    * Allows the User to update a Circuit Class.
    * If there are Circuits under the Circuit Class, new properties cannot be required and old properties cannot be removed or renamed
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://dcim.api.cloudcix.com/circuit_class/{pk}/`
@@ -19406,6 +19489,7 @@ export type Mutation = {
   cloudcixDCIMCircuitClassUpdate: CloudCixdcimCircuitClassPayload;
   /**
    * This method allows the User to add a Circuit to a Circuit Class
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://dcim.api.cloudcix.com/circuit/`
@@ -19420,6 +19504,7 @@ export type Mutation = {
   cloudcixDCIMCircuitDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://dcim.api.cloudcix.com/circuit/{pk}/`
@@ -19427,6 +19512,7 @@ export type Mutation = {
   cloudcixDCIMCircuitPartialUpdate: CloudCixdcimCircuitPayload;
   /**
    * Allows the User to update a Circuit
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://dcim.api.cloudcix.com/circuit/{pk}/`
@@ -19436,6 +19522,7 @@ export type Mutation = {
    * This method allows the User to create an Account Purchase Adjustment from an Account Sale Adjustment created by the target Address
    * The lines of the Account Purchase Adjustment must match the lines of the Account Sale Adjustment, with the exception of the Nominal Account Number
    * This number must be a valid Purchases Nominal Account belonging to the User’s acting Address.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://financial.api.cloudcix.com/account_purchase_adjustment_contra/`
@@ -19443,6 +19530,7 @@ export type Mutation = {
   cloudcixFinancialAccountPurchaseAdjustmentContraCreate: CloudCixFinancialAccountPurchaseAdjustmentContraPayload;
   /**
    * This method allows the User to create a new Account Purchase Adjustment transaction
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://financial.api.cloudcix.com/account_purchase_adjustment/`
@@ -19452,6 +19540,7 @@ export type Mutation = {
    * This method allows the User to create an Account Purchase Debit Note from an Account Sale Credit Note created by the target Address
    * The lines of the Account Purchase Debit Note must match the lines of the Account Sale Credit Note, with the exception of the Nominal Account Number
    * This number must be a valid Purchases Nominal Account belonging to the User’s acting Address
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://financial.api.cloudcix.com/account_purchase_debit_note_contra/`
@@ -19459,6 +19548,7 @@ export type Mutation = {
   cloudcixFinancialAccountPurchaseDebitNoteContraCreate: CloudCixFinancialAccountPurchaseDebitNoteContraPayload;
   /**
    * This method allows the User to create a new Account Purchase Debit Note transaction
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://financial.api.cloudcix.com/account_purchase_debit_note/`
@@ -19466,6 +19556,7 @@ export type Mutation = {
   cloudcixFinancialAccountPurchaseDebitNoteCreate: CloudCixFinancialAccountPurchaseDebitNotePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://financial.api.cloudcix.com/account_purchase_debit_note/{pk}/`
@@ -19474,6 +19565,7 @@ export type Mutation = {
   /**
    * This method allows the User to update the external reference of an Account Purchase Debit Note transaction
    * A transaction can only be updated if there’s no Period End after the effective Transaction Date
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://financial.api.cloudcix.com/account_purchase_debit_note/{pk}/`
@@ -19483,6 +19575,7 @@ export type Mutation = {
    * This method allows the User to create an Account Purchase Invoice from an Account Sale Invoice created by the target Address
    * The lines of the Account Purchase Invoice must match the lines of the Account Sale Invoice, with the exception of the Nominal Account Number
    * This number must be a valid Purchases Nominal Account belonging to the User’s acting Address
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://financial.api.cloudcix.com/account_purchase_invoice_contra/`
@@ -19490,6 +19583,7 @@ export type Mutation = {
   cloudcixFinancialAccountPurchaseInvoiceContraCreate: CloudCixFinancialAccountPurchaseInvoiceContraPayload;
   /**
    * This method allows the User to create a new Account Purchase Invoice transaction
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://financial.api.cloudcix.com/account_purchase_invoice/`
@@ -19497,6 +19591,7 @@ export type Mutation = {
   cloudcixFinancialAccountPurchaseInvoiceCreate: CloudCixFinancialAccountPurchaseInvoicePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://financial.api.cloudcix.com/account_purchase_invoice/{pk}/`
@@ -19505,6 +19600,7 @@ export type Mutation = {
   /**
    * This method allows the User to update an external reference of an Account Purchase Invoice transaction
    * A transaction can only be updated if there’s no Period End after the effective Transaction Date
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://financial.api.cloudcix.com/account_purchase_invoice/{pk}/`
@@ -19512,6 +19608,7 @@ export type Mutation = {
   cloudcixFinancialAccountPurchaseInvoiceUpdate: CloudCixFinancialAccountPurchaseInvoicePayload;
   /**
    * This method allows the User to create an Account Purchase Payment from an Account Sale Payment created by the target Address
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://financial.api.cloudcix.com/account_purchase_payment_contra/`
@@ -19519,6 +19616,7 @@ export type Mutation = {
   cloudcixFinancialAccountPurchasePaymentContraCreate: CloudCixFinancialAccountPurchasePaymentContraPayload;
   /**
    * This method allows the User to create a new Account Purchase Payment transaction
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://financial.api.cloudcix.com/account_purchase_payment/`
@@ -19528,6 +19626,7 @@ export type Mutation = {
    * This method allows the User to create an Account Sale Adjustment from an Account Purchase Adjustment created by the target Address
    * The lines of the Account Sale Adjustment must match the lines of the Account Purchase Adjustment, with the exception of the Nominal Account Number
    * This must be a valid Sales Nominal Account belonging to the User’s acting Address
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://financial.api.cloudcix.com/account_sale_adjustment_contra/`
@@ -19535,6 +19634,7 @@ export type Mutation = {
   cloudcixFinancialAccountSaleAdjustmentContraCreate: CloudCixFinancialAccountSaleAdjustmentContraPayload;
   /**
    * This method allows the User to create a new Account Sale Adjustment transaction
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://financial.api.cloudcix.com/account_sale_adjustment/`
@@ -19544,6 +19644,7 @@ export type Mutation = {
    * This method allows the User to create an Account Sale Credit Note from an Account Purchase Debit Note created by the target Address
    * The lines of the Account Sale Credit Note must match the lines of the Account Purchase Debit Note, with the exception of the Nominal Account Number
    * This must be a valid Sales Nominal Account belonging to the User’s acting Address
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://financial.api.cloudcix.com/account_sale_credit_note_contra/`
@@ -19551,6 +19652,7 @@ export type Mutation = {
   cloudcixFinancialAccountSaleCreditNoteContraCreate: CloudCixFinancialAccountSaleCreditNoteContraPayload;
   /**
    * This method allows the User to create a new Account Sale Credit Note transaction
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://financial.api.cloudcix.com/account_sale_credit_note/`
@@ -19558,6 +19660,7 @@ export type Mutation = {
   cloudcixFinancialAccountSaleCreditNoteCreate: CloudCixFinancialAccountSaleCreditNotePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://financial.api.cloudcix.com/account_sale_credit_note/{pk}/`
@@ -19566,6 +19669,7 @@ export type Mutation = {
   /**
    * This method allows the User to update the external reference of an Account Sale Credit Note transaction
    * A transaction can only be updated if there’s no Period End after the effective Transaction Date
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://financial.api.cloudcix.com/account_sale_credit_note/{pk}/`
@@ -19575,6 +19679,7 @@ export type Mutation = {
    * This method allows the User to create an Account Sale Invoice from an Account Purchase Invoice created by the target Address
    * The lines of the Account Sale Invoice must match the lines of the Account Purchase Invoice, with the exception of the Nominal Account Number
    * This must be a valid Sales Nominal Account belonging to the User’s acting Address
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://financial.api.cloudcix.com/account_sale_invoice_contra/`
@@ -19582,6 +19687,7 @@ export type Mutation = {
   cloudcixFinancialAccountSaleInvoiceContraCreate: CloudCixFinancialAccountSaleInvoiceContraPayload;
   /**
    * This method allows the User to create a new Account Sale Invoice transaction
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://financial.api.cloudcix.com/account_sale_invoice/`
@@ -19589,6 +19695,7 @@ export type Mutation = {
   cloudcixFinancialAccountSaleInvoiceCreate: CloudCixFinancialAccountSaleInvoicePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://financial.api.cloudcix.com/account_sale_invoice/{pk}/`
@@ -19597,6 +19704,7 @@ export type Mutation = {
   /**
    * This method allows the User to update an external reference of an Account Sale Invoice transaction
    * A transaction can only be updated if there’ no Period End after the effective Transaction Date
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://financial.api.cloudcix.com/account_sale_invoice/{pk}/`
@@ -19604,6 +19712,7 @@ export type Mutation = {
   cloudcixFinancialAccountSaleInvoiceUpdate: CloudCixFinancialAccountSaleInvoicePayload;
   /**
    * This method allows the User to create an Account Sale Payment from an Account Purchase Payment created by the target Address
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://financial.api.cloudcix.com/account_sale_payment_contra/`
@@ -19611,6 +19720,7 @@ export type Mutation = {
   cloudcixFinancialAccountSalePaymentContraCreate: CloudCixFinancialAccountSalePaymentContraPayload;
   /**
    * This method allows the User to create a new Account Sale Payment transaction
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://financial.api.cloudcix.com/account_sale_payment/`
@@ -19621,6 +19731,7 @@ export type Mutation = {
    * The total amount of Debits and Credits must balance to 0
    * The allocated Transactions must belong to the same Contra Address, and the allocated amount cannot be greater than the Unallocated Balance of the Transaction
    * Finally, the allocated Transactions must be compatible i.e. an invoice can be allocated against a payment, adjustment or a credit/debit note
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://financial.api.cloudcix.com/allocation/`
@@ -19637,6 +19748,7 @@ export type Mutation = {
    * This method allows the User to create a Cash Purchase Debit Note from a Cash Sale Credit Note created by the target Address
    * The lines of the Cash Purchase Debit Note must match the lines of the Cash Sale Credit Note, with the exception of the Nominal Account Number
    * This must be a valid Purchases Nominal Account belonging to the User’s acting Address.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://financial.api.cloudcix.com/cash_purchase_debit_note_contra/`
@@ -19644,6 +19756,7 @@ export type Mutation = {
   cloudcixFinancialCashPurchaseDebitNoteContraCreate: CloudCixFinancialCashPurchaseDebitNoteContraPayload;
   /**
    * This method allows the User to create a new Cash Purchase Debit Note transaction
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://financial.api.cloudcix.com/cash_purchase_debit_note/`
@@ -19651,6 +19764,7 @@ export type Mutation = {
   cloudcixFinancialCashPurchaseDebitNoteCreate: CloudCixFinancialCashPurchaseDebitNotePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://financial.api.cloudcix.com/cash_purchase_debit_note/{pk}/`
@@ -19659,6 +19773,7 @@ export type Mutation = {
   /**
    * This method allows the User to update the external reference of a Cash Purchase Debit Note transaction
    * A transaction can only be updated if there’s no Period End after the effective Transaction Date
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://financial.api.cloudcix.com/cash_purchase_debit_note/{pk}/`
@@ -19668,6 +19783,7 @@ export type Mutation = {
    * This method allows the User to create a Cash Purchase Invoice from a Cash Sale Invoice created by the target Address
    * The lines of the Cash Purchase Invoice must match the lines of the Cash Sale Invoice, with the exception of the Nominal Account Number
    * This must be a valid Purchases Nominal Account belonging to the User’s acting Address
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://financial.api.cloudcix.com/cash_purchase_invoice_contra/`
@@ -19675,6 +19791,7 @@ export type Mutation = {
   cloudcixFinancialCashPurchaseInvoiceContraCreate: CloudCixFinancialCashPurchaseInvoiceContraPayload;
   /**
    * This method allows the User to create a new Cash Purchase Invoice transaction
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://financial.api.cloudcix.com/cash_purchase_invoice/`
@@ -19682,6 +19799,7 @@ export type Mutation = {
   cloudcixFinancialCashPurchaseInvoiceCreate: CloudCixFinancialCashPurchaseInvoicePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://financial.api.cloudcix.com/cash_purchase_invoice/{pk}/`
@@ -19690,6 +19808,7 @@ export type Mutation = {
   /**
    * This method allows the User to update an external reference of a Cash Purchase Invoice transaction
    * A transaction can only be updated if there’s no Period End after the effective Transaction Date
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://financial.api.cloudcix.com/cash_purchase_invoice/{pk}/`
@@ -19697,6 +19816,7 @@ export type Mutation = {
   cloudcixFinancialCashPurchaseInvoiceUpdate: CloudCixFinancialCashPurchaseInvoicePayload;
   /**
    * This method allows the User to create a new Cash Purchase Receipt transaction
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://financial.api.cloudcix.com/cash_purchase_receipt/`
@@ -19704,6 +19824,7 @@ export type Mutation = {
   cloudcixFinancialCashPurchaseReceiptCreate: CloudCixFinancialCashPurchaseReceiptPayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://financial.api.cloudcix.com/cash_purchase_receipt/{pk}/`
@@ -19712,6 +19833,7 @@ export type Mutation = {
   /**
    * This method allows the User to update the details of a Cash Purchase Receipt transaction
    * A transaction can only be updated if there’s no Period End after the effective Transaction Date
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://financial.api.cloudcix.com/cash_purchase_receipt/{pk}/`
@@ -19719,6 +19841,7 @@ export type Mutation = {
   cloudcixFinancialCashPurchaseReceiptUpdate: CloudCixFinancialCashPurchaseReceiptPayload;
   /**
    * This method allows the User to create a new Cash Purchase Refund transaction
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://financial.api.cloudcix.com/cash_purchase_refund/`
@@ -19726,6 +19849,7 @@ export type Mutation = {
   cloudcixFinancialCashPurchaseRefundCreate: CloudCixFinancialCashPurchaseRefundPayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://financial.api.cloudcix.com/cash_purchase_refund/{pk}/`
@@ -19734,6 +19858,7 @@ export type Mutation = {
   /**
    * This method allows the User to update the details of a Cash Purchase Refund transaction
    * A transaction can only be updated if there’s no Period End after the effective Transaction Date
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://financial.api.cloudcix.com/cash_purchase_refund/{pk}/`
@@ -19743,6 +19868,7 @@ export type Mutation = {
    * This method allows the User to create a Cash Sale Credit Note from a Cash Purchase Debit Note create by the target Address
    * The lines of the Cash Sale Credit Note must match the lines of the Cash Purchase Debit Note, with the exception of the Nominal Account Number
    * This must be a valid Sales Nominal Account belonging to the User’s acting Address
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://financial.api.cloudcix.com/cash_sale_credit_note_contra/`
@@ -19750,6 +19876,7 @@ export type Mutation = {
   cloudcixFinancialCashSaleCreditNoteContraCreate: CloudCixFinancialCashSaleCreditNoteContraPayload;
   /**
    * This method allows the User to create a new Cash Sale Credit Note
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://financial.api.cloudcix.com/cash_sale_credit_note/`
@@ -19757,6 +19884,7 @@ export type Mutation = {
   cloudcixFinancialCashSaleCreditNoteCreate: CloudCixFinancialCashSaleCreditNotePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://financial.api.cloudcix.com/cash_sale_credit_note/{pk}/`
@@ -19765,6 +19893,7 @@ export type Mutation = {
   /**
    * This method allows the User to update the external reference of a Cash Sale Credit Note transaction
    * A transaction can only be updated if there’s no Period End after the effective Transaction Date
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://financial.api.cloudcix.com/cash_sale_credit_note/{pk}/`
@@ -19774,6 +19903,7 @@ export type Mutation = {
    * This method allows the User to create a Cash Sale Invoice from a Cash Purchase Invoice created by the target Address
    * The lines of the Cash Sale Invoice must match the lines of the Cash Purchase Invoice, with the exception of the Nominal Account Number
    * This must be a valid Sales Nominal Account belonging to the User’s acting Address
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://financial.api.cloudcix.com/cash_sale_invoice_contra/`
@@ -19781,6 +19911,7 @@ export type Mutation = {
   cloudcixFinancialCashSaleInvoiceContraCreate: CloudCixFinancialCashSaleInvoiceContraPayload;
   /**
    * This method allows the User to create a new Cash Sale Invoice transaction
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://financial.api.cloudcix.com/cash_sale_invoice/`
@@ -19788,6 +19919,7 @@ export type Mutation = {
   cloudcixFinancialCashSaleInvoiceCreate: CloudCixFinancialCashSaleInvoicePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://financial.api.cloudcix.com/cash_sale_invoice/{pk}/`
@@ -19796,6 +19928,7 @@ export type Mutation = {
   /**
    * This method allows the User to update an external reference of a Cash Sale Invoice transaction
    * A transaction can only be updated if there’s no Period End after the effective Transaction Date
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://financial.api.cloudcix.com/cash_sale_invoice/{pk}/`
@@ -19803,6 +19936,7 @@ export type Mutation = {
   cloudcixFinancialCashSaleInvoiceUpdate: CloudCixFinancialCashSaleInvoicePayload;
   /**
    * This method allows the User to create a new Cash Sale Receipt transaction
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://financial.api.cloudcix.com/cash_sale_receipt/`
@@ -19810,6 +19944,7 @@ export type Mutation = {
   cloudcixFinancialCashSaleReceiptCreate: CloudCixFinancialCashSaleReceiptPayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://financial.api.cloudcix.com/cash_sale_receipt/{pk}/`
@@ -19818,6 +19953,7 @@ export type Mutation = {
   /**
    * This method allows the User to update the details of a Cash Sale Receipt transaction
    * A transaction can only be updated if there’s no Period End after the effective Transaction Date
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://financial.api.cloudcix.com/cash_sale_receipt/{pk}/`
@@ -19825,6 +19961,7 @@ export type Mutation = {
   cloudcixFinancialCashSaleReceiptUpdate: CloudCixFinancialCashSaleReceiptPayload;
   /**
    * This method allows the User to create a new Cash Sale Refund transaction
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://financial.api.cloudcix.com/cash_sale_refund/`
@@ -19832,6 +19969,7 @@ export type Mutation = {
   cloudcixFinancialCashSaleRefundCreate: CloudCixFinancialCashSaleRefundPayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://financial.api.cloudcix.com/cash_sale_refund/{pk}/`
@@ -19840,6 +19978,7 @@ export type Mutation = {
   /**
    * This method allows the User to update the details of a Cash Sale Refund transaction
    * A transaction can only be updated if there’s no Period End after the effective Transaction Date
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://financial.api.cloudcix.com/cash_sale_refund/{pk}/`
@@ -19864,6 +20003,7 @@ export type Mutation = {
    * is 5000. Sent values will be ignoredBoth parameters will be False for any other
    * nominal_account_type_id
    * , sent values will be ignored
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://financial.api.cloudcix.com/global_nominal_account/`
@@ -19880,6 +20020,7 @@ export type Mutation = {
   cloudcixFinancialGlobalNominalAccountDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://financial.api.cloudcix.com/global_nominal_account/{pk}/`
@@ -19896,6 +20037,7 @@ export type Mutation = {
    * as in thecreate
    * method must be taken into account forupdate
    * Also note that any change in these values will affect the Member’s Global Nominal Account as well as all Addresses who have that Nominal Account set up
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://financial.api.cloudcix.com/global_nominal_account/{pk}/`
@@ -19903,6 +20045,7 @@ export type Mutation = {
   cloudcixFinancialGlobalNominalAccountUpdate: CloudCixFinancialGlobalNominalAccountPayload;
   /**
    * This method allows the User to create a new Journal Entry transaction
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://financial.api.cloudcix.com/journal_entry/`
@@ -19910,6 +20053,7 @@ export type Mutation = {
   cloudcixFinancialJournalEntryCreate: CloudCixFinancialJournalEntryPayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://financial.api.cloudcix.com/journal_entry/{pk}/`
@@ -19917,6 +20061,7 @@ export type Mutation = {
   cloudcixFinancialJournalEntryPartialUpdate: CloudCixFinancialJournalEntryPayload;
   /**
    * This method allows the User to update some details of the Journal Entry
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://financial.api.cloudcix.com/journal_entry/{pk}/`
@@ -19926,6 +20071,7 @@ export type Mutation = {
    * This method allows the User to create a new Nominal Contra Account
    * Note
    * The selected Nominal Account Number must be between 1000 and 2999 inclusive
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://financial.api.cloudcix.com/nominal_contra/`
@@ -19940,6 +20086,7 @@ export type Mutation = {
   cloudcixFinancialNominalContraDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://financial.api.cloudcix.com/nominal_contra/{pk}/`
@@ -19950,6 +20097,7 @@ export type Mutation = {
    * Only owners can updated the Nominal Contra
    * Note
    * The selected Nominal Account Number must be between 1000 and 2999 inclusive
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://financial.api.cloudcix.com/nominal_contra/{pk}/`
@@ -19957,6 +20105,7 @@ export type Mutation = {
   cloudcixFinancialNominalContraUpdate: CloudCixFinancialNominalContraPayload;
   /**
    * This method allows the User to create a new Payment Method
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://financial.api.cloudcix.com/payment_method/`
@@ -19971,6 +20120,7 @@ export type Mutation = {
   cloudcixFinancialPaymentMethodDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://financial.api.cloudcix.com/payment_method/{pk}/`
@@ -19979,6 +20129,7 @@ export type Mutation = {
   /**
    * This method allows the User to update details of a Payment Method
    * Only owners of the Payment Method can update it
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://financial.api.cloudcix.com/payment_method/{pk}/`
@@ -19989,6 +20140,7 @@ export type Mutation = {
    * The Period End’s
    * transactionDate
    * cannot be set to be in any time the future
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://financial.api.cloudcix.com/period_end/`
@@ -20004,6 +20156,7 @@ export type Mutation = {
   /**
    * This method generates and emails a Statement to each of the requesting User’s debtors
    * A User can specify an address_id in the post data to only send statements to one debtor
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://financial.api.cloudcix.com/statement/`
@@ -20011,6 +20164,7 @@ export type Mutation = {
   cloudcixFinancialStatementCreate: CloudCixFinancialStatementPayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://financial.api.cloudcix.com/statement_settings/{pk}/`
@@ -20018,6 +20172,7 @@ export type Mutation = {
   cloudcixFinancialStatementSettingsPartialUpdate: CloudCixFinancialStatementSettingsPayload;
   /**
    * This method allows the User to update the current Statement Settings for its active Address
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://financial.api.cloudcix.com/statement_settings/{pk}/`
@@ -20025,6 +20180,7 @@ export type Mutation = {
   cloudcixFinancialStatementSettingsUpdate: CloudCixFinancialStatementSettingsPayload;
   /**
    * This method allows the User to create a new Tax Rate for its Address
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://financial.api.cloudcix.com/tax_rate/`
@@ -20039,6 +20195,7 @@ export type Mutation = {
   cloudcixFinancialTaxRateDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://financial.api.cloudcix.com/tax_rate/{pk}/`
@@ -20047,6 +20204,7 @@ export type Mutation = {
   /**
    * This method allows the User to update details of a Tax Rate
    * Only the owners of the Tax Rate can read it
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://financial.api.cloudcix.com/tax_rate/{pk}/`
@@ -20059,6 +20217,7 @@ export type Mutation = {
    * , one will be createdThe Year End’s
    * transaction_date
    * can not be set to be any time in the future
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://financial.api.cloudcix.com/year_end/`
@@ -20074,6 +20233,7 @@ export type Mutation = {
   /**
    * This method creates a new Allocation for a specified Member.
    * This method can only be run by an Administrator.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://iaas.api.cloudcix.com/allocation/`
@@ -20089,6 +20249,7 @@ export type Mutation = {
   cloudcixIAASAllocationDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://iaas.api.cloudcix.com/allocation/{pk}/`
@@ -20097,6 +20258,7 @@ export type Mutation = {
   /**
    * This method allows the User to update the details of a given Allocation that belongs to their Member.
    * This method can only be run by an Administrator.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://iaas.api.cloudcix.com/allocation/{pk}/`
@@ -20105,6 +20267,7 @@ export type Mutation = {
   /**
    * This method allows a User to create an ASN belonging to a specified Member.
    * This method can only be run by CIX Users
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://iaas.api.cloudcix.com/asn/`
@@ -20120,6 +20283,7 @@ export type Mutation = {
   cloudcixIAASAsnDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://iaas.api.cloudcix.com/asn/{pk}/`
@@ -20128,6 +20292,7 @@ export type Mutation = {
   /**
    * This method allows the User to update the details of a specified ASN.
    * This method can only be run by CIX Users.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://iaas.api.cloudcix.com/asn/{pk}/`
@@ -20135,6 +20300,7 @@ export type Mutation = {
   cloudcixIAASAsnUpdate: CloudCixiaasAsnPayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://iaas.api.cloudcix.com/attach/{pk}/`
@@ -20142,6 +20308,7 @@ export type Mutation = {
   cloudcixIAASAttachPartialUpdate: CloudCixiaasAttachPayload;
   /**
    * The User must supply the IDs of two Resources that will be linked. The virtual infrastructure will then be visible to each other.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://iaas.api.cloudcix.com/attach/{pk}/`
@@ -20149,6 +20316,7 @@ export type Mutation = {
   cloudcixIAASAttachUpdate: CloudCixiaasAttachPayload;
   /**
    * This method allows the User to create a new Backup of a VM in a Project that they own.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://iaas.api.cloudcix.com/backup/`
@@ -20156,6 +20324,7 @@ export type Mutation = {
   cloudcixIAASBackupCreate: CloudCixiaasBackupPayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://iaas.api.cloudcix.com/backup/{pk}/`
@@ -20163,6 +20332,7 @@ export type Mutation = {
   cloudcixIAASBackupPartialUpdate: CloudCixiaasBackupPayload;
   /**
    * This method allows the User to update the details of a given Backup.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://iaas.api.cloudcix.com/backup/{pk}/`
@@ -20170,6 +20340,7 @@ export type Mutation = {
   cloudcixIAASBackupUpdate: CloudCixiaasBackupPayload;
   /**
    * This method allows the User to create a new Ceph Drive in a Project that they own.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://iaas.api.cloudcix.com/ceph/`
@@ -20177,6 +20348,7 @@ export type Mutation = {
   cloudcixIAASCephCreate: CloudCixiaasCephPayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://iaas.api.cloudcix.com/ceph/{pk}/`
@@ -20184,6 +20356,7 @@ export type Mutation = {
   cloudcixIAASCephPartialUpdate: CloudCixiaasCephPayload;
   /**
    * This method allows the User to update the details of a given Ceph Drive.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://iaas.api.cloudcix.com/ceph/{pk}/`
@@ -20191,6 +20364,7 @@ export type Mutation = {
   cloudcixIAASCephUpdate: CloudCixiaasCephPayload;
   /**
    * This method allows the User to safely create all of the infrastructure for a Project in a single request.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://iaas.api.cloudcix.com/cloud/`
@@ -20198,6 +20372,7 @@ export type Mutation = {
   cloudcixIAASCloudCreate: CloudCixiaasCloudPayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://iaas.api.cloudcix.com/cloud/{pk}/`
@@ -20205,6 +20380,7 @@ export type Mutation = {
   cloudcixIAASCloudPartialUpdate: CloudCixiaasCloudPayload;
   /**
    * This method allows the User to update a Cloud Project, simultaneously updating existing infrastructure as well as adding new infrastructure to an existing Project, all in a single request.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://iaas.api.cloudcix.com/cloud/{pk}/`
@@ -20212,6 +20388,7 @@ export type Mutation = {
   cloudcixIAASCloudUpdate: CloudCixiaasCloudPayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://iaas.api.cloudcix.com/detach/{pk}/`
@@ -20219,6 +20396,7 @@ export type Mutation = {
   cloudcixIAASDetachPartialUpdate: CloudCixiaasDetachPayload;
   /**
    * The User must supply the ID of the Resources to detach
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://iaas.api.cloudcix.com/detach/{pk}/`
@@ -20226,6 +20404,7 @@ export type Mutation = {
   cloudcixIAASDetachUpdate: CloudCixiaasDetachPayload;
   /**
    * This method allows the User to create a Device for a Server in their region.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://iaas.api.cloudcix.com/device/`
@@ -20233,6 +20412,7 @@ export type Mutation = {
   cloudcixIAASDeviceCreate: CloudCixiaasDevicePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://iaas.api.cloudcix.com/device/{pk}/`
@@ -20240,6 +20420,7 @@ export type Mutation = {
   cloudcixIAASDevicePartialUpdate: CloudCixiaasDevicePayload;
   /**
    * This method allows the User to update a Device of a Server in their region.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://iaas.api.cloudcix.com/device/{pk}/`
@@ -20248,6 +20429,7 @@ export type Mutation = {
   /**
    * This method allows the User to create a new Domain record.
    * This record is stored locally and also announced to the Rage4 DNS service.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://iaas.api.cloudcix.com/domain/`
@@ -20261,6 +20443,7 @@ export type Mutation = {
   cloudcixIAASDomainDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://iaas.api.cloudcix.com/domain/{pk}/`
@@ -20269,6 +20452,7 @@ export type Mutation = {
   /**
    * This method allows the User to update the details of a specific Domain record owned by its Member.
    * This update is reflected both locally and on the Rage4 service.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://iaas.api.cloudcix.com/domain/{pk}/`
@@ -20276,6 +20460,7 @@ export type Mutation = {
   cloudcixIAASDomainUpdate: CloudCixiaasDomainPayload;
   /**
    * This method allows the User to create an Interface for a Server in their region.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://iaas.api.cloudcix.com/interface/`
@@ -20289,6 +20474,7 @@ export type Mutation = {
   cloudcixIAASInterfaceDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://iaas.api.cloudcix.com/interface/{pk}/`
@@ -20296,6 +20482,7 @@ export type Mutation = {
   cloudcixIAASInterfacePartialUpdate: CloudCixiaasInterfacePayload;
   /**
    * This method allows the User to update an Interface for a Server in their region.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://iaas.api.cloudcix.com/interface/{pk}/`
@@ -20303,6 +20490,7 @@ export type Mutation = {
   cloudcixIAASInterfaceUpdate: CloudCixiaasInterfacePayload;
   /**
    * This method allows the User to create a new IP Address for their Member.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://iaas.api.cloudcix.com/ip_address/`
@@ -20316,6 +20504,7 @@ export type Mutation = {
   cloudcixIAASIpAddressDelete: CloudCixDeletePayload;
   /**
    * This method allows the User to create a new IP Address Group for their Member.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://iaas.api.cloudcix.com/ip_address_group/`
@@ -20329,6 +20518,7 @@ export type Mutation = {
   cloudcixIAASIpAddressGroupDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://iaas.api.cloudcix.com/ip_address_group/{pk}/`
@@ -20336,6 +20526,7 @@ export type Mutation = {
   cloudcixIAASIpAddressGroupPartialUpdate: CloudCixiaasIpAddressGroupPayload;
   /**
    * This method allows the User to update the details of a given IP Address Group record.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://iaas.api.cloudcix.com/ip_address_group/{pk}/`
@@ -20343,6 +20534,7 @@ export type Mutation = {
   cloudcixIAASIpAddressGroupUpdate: CloudCixiaasIpAddressGroupPayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://iaas.api.cloudcix.com/ip_address/{pk}/`
@@ -20350,6 +20542,7 @@ export type Mutation = {
   cloudcixIAASIpAddressPartialUpdate: CloudCixiaasIpAddressPayload;
   /**
    * This method allows the User to update the details of a given IP Address record.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://iaas.api.cloudcix.com/ip_address/{pk}/`
@@ -20357,6 +20550,7 @@ export type Mutation = {
   cloudcixIAASIpAddressUpdate: CloudCixiaasIpAddressPayload;
   /**
    * This method allows the User to create a new Project.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://iaas.api.cloudcix.com/project/`
@@ -20364,6 +20558,7 @@ export type Mutation = {
   cloudcixIAASProjectCreate: CloudCixProjectPayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://iaas.api.cloudcix.com/project/{pk}/`
@@ -20371,6 +20566,7 @@ export type Mutation = {
   cloudcixIAASProjectPartialUpdate: CloudCixProjectPayload;
   /**
    * This method allows the User to update the details of a given Project.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://iaas.api.cloudcix.com/project/{pk}/`
@@ -20380,6 +20576,7 @@ export type Mutation = {
    * This method allows the User to create a PTR Record.
    * The Record will be created both locally and on the Rage4 service.
    * The User’s Member must own the supplied IP Address for the method to be successful.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://iaas.api.cloudcix.com/ptr_record/`
@@ -20394,6 +20591,7 @@ export type Mutation = {
   cloudcixIAASPtrRecordDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://iaas.api.cloudcix.com/ptr_record/{pk}/`
@@ -20402,6 +20600,7 @@ export type Mutation = {
   /**
    * This method allows the User to update the details of a specified PTR Record.
    * The Record will be updated both locally and on the Rage4 service.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://iaas.api.cloudcix.com/ptr_record/{pk}/`
@@ -20412,6 +20611,7 @@ export type Mutation = {
    * This new Record is saved locally and announce to the Rage4 service.
    * The name and content of the Record vary depending on type (see Record Types table above).
    * Depending on the type, parameters are checked against the Domain name and the IP Addresses owned by the User’s Member.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://iaas.api.cloudcix.com/record/`
@@ -20426,6 +20626,7 @@ export type Mutation = {
   cloudcixIAASRecordDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://iaas.api.cloudcix.com/record/{pk}/`
@@ -20434,6 +20635,7 @@ export type Mutation = {
   /**
    * This method allows the User to update the details of a specific Record instance.
    * Updates are stored locally and announced to the Rage4 service.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://iaas.api.cloudcix.com/record/{pk}/`
@@ -20441,6 +20643,7 @@ export type Mutation = {
   cloudcixIAASRecordUpdate: CloudCixiaasRecordPayload;
   /**
    * This method allows the User to add a supported image to their region.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://iaas.api.cloudcix.com/region_image/`
@@ -20448,6 +20651,7 @@ export type Mutation = {
   cloudcixIAASRegionImageCreate: CloudCixiaasRegionImagePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://iaas.api.cloudcix.com/region_image/{pk}/`
@@ -20455,6 +20659,7 @@ export type Mutation = {
   cloudcixIAASRegionImagePartialUpdate: CloudCixiaasRegionImagePayload;
   /**
    * This method allows the User to remove a supported image from their region.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://iaas.api.cloudcix.com/region_image/{pk}/`
@@ -20462,6 +20667,7 @@ export type Mutation = {
   cloudcixIAASRegionImageUpdate: CloudCixiaasRegionImagePayload;
   /**
    * This method allows the User to add a supported storage type to their region.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://iaas.api.cloudcix.com/region_storage_type/`
@@ -20469,6 +20675,7 @@ export type Mutation = {
   cloudcixIAASRegionStorageTypeCreate: CloudCixiaasRegionStorageTypePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://iaas.api.cloudcix.com/region_storage_type/{pk}/`
@@ -20476,6 +20683,7 @@ export type Mutation = {
   cloudcixIAASRegionStorageTypePartialUpdate: CloudCixiaasRegionStorageTypePayload;
   /**
    * This method allows the User to remove a supported storage type from their region.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://iaas.api.cloudcix.com/region_storage_type/{pk}/`
@@ -20483,6 +20691,7 @@ export type Mutation = {
   cloudcixIAASRegionStorageTypeUpdate: CloudCixiaasRegionStorageTypePayload;
   /**
    * This method allows the User to create a Router in their region.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://iaas.api.cloudcix.com/router/`
@@ -20490,6 +20699,7 @@ export type Mutation = {
   cloudcixIAASRouterCreate: CloudCixiaasRouterPayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://iaas.api.cloudcix.com/router/{pk}/`
@@ -20497,6 +20707,7 @@ export type Mutation = {
   cloudcixIAASRouterPartialUpdate: CloudCixiaasRouterPayload;
   /**
    * This method allows the User to update a Router in their region.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://iaas.api.cloudcix.com/router/{pk}/`
@@ -20504,6 +20715,7 @@ export type Mutation = {
   cloudcixIAASRouterUpdate: CloudCixiaasRouterPayload;
   /**
    * This method allows the User (robot) to turn run_robot off for a list of project_ids it has processed.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://iaas.api.cloudcix.com/run_robot/`
@@ -20511,6 +20723,7 @@ export type Mutation = {
   cloudcixIAASRunRobotCreate: CloudCixiaasRunRobotPayload;
   /**
    * This method allows the User to create a Server in their region.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://iaas.api.cloudcix.com/server/`
@@ -20518,6 +20731,7 @@ export type Mutation = {
   cloudcixIAASServerCreate: CloudCixiaasServerPayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://iaas.api.cloudcix.com/server/{pk}/`
@@ -20525,6 +20739,7 @@ export type Mutation = {
   cloudcixIAASServerPartialUpdate: CloudCixiaasServerPayload;
   /**
    * This method allows the User to update a Server in their region.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://iaas.api.cloudcix.com/server/{pk}/`
@@ -20532,6 +20747,7 @@ export type Mutation = {
   cloudcixIAASServerUpdate: CloudCixiaasServerPayload;
   /**
    * This method allows the User to create a new Snapshot of a VM in a Project that they own.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://iaas.api.cloudcix.com/snapshot/`
@@ -20539,6 +20755,7 @@ export type Mutation = {
   cloudcixIAASSnapshotCreate: CloudCixiaasSnapshotPayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://iaas.api.cloudcix.com/snapshot/{pk}/`
@@ -20546,6 +20763,7 @@ export type Mutation = {
   cloudcixIAASSnapshotPartialUpdate: CloudCixiaasSnapshotPayload;
   /**
    * This method allows the User to update the details of a given Snapshot.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://iaas.api.cloudcix.com/snapshot/{pk}/`
@@ -20554,6 +20772,7 @@ export type Mutation = {
   /**
    * This method allows the User to create a new Storage for a particular VM.
    * Only administrators can use this method.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://iaas.api.cloudcix.com/vm/{vm_id}/storage/`
@@ -20562,6 +20781,7 @@ export type Mutation = {
   /**
    * This method allows the User to create a new Subnet for a particular Member.
    * Only administrators can use this method.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://iaas.api.cloudcix.com/subnet/`
@@ -20576,6 +20796,7 @@ export type Mutation = {
   cloudcixIAASSubnetDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://iaas.api.cloudcix.com/subnet/{pk}/`
@@ -20583,6 +20804,7 @@ export type Mutation = {
   cloudcixIAASSubnetPartialUpdate: CloudCixiaasSubnetPayload;
   /**
    * This method allows the User to update the details of a given Subnet.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://iaas.api.cloudcix.com/subnet/{pk}/`
@@ -20590,6 +20812,7 @@ export type Mutation = {
   cloudcixIAASSubnetUpdate: CloudCixiaasSubnetPayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://iaas.api.cloudcix.com/virtual_router/{pk}/`
@@ -20597,6 +20820,7 @@ export type Mutation = {
   cloudcixIAASVirtualRouterPartialUpdate: CloudCixiaasVirtualRouterPayload;
   /**
    * This method allows the User to update the details of a given Virtual Router.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://iaas.api.cloudcix.com/virtual_router/{pk}/`
@@ -20604,6 +20828,7 @@ export type Mutation = {
   cloudcixIAASVirtualRouterUpdate: CloudCixiaasVirtualRouterPayload;
   /**
    * This method allows the User to create a new VM in a Project that they own.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://iaas.api.cloudcix.com/vm/`
@@ -20611,6 +20836,7 @@ export type Mutation = {
   cloudcixIAASVmCreate: CloudCixvmPayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://iaas.api.cloudcix.com/vm/{pk}/`
@@ -20618,6 +20844,7 @@ export type Mutation = {
   cloudcixIAASVmPartialUpdate: CloudCixvmPayload;
   /**
    * This method allows the User to update the details of a given VM.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://iaas.api.cloudcix.com/vm/{pk}/`
@@ -20625,6 +20852,7 @@ export type Mutation = {
   cloudcixIAASVmUpdate: CloudCixvmPayload;
   /**
    * This method allows the User to create a new VPN in a Virtual Router that they own.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://iaas.api.cloudcix.com/vpn/`
@@ -20638,6 +20866,7 @@ export type Mutation = {
   cloudcixIAASVpnDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://iaas.api.cloudcix.com/vpn/{pk}/`
@@ -20645,6 +20874,7 @@ export type Mutation = {
   cloudcixIAASVpnPartialUpdate: CloudCixiaasVpnPayload;
   /**
    * This method allows the User to update the details of a given VPN.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://iaas.api.cloudcix.com/vpn/{pk}/`
@@ -20655,6 +20885,7 @@ export type Mutation = {
    * The Address can be created for either the User’s own Member, or one that is linked to the User’s Member
    * In order to create an Address for a linked Member, the linked Member must not be self managed
    * The Address created will automatically be linked to the Address of the User creating it
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://membership.api.cloudcix.com/address/`
@@ -20663,6 +20894,7 @@ export type Mutation = {
   /**
    * Allows the User to create a Link between two Addresses
    * A Link can only be created between Addresses in Members that are already linked, or Addresses in the same Member
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://membership.api.cloudcix.com/address/{address_id}/link/`
@@ -20670,6 +20902,7 @@ export type Mutation = {
   cloudcixMembershipAddressLinkCreate: CloudCixMembershipAddressLinkPayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://membership.api.cloudcix.com/address/{address_id}/link/{pk}/`
@@ -20682,6 +20915,7 @@ export type Mutation = {
    * and update
    * are structured, it is required you pass pk=None
    * to both of these methods
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://membership.api.cloudcix.com/address/{address_id}/link/{pk}/`
@@ -20689,6 +20923,7 @@ export type Mutation = {
   cloudcixMembershipAddressLinkUpdate: CloudCixMembershipAddressLinkPayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://membership.api.cloudcix.com/address/{pk}/`
@@ -20696,6 +20931,7 @@ export type Mutation = {
   cloudcixMembershipAddressPartialUpdate: CloudCixAddressPayload;
   /**
    * Allows the User to update the details of an Address
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://membership.api.cloudcix.com/address/{pk}/`
@@ -20703,6 +20939,7 @@ export type Mutation = {
   cloudcixMembershipAddressUpdate: CloudCixAddressPayload;
   /**
    * Allows the User to create a new API Key record for their Address.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://membership.api.cloudcix.com/api_key/`
@@ -20716,6 +20953,7 @@ export type Mutation = {
   cloudcixMembershipApiKeyDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://membership.api.cloudcix.com/api_key/{pk}/`
@@ -20723,6 +20961,7 @@ export type Mutation = {
   cloudcixMembershipApiKeyPartialUpdate: CloudCixMembershipApiKeyPayload;
   /**
    * Allows the User to update the details of a given API Key in their Address.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://membership.api.cloudcix.com/api_key/{pk}/`
@@ -20731,6 +20970,7 @@ export type Mutation = {
   /**
    * Allows the User to create a new Department for their Member
    * This method can only be run by an Administrator
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://membership.api.cloudcix.com/department/`
@@ -20746,6 +20986,7 @@ export type Mutation = {
   cloudcixMembershipDepartmentDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://membership.api.cloudcix.com/department/{pk}/`
@@ -20754,6 +20995,7 @@ export type Mutation = {
   /**
    * Allows the User to update the details of a specific Department
    * This method can only be run by an Administrator
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://membership.api.cloudcix.com/department/{pk}/`
@@ -20763,6 +21005,7 @@ export type Mutation = {
    * Allows the User to create a new Member
    * The created Member will automatically be linked to the Member of the User
    * If the Member is Self Managed, it will also be linked to CloudCIX
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://membership.api.cloudcix.com/member/`
@@ -20770,6 +21013,7 @@ export type Mutation = {
   cloudcixMembershipMemberCreate: CloudCixMemberPayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://membership.api.cloudcix.com/member/{pk}/`
@@ -20778,6 +21022,7 @@ export type Mutation = {
   /**
    * Allows the User to update the details of a given Member
    * If the Member becomes Self Managed, then it will automatically be linked to CloudCIX
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://membership.api.cloudcix.com/member/{pk}/`
@@ -20787,6 +21032,7 @@ export type Mutation = {
    * Allows the User to create a new Profile record for the given Member
    * Members can create Profiles for other Linked Members if the Linked Member is not Self Managed
    * This method can only be run by an Administrator
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://membership.api.cloudcix.com/profile/`
@@ -20803,6 +21049,7 @@ export type Mutation = {
   cloudcixMembershipProfileDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://membership.api.cloudcix.com/profile/{pk}/`
@@ -20812,6 +21059,7 @@ export type Mutation = {
    * Allows the User to update the details of a given Profile
    * Members can update Profiles for other Linked Members if the Linked Member is not Self Managed
    * This method can only be run by an Administrator
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://membership.api.cloudcix.com/profile/{pk}/`
@@ -20821,6 +21069,7 @@ export type Mutation = {
    * Allows the User to create a new Public Key record for a User.
    * An Administrator can create a Public Key record for another User in their Member.
    * Non Administrator Users can create a Public Key record for their own User.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://membership.api.cloudcix.com/public_key/`
@@ -20836,6 +21085,7 @@ export type Mutation = {
   cloudcixMembershipPublicKeyDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://membership.api.cloudcix.com/public_key/{pk}/`
@@ -20845,6 +21095,7 @@ export type Mutation = {
    * Allows the User to update the details of a given Public Key.
    * An Administrator can update a Public Key record for another User in their Member.
    * Non Administrator Users can update a Public Key record for their own User.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://membership.api.cloudcix.com/public_key/{pk}/`
@@ -20853,6 +21104,7 @@ export type Mutation = {
   /**
    * Allows the User to create a new Team for their Member
    * This method can only be run by an Administrator
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://membership.api.cloudcix.com/team/`
@@ -20869,6 +21121,7 @@ export type Mutation = {
   cloudcixMembershipTeamDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://membership.api.cloudcix.com/team/{pk}/`
@@ -20877,6 +21130,7 @@ export type Mutation = {
   /**
    * Allows the User to update the details of a given Team record
    * This method can only be run by an Administrator
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://membership.api.cloudcix.com/team/{pk}/`
@@ -20885,6 +21139,7 @@ export type Mutation = {
   /**
    * Allows the User to create a new Territory record
    * Members can create a Territory for Linked Members provided the Linked Member is not Self Managed
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://membership.api.cloudcix.com/territory/`
@@ -20899,6 +21154,7 @@ export type Mutation = {
   cloudcixMembershipTerritoryDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://membership.api.cloudcix.com/territory/{pk}/`
@@ -20907,6 +21163,7 @@ export type Mutation = {
   /**
    * Allows the User to update the details of a given Territory
    * Members can update a Territory for Linked Members provided the Linked Member is not Self Managed
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://membership.api.cloudcix.com/territory/{pk}/`
@@ -20927,6 +21184,7 @@ export type Mutation = {
    * Note
    * The usual token
    * parameter is not required for these methods.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://membership.api.cloudcix.com/auth/login/`
@@ -20936,6 +21194,7 @@ export type Mutation = {
    * Allows the User to create a new User record for the specified Member and Address that is either an Administrator or a normal User
    * The first User in a Member automatically becomes an Administrator
    * The User can create Users in other Members if the Members are linked, the requesting User’s Address is linked to the target Address, and the target Member is not Self Managed
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://membership.api.cloudcix.com/user/`
@@ -20943,6 +21202,7 @@ export type Mutation = {
   cloudcixMembershipUserCreate: CloudCixUserPayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://membership.api.cloudcix.com/user/{pk}/`
@@ -20960,6 +21220,7 @@ export type Mutation = {
    * ,expiryDate
    * ,notifications
    * . These fields can only be updated by an Administrator
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://membership.api.cloudcix.com/user/{pk}/`
@@ -20967,6 +21228,7 @@ export type Mutation = {
   cloudcixMembershipUserUpdate: CloudCixUserPayload;
   /**
    * -This method creates a list of embeddings from the sent list of text in request.data
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://nlp.api.cloudcix.com/embedding_use/`
@@ -20974,6 +21236,7 @@ export type Mutation = {
   cloudcixNLPEmbeddingUseCreate: CloudCixnlpEmbeddingUsePayload;
   /**
    * -This method creates or updates the users secret that is used in the OTP login
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://otp.api.cloudcix.com/otp/`
@@ -20981,6 +21244,7 @@ export type Mutation = {
   cloudcixOTPOtpCreate: CloudCixotpOtpPayload;
   /**
    * Create a galaxy.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://pat.api.cloudcix.com/galaxy/`
@@ -20988,6 +21252,7 @@ export type Mutation = {
   cloudcixPATGalaxyCreate: CloudCixpatGalaxyPayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://pat.api.cloudcix.com/galaxy/{pk}/`
@@ -20995,6 +21260,7 @@ export type Mutation = {
   cloudcixPATGalaxyPartialUpdate: CloudCixpatGalaxyPayload;
   /**
    * Update the specified galaxy.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://pat.api.cloudcix.com/galaxy/{pk}/`
@@ -21003,6 +21269,7 @@ export type Mutation = {
   /**
    * pod_id is required in the method. This represents the POD the rules are for.
    * Sending a List of rules in this request will remove the current rules if they exist and save the rules in the request
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://pat.api.cloudcix.com/pod/{pod_id}/main_firewall_rules/`
@@ -21010,6 +21277,7 @@ export type Mutation = {
   cloudcixPATMainFirewallRulesCreate: CloudCixpatMainFirewallRulesPayload;
   /**
    * Create a Pod.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://pat.api.cloudcix.com/pod/`
@@ -21017,6 +21285,7 @@ export type Mutation = {
   cloudcixPATPodCreate: CloudCixpatPodPayload;
   /**
    * This method allows the User to create a Reading for a Source.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://plot.api.cloudcix.com/reading/`
@@ -21024,6 +21293,7 @@ export type Mutation = {
   cloudcixPlotReadingCreate: CloudCixPlotReadingPayload;
   /**
    * Create a Source.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://plot.api.cloudcix.com/source/`
@@ -21038,6 +21308,7 @@ export type Mutation = {
   cloudcixPlotSourceDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://plot.api.cloudcix.com/source/{pk}/`
@@ -21045,6 +21316,7 @@ export type Mutation = {
   cloudcixPlotSourcePartialUpdate: CloudCixPlotSourcePayload;
   /**
    * Update a Source whose Category is owned by their Address.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://plot.api.cloudcix.com/source/{pk}/`
@@ -21055,6 +21327,7 @@ export type Mutation = {
    * This method collects a bunch of data to export into a file
    * The request is put into a queue, and a global id will be returned in the response
    * This global id can then be used to download the exported file
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://reporting.api.cloudcix.com/export/`
@@ -21071,6 +21344,7 @@ export type Mutation = {
    * The response should contain an
    * idPackage
    * which can be used to put requested reports into a Package
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://reporting.api.cloudcix.com/package/`
@@ -21084,6 +21358,7 @@ export type Mutation = {
   cloudcixReportingPackageDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://reporting.api.cloudcix.com/package/{pk}/`
@@ -21092,6 +21367,7 @@ export type Mutation = {
   /**
    * This method allows the User to set the Package status to closed
    * This will start a background process of gathering and packaging documents for download
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://reporting.api.cloudcix.com/package/{pk}/`
@@ -21105,6 +21381,7 @@ export type Mutation = {
    * If
    * idPackage
    * is passed as part of the request, the report will be removed only after the Package’s status has been updated to “closed”
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://reporting.api.cloudcix.com/report/`
@@ -21118,6 +21395,7 @@ export type Mutation = {
   cloudcixReportingReportDelete: CloudCixDeletePayload;
   /**
    * This method allows the User to create a new Report Template for their Address
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://reporting.api.cloudcix.com/report_template/`
@@ -21131,6 +21409,7 @@ export type Mutation = {
   cloudcixReportingReportTemplateDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://reporting.api.cloudcix.com/report_template/{pk}/`
@@ -21138,6 +21417,7 @@ export type Mutation = {
   cloudcixReportingReportTemplatePartialUpdate: CloudCixReportingReportTemplatePayload;
   /**
    * This method allows the User to update an existing Report Template with new content
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://reporting.api.cloudcix.com/report_template/{pk}/`
@@ -21145,6 +21425,7 @@ export type Mutation = {
   cloudcixReportingReportTemplateUpdate: CloudCixReportingReportTemplatePayload;
   /**
    * Allows the User to create new documentation for an Application for a given Member
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://repository.api.cloudcix.com/application/`
@@ -21158,6 +21439,7 @@ export type Mutation = {
   cloudcixRepositoryApplicationDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://repository.api.cloudcix.com/application/{pk}/`
@@ -21165,6 +21447,7 @@ export type Mutation = {
   cloudcixRepositoryApplicationPartialUpdate: CloudCixRepositoryApplicationPayload;
   /**
    * Allows the User to update the details of an Application’s documentation
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://repository.api.cloudcix.com/application/{pk}/`
@@ -21172,6 +21455,7 @@ export type Mutation = {
   cloudcixRepositoryApplicationUpdate: CloudCixRepositoryApplicationPayload;
   /**
    * Allows the User to create a new DTO
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://repository.api.cloudcix.com/dto/`
@@ -21185,6 +21469,7 @@ export type Mutation = {
   cloudcixRepositoryDtoDelete: CloudCixDeletePayload;
   /**
    * Allows the User to add a new Parameter to a DTO
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://repository.api.cloudcix.com/dto_parameter/`
@@ -21198,6 +21483,7 @@ export type Mutation = {
   cloudcixRepositoryDtoParameterDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://repository.api.cloudcix.com/dto_parameter/{pk}/`
@@ -21205,6 +21491,7 @@ export type Mutation = {
   cloudcixRepositoryDtoParameterPartialUpdate: CloudCixRepositoryDtoParameterPayload;
   /**
    * Allows the User to update the details of a DTO Parameter
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://repository.api.cloudcix.com/dto_parameter/{pk}/`
@@ -21212,6 +21499,7 @@ export type Mutation = {
   cloudcixRepositoryDtoParameterUpdate: CloudCixRepositoryDtoParameterPayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://repository.api.cloudcix.com/dto/{pk}/`
@@ -21219,6 +21507,7 @@ export type Mutation = {
   cloudcixRepositoryDtoPartialUpdate: CloudCixRepositoryDtoPayload;
   /**
    * Allows the User to update the details of a DTO
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://repository.api.cloudcix.com/dto/{pk}/`
@@ -21227,6 +21516,7 @@ export type Mutation = {
   /**
    * Allows the User to create a new Exception Code in a default language
    * idLanguage 1 == English
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://repository.api.cloudcix.com/exception_code/`
@@ -21240,6 +21530,7 @@ export type Mutation = {
   cloudcixRepositoryExceptionCodeDelete: CloudCixDeletePayload;
   /**
    * Allows the User to add a new translation to an existing Exception Code
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://repository.api.cloudcix.com/language_exception_code/`
@@ -21257,6 +21548,7 @@ export type Mutation = {
   cloudcixRepositoryLanguageExceptionCodeDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://repository.api.cloudcix.com/language_exception_code/{pk}/`
@@ -21264,6 +21556,7 @@ export type Mutation = {
   cloudcixRepositoryLanguageExceptionCodePartialUpdate: CloudCixRepositoryLanguageExceptionCodePayload;
   /**
    * Allows the User to update the details of a translation
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://repository.api.cloudcix.com/language_exception_code/{pk}/`
@@ -21271,6 +21564,7 @@ export type Mutation = {
   cloudcixRepositoryLanguageExceptionCodeUpdate: CloudCixRepositoryLanguageExceptionCodePayload;
   /**
    * Allows the User to create a new method under the given Service
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://repository.api.cloudcix.com/method/`
@@ -21284,6 +21578,7 @@ export type Mutation = {
   cloudcixRepositoryMethodDelete: CloudCixDeletePayload;
   /**
    * Allows the User to create a new Parameter for a given Method
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://repository.api.cloudcix.com/method_parameter/`
@@ -21297,6 +21592,7 @@ export type Mutation = {
   cloudcixRepositoryMethodParameterDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://repository.api.cloudcix.com/method_parameter/{pk}/`
@@ -21304,6 +21600,7 @@ export type Mutation = {
   cloudcixRepositoryMethodParameterPartialUpdate: CloudCixRepositoryMethodParameterPayload;
   /**
    * Allows the User to update the details of a given Parameter
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://repository.api.cloudcix.com/method_parameter/{pk}/`
@@ -21311,6 +21608,7 @@ export type Mutation = {
   cloudcixRepositoryMethodParameterUpdate: CloudCixRepositoryMethodParameterPayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://repository.api.cloudcix.com/method/{pk}/`
@@ -21318,6 +21616,7 @@ export type Mutation = {
   cloudcixRepositoryMethodPartialUpdate: CloudCixRepositoryMethodPayload;
   /**
    * Allows the User to update the details of a given Method
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://repository.api.cloudcix.com/method/{pk}/`
@@ -21325,6 +21624,7 @@ export type Mutation = {
   cloudcixRepositoryMethodUpdate: CloudCixRepositoryMethodPayload;
   /**
    * Allows the User to create a new Service under a given Application
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://repository.api.cloudcix.com/service/`
@@ -21338,6 +21638,7 @@ export type Mutation = {
   cloudcixRepositoryServiceDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://repository.api.cloudcix.com/service/{pk}/`
@@ -21345,6 +21646,7 @@ export type Mutation = {
   cloudcixRepositoryServicePartialUpdate: CloudCixRepositoryServicePayload;
   /**
    * Allows the User to update the details of a given Service
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://repository.api.cloudcix.com/service/{pk}/`
@@ -21353,6 +21655,7 @@ export type Mutation = {
   /**
    * This method allows the User to create a new Agreed Price between its active Address and an address they are linked to for a SKU.
    * The Agreed Price must be unique for a SKU betwwen the two addresses
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://scm.api.cloudcix.com/agreed_price/`
@@ -21367,6 +21670,7 @@ export type Mutation = {
   cloudcixSCMAgreedPriceDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://scm.api.cloudcix.com/agreed_price/{pk}/`
@@ -21376,6 +21680,7 @@ export type Mutation = {
    * This method allows the User to update the details of an Agreed Price
    * Only Agreed Prices under the User’s active Address can be updated
    * The name must be unique per Address
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://scm.api.cloudcix.com/agreed_price/{pk}/`
@@ -21384,6 +21689,7 @@ export type Mutation = {
   /**
    * This method allows the User to create a new Bin for its active Address.
    * The name must be unique per Address
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://scm.api.cloudcix.com/bin/`
@@ -21399,6 +21705,7 @@ export type Mutation = {
   cloudcixSCMBinDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://scm.api.cloudcix.com/bin/{pk}/`
@@ -21406,6 +21713,7 @@ export type Mutation = {
   cloudcixSCMBinPartialUpdate: CloudCixscmBinPayload;
   /**
    * This method allows the User to associate one or several SKUs with a Bin
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://scm.api.cloudcix.com/bin_sku/`
@@ -21421,6 +21729,7 @@ export type Mutation = {
    * This method allows the User to update the details of a Bin
    * Only Bins under the User’s active Address can be updated
    * The name must be unique per Address
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://scm.api.cloudcix.com/bin/{pk}/`
@@ -21428,6 +21737,7 @@ export type Mutation = {
   cloudcixSCMBinUpdate: CloudCixscmBinPayload;
   /**
    * This method allows the User to create a new Brand for its Member
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://scm.api.cloudcix.com/brand/`
@@ -21442,6 +21752,7 @@ export type Mutation = {
   cloudcixSCMBrandDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://scm.api.cloudcix.com/brand/{pk}/`
@@ -21449,6 +21760,7 @@ export type Mutation = {
   cloudcixSCMBrandPartialUpdate: CloudCixscmBrandPayload;
   /**
    * This method allows the User to update a Brand belonging to its Member
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://scm.api.cloudcix.com/brand/{pk}/`
@@ -21458,6 +21770,7 @@ export type Mutation = {
    * This method allows the User to create an association between an SKU and a sub-component
    * A sub-component can never be any parent or even the selected SKU.
    * Sub-components must be unique
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://scm.api.cloudcix.com/sku/{sku_id}/critical_bom/`
@@ -21472,6 +21785,7 @@ export type Mutation = {
   cloudcixSCMCriticalBomDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://scm.api.cloudcix.com/sku/{sku_id}/critical_bom/{pk}/`
@@ -21482,6 +21796,7 @@ export type Mutation = {
    * A sub-component can never be any parent or even the selected SKU
    * Sub-components must be unique
    * Only owners of the SKUs can update the BOM
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://scm.api.cloudcix.com/sku/{sku_id}/critical_bom/{pk}/`
@@ -21491,6 +21806,7 @@ export type Mutation = {
    * This method allows the User to create a Manufactured Item.
    * If the SKU Type is set to No Identifier (0), the User can’t create a Manufactured Item.
    * Only the owners of an SKU can create Manufactured Items.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://scm.api.cloudcix.com/manufactured_item/`
@@ -21507,6 +21823,7 @@ export type Mutation = {
   cloudcixSCMManufacturedItemDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://scm.api.cloudcix.com/manufactured_item/{pk}/`
@@ -21516,6 +21833,7 @@ export type Mutation = {
    * This method allows the User to create a Manufactured Item.
    * If the SKU Type is set to No Identifier (0), the User can’t create a Manufactured Item.
    * Only the owners of an SKU can create Manufactured Items.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://scm.api.cloudcix.com/manufactured_item/{pk}/`
@@ -21523,6 +21841,7 @@ export type Mutation = {
   cloudcixSCMManufacturedItemUpdate: CloudCixscmManufacturedItemPayload;
   /**
    * This method allows the User to create a new Purchase Order for a specified Address
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://scm.api.cloudcix.com/purchase_order/`
@@ -21530,6 +21849,7 @@ export type Mutation = {
   cloudcixSCMPurchaseOrderCreate: CloudCixscmPurchaseOrderPayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://scm.api.cloudcix.com/purchase_order/{pk}/`
@@ -21537,6 +21857,7 @@ export type Mutation = {
   cloudcixSCMPurchaseOrderPartialUpdate: CloudCixscmPurchaseOrderPayload;
   /**
    * This method allows the User to update the details and the lines of a specified Purchase Order
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://scm.api.cloudcix.com/purchase_order/{pk}/`
@@ -21544,6 +21865,7 @@ export type Mutation = {
   cloudcixSCMPurchaseOrderUpdate: CloudCixscmPurchaseOrderPayload;
   /**
    * This method allows the User to create a Return Question
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://scm.api.cloudcix.com/return_question/`
@@ -21557,6 +21879,7 @@ export type Mutation = {
   cloudcixSCMReturnQuestionDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://scm.api.cloudcix.com/return_question/{pk}/`
@@ -21564,6 +21887,7 @@ export type Mutation = {
   cloudcixSCMReturnQuestionPartialUpdate: CloudCixscmReturnQuestionPayload;
   /**
    * This method allows the User to update a Return Question
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://scm.api.cloudcix.com/return_question/{pk}/`
@@ -21571,6 +21895,7 @@ export type Mutation = {
   cloudcixSCMReturnQuestionUpdate: CloudCixscmReturnQuestionPayload;
   /**
    * This method allows the User to create a new Sales Order for a specified address
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://scm.api.cloudcix.com/sales_order/`
@@ -21578,6 +21903,7 @@ export type Mutation = {
   cloudcixSCMSalesOrderCreate: CloudCixscmSalesOrderPayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://scm.api.cloudcix.com/sales_order/{pk}/`
@@ -21585,6 +21911,7 @@ export type Mutation = {
   cloudcixSCMSalesOrderPartialUpdate: CloudCixscmSalesOrderPayload;
   /**
    * This method allows the User to update the details of the lines of a Sales Order
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://scm.api.cloudcix.com/sales_order/{pk}/`
@@ -21592,6 +21919,7 @@ export type Mutation = {
   cloudcixSCMSalesOrderUpdate: CloudCixscmSalesOrderPayload;
   /**
    * This method allows the User to create a Service Group for their Member
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://scm.api.cloudcix.com/service_group/`
@@ -21606,6 +21934,7 @@ export type Mutation = {
   cloudcixSCMServiceGroupDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://scm.api.cloudcix.com/service_group/{pk}/`
@@ -21613,6 +21942,7 @@ export type Mutation = {
   cloudcixSCMServiceGroupPartialUpdate: CloudCixscmServiceGroupPayload;
   /**
    * This method allows the User to update a Service Group for their Member
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://scm.api.cloudcix.com/service_group/{pk}/`
@@ -21621,6 +21951,7 @@ export type Mutation = {
   /**
    * This method allows Users to create a Category for his Member
    * Each SKU belongs to a Category
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://scm.api.cloudcix.com/sku_category/`
@@ -21635,6 +21966,7 @@ export type Mutation = {
   cloudcixSCMSkuCategoryDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://scm.api.cloudcix.com/sku_category/{pk}/`
@@ -21642,6 +21974,7 @@ export type Mutation = {
   cloudcixSCMSkuCategoryPartialUpdate: CloudCixscmSkuCategoryPayload;
   /**
    * Allows the User to create a relationship between an SKU Category and a Return Question
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://scm.api.cloudcix.com/sku_category_return_question/`
@@ -21656,6 +21989,7 @@ export type Mutation = {
   /**
    * This method allows Users to update a Category for their Member
    * Category names must be unique for Categories with no Master Category or within the same Master Category
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://scm.api.cloudcix.com/sku_category/{pk}/`
@@ -21663,6 +21997,7 @@ export type Mutation = {
   cloudcixSCMSkuCategoryUpdate: CloudCixscmSkuCategoryPayload;
   /**
    * This method allows the User to create an SKU belonging to its Member
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://scm.api.cloudcix.com/sku/`
@@ -21679,6 +22014,7 @@ export type Mutation = {
   cloudcixSCMSkuDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://scm.api.cloudcix.com/sku/{pk}/`
@@ -21686,6 +22022,7 @@ export type Mutation = {
   cloudcixSCMSkuPartialUpdate: CloudCixscmSkuPayload;
   /**
    * This method allows the User to create a new SKU Stock Adjustment Transaction
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://scm.api.cloudcix.com/sku_stock_adjustment/`
@@ -21693,6 +22030,7 @@ export type Mutation = {
   cloudcixSCMSkuStockAdjustmentCreate: CloudCixscmSkuStockAdjustmentPayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://scm.api.cloudcix.com/sku_stock_adjustment/{pk}/`
@@ -21700,6 +22038,7 @@ export type Mutation = {
   cloudcixSCMSkuStockAdjustmentPartialUpdate: CloudCixscmSkuStockAdjustmentPayload;
   /**
    * This method allows the User to update some details of an SKU Stock Adjustment Transaction
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://scm.api.cloudcix.com/sku_stock_adjustment/{pk}/`
@@ -21707,6 +22046,7 @@ export type Mutation = {
   cloudcixSCMSkuStockAdjustmentUpdate: CloudCixscmSkuStockAdjustmentPayload;
   /**
    * This method allows the User to update an SKU belonging to its Member
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://scm.api.cloudcix.com/sku/{pk}/`
@@ -21718,6 +22058,7 @@ export type Mutation = {
    * - If the given Address is not the User’s Address, then the following conditions must be met in order to continue:
    * The given Address belongs to the User’s Member
    * The User is acting Global
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://scm.api.cloudcix.com/sku_value/`
@@ -21725,6 +22066,7 @@ export type Mutation = {
   cloudcixSCMSkuValueCreate: CloudCixscmSkuValuePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://scm.api.cloudcix.com/sku_value/{pk}/`
@@ -21733,6 +22075,7 @@ export type Mutation = {
   /**
    * This method allows the User to update the values for an SKU in a given Address
    * If the User has permission to Read the SKU, the User can also Update it
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://scm.api.cloudcix.com/sku_value/{pk}/`
@@ -21740,6 +22083,7 @@ export type Mutation = {
   cloudcixSCMSkuValueUpdate: CloudCixscmSkuValuePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://scm.api.cloudcix.com/validate_purchase_order/{pk}/`
@@ -21747,6 +22091,7 @@ export type Mutation = {
   cloudcixSCMValidatePurchaseOrderPartialUpdate: CloudCixscmValidatePurchaseOrderPayload;
   /**
    * This method allows the User to validate data for updating a Purchase Order
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://scm.api.cloudcix.com/validate_purchase_order/{pk}/`
@@ -21754,6 +22099,7 @@ export type Mutation = {
   cloudcixSCMValidatePurchaseOrderUpdate: CloudCixscmValidatePurchaseOrderPayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://scm.api.cloudcix.com/validate_sales_order/{pk}/`
@@ -21761,6 +22107,7 @@ export type Mutation = {
   cloudcixSCMValidateSalesOrderPartialUpdate: CloudCixscmValidateSalesOrderPayload;
   /**
    * This method allows the User to validate data for updating a Sales Order
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://scm.api.cloudcix.com/validate_sales_order/{pk}/`
@@ -21768,6 +22115,7 @@ export type Mutation = {
   cloudcixSCMValidateSalesOrderUpdate: CloudCixscmValidateSalesOrderPayload;
   /**
    * This method allows the User to create a new Task
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://scheduler.api.cloudcix.com/task/`
@@ -21775,6 +22123,7 @@ export type Mutation = {
   cloudcixSchedulerTaskCreate: CloudCixSchedulerTaskPayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://scheduler.api.cloudcix.com/task/{pk}/`
@@ -21788,6 +22137,7 @@ export type Mutation = {
    * - Warrantor Tickets
    * cloudcix.api.Support.ticket
    * transaction_type_id=40000
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://scheduler.api.cloudcix.com/task/{pk}/`
@@ -21795,6 +22145,7 @@ export type Mutation = {
   cloudcixSchedulerTaskUpdate: CloudCixSchedulerTaskPayload;
   /**
    * This method allows a User to create a Security Event of its arrival to an Address
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://security.api.cloudcix.com/security_event/`
@@ -21804,6 +22155,7 @@ export type Mutation = {
    * This method has two possible uses
    * The first is to allow a User to log their own departure from an Address
    * The second is to allow an Administrator of an Address to force log out a User currently visiting the Address
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://security.api.cloudcix.com/security_event_logout/`
@@ -21815,6 +22167,7 @@ export type Mutation = {
    * To add translations, you must use the
    * IRIS Condition Translation
    * service
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://support.api.cloudcix.com/iris_condition/`
@@ -21829,6 +22182,7 @@ export type Mutation = {
   cloudcixSupportIrisConditionDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://support.api.cloudcix.com/iris_condition/{pk}/`
@@ -21836,6 +22190,7 @@ export type Mutation = {
   cloudcixSupportIrisConditionPartialUpdate: CloudCixSupportIrisConditionPayload;
   /**
    * This method allows the User to create a translation for an IRIS Condition code for its Member
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://support.api.cloudcix.com/iris_condition_translation/`
@@ -21849,6 +22204,7 @@ export type Mutation = {
   cloudcixSupportIrisConditionTranslationDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://support.api.cloudcix.com/iris_condition_translation/{pk}/`
@@ -21856,6 +22212,7 @@ export type Mutation = {
   cloudcixSupportIrisConditionTranslationPartialUpdate: CloudCixSupportIrisConditionTranslationPayload;
   /**
    * This method allows the User to update some details for an IRIS Condition Translation
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://support.api.cloudcix.com/iris_condition_translation/{pk}/`
@@ -21866,6 +22223,7 @@ export type Mutation = {
    * To add translations, you must use the
    * IRIS Condition Translation
    * service
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://support.api.cloudcix.com/iris_condition/{pk}/`
@@ -21877,6 +22235,7 @@ export type Mutation = {
    * To add translations, you must use the
    * IRIS Defect Translation
    * service
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://support.api.cloudcix.com/iris_defect/`
@@ -21891,6 +22250,7 @@ export type Mutation = {
   cloudcixSupportIrisDefectDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://support.api.cloudcix.com/iris_defect/{pk}/`
@@ -21898,6 +22258,7 @@ export type Mutation = {
   cloudcixSupportIrisDefectPartialUpdate: CloudCixSupportIrisDefectPayload;
   /**
    * This method allows the User to create an IRIS Defect code for its Member
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://support.api.cloudcix.com/iris_defect_translation/`
@@ -21911,6 +22272,7 @@ export type Mutation = {
   cloudcixSupportIrisDefectTranslationDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://support.api.cloudcix.com/iris_defect_translation/{pk}/`
@@ -21918,6 +22280,7 @@ export type Mutation = {
   cloudcixSupportIrisDefectTranslationPartialUpdate: CloudCixSupportIrisDefectTranslationPayload;
   /**
    * This method allows the User to update some details for an IRIS Defect Translation
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://support.api.cloudcix.com/iris_defect_translation/{pk}/`
@@ -21928,6 +22291,7 @@ export type Mutation = {
    * To add translations, you must use the
    * IRIS Defect Translation
    * service
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://support.api.cloudcix.com/iris_defect/{pk}/`
@@ -21939,6 +22303,7 @@ export type Mutation = {
    * To add translations, you must use the
    * IRIS Extended Condition Translation
    * service
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://support.api.cloudcix.com/iris_extended_condition/`
@@ -21953,6 +22318,7 @@ export type Mutation = {
   cloudcixSupportIrisExtendedConditionDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://support.api.cloudcix.com/iris_extended_condition/{pk}/`
@@ -21960,6 +22326,7 @@ export type Mutation = {
   cloudcixSupportIrisExtendedConditionPartialUpdate: CloudCixSupportIrisExtendedConditionPayload;
   /**
    * This method allows the User to create an IRIS Extended Condition code for its Member
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://support.api.cloudcix.com/iris_extended_condition_translation/`
@@ -21973,6 +22340,7 @@ export type Mutation = {
   cloudcixSupportIrisExtendedConditionTranslationDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://support.api.cloudcix.com/iris_extended_condition_translation/{pk}/`
@@ -21980,6 +22348,7 @@ export type Mutation = {
   cloudcixSupportIrisExtendedConditionTranslationPartialUpdate: CloudCixSupportIrisExtendedConditionTranslationPayload;
   /**
    * This method allows the User to update some details for an IRIS Extended Condition Translation
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://support.api.cloudcix.com/iris_extended_condition_translation/{pk}/`
@@ -21990,6 +22359,7 @@ export type Mutation = {
    * To add translations, you must use the
    * IRIS Extended Condition Translation
    * service
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://support.api.cloudcix.com/iris_extended_condition/{pk}/`
@@ -22001,6 +22371,7 @@ export type Mutation = {
    * To add translations, you must use the
    * IRIS NTF Translation
    * service
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://support.api.cloudcix.com/iris_ntf/`
@@ -22015,6 +22386,7 @@ export type Mutation = {
   cloudcixSupportIrisNtfDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://support.api.cloudcix.com/iris_ntf/{pk}/`
@@ -22022,6 +22394,7 @@ export type Mutation = {
   cloudcixSupportIrisNtfPartialUpdate: CloudCixSupportIrisNtfPayload;
   /**
    * This method allows the User to create an IRIS NTF code for its Member
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://support.api.cloudcix.com/iris_ntf_translation/`
@@ -22035,6 +22408,7 @@ export type Mutation = {
   cloudcixSupportIrisNtfTranslationDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://support.api.cloudcix.com/iris_ntf_translation/{pk}/`
@@ -22042,6 +22416,7 @@ export type Mutation = {
   cloudcixSupportIrisNtfTranslationPartialUpdate: CloudCixSupportIrisNtfTranslationPayload;
   /**
    * This method allows the User to update some details for an IRIS NTF Translation
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://support.api.cloudcix.com/iris_ntf_translation/{pk}/`
@@ -22052,6 +22427,7 @@ export type Mutation = {
    * To add translations, you must use the
    * IRIS NTF Translation
    * service
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://support.api.cloudcix.com/iris_ntf/{pk}/`
@@ -22063,6 +22439,7 @@ export type Mutation = {
    * To add translations, you must use the
    * IRIS Repair Translation
    * service
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://support.api.cloudcix.com/iris_repair/`
@@ -22077,6 +22454,7 @@ export type Mutation = {
   cloudcixSupportIrisRepairDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://support.api.cloudcix.com/iris_repair/{pk}/`
@@ -22084,6 +22462,7 @@ export type Mutation = {
   cloudcixSupportIrisRepairPartialUpdate: CloudCixSupportIrisRepairPayload;
   /**
    * This method allows the User to create an IRIS Repair code for its Member
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://support.api.cloudcix.com/iris_repair_translation/`
@@ -22097,6 +22476,7 @@ export type Mutation = {
   cloudcixSupportIrisRepairTranslationDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://support.api.cloudcix.com/iris_repair_translation/{pk}/`
@@ -22104,6 +22484,7 @@ export type Mutation = {
   cloudcixSupportIrisRepairTranslationPartialUpdate: CloudCixSupportIrisRepairTranslationPayload;
   /**
    * This method allows the User to update some details for an IRIS Repair Translation
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://support.api.cloudcix.com/iris_repair_translation/{pk}/`
@@ -22114,6 +22495,7 @@ export type Mutation = {
    * To add translations, you must use the
    * IRIS Repair Translation
    * service
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://support.api.cloudcix.com/iris_repair/{pk}/`
@@ -22125,6 +22507,7 @@ export type Mutation = {
    * To add translations, you must use the
    * IRIS Section Translation
    * service
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://support.api.cloudcix.com/iris_section/`
@@ -22139,6 +22522,7 @@ export type Mutation = {
   cloudcixSupportIrisSectionDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://support.api.cloudcix.com/iris_section/{pk}/`
@@ -22146,6 +22530,7 @@ export type Mutation = {
   cloudcixSupportIrisSectionPartialUpdate: CloudCixSupportIrisSectionPayload;
   /**
    * This method allows the User to create an IRIS Section code for its Member
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://support.api.cloudcix.com/iris_section_translation/`
@@ -22159,6 +22544,7 @@ export type Mutation = {
   cloudcixSupportIrisSectionTranslationDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://support.api.cloudcix.com/iris_section_translation/{pk}/`
@@ -22166,6 +22552,7 @@ export type Mutation = {
   cloudcixSupportIrisSectionTranslationPartialUpdate: CloudCixSupportIrisSectionTranslationPayload;
   /**
    * This method allows the User to update some details for an IRIS Section Translation
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://support.api.cloudcix.com/iris_section_translation/{pk}/`
@@ -22176,6 +22563,7 @@ export type Mutation = {
    * To add translations, you must use the
    * IRIS Section Translation
    * service
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://support.api.cloudcix.com/iris_section/{pk}/`
@@ -22187,6 +22575,7 @@ export type Mutation = {
    * To add translations, you must use the
    * IRIS Symptom Translation
    * service
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://support.api.cloudcix.com/iris_symptom/`
@@ -22201,6 +22590,7 @@ export type Mutation = {
   cloudcixSupportIrisSymptomDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://support.api.cloudcix.com/iris_symptom/{pk}/`
@@ -22208,6 +22598,7 @@ export type Mutation = {
   cloudcixSupportIrisSymptomPartialUpdate: CloudCixSupportIrisSymptomPayload;
   /**
    * This method allows the User to create an IRIS Symptom code for its Member
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://support.api.cloudcix.com/iris_symptom_translation/`
@@ -22221,6 +22612,7 @@ export type Mutation = {
   cloudcixSupportIrisSymptomTranslationDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://support.api.cloudcix.com/iris_symptom_translation/{pk}/`
@@ -22228,6 +22620,7 @@ export type Mutation = {
   cloudcixSupportIrisSymptomTranslationPartialUpdate: CloudCixSupportIrisSymptomTranslationPayload;
   /**
    * This method allows the User to update some details for an IRIS Symptom Translation
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://support.api.cloudcix.com/iris_symptom_translation/{pk}/`
@@ -22238,6 +22631,7 @@ export type Mutation = {
    * To add translations, you must use the
    * IRIS Symptom Translation
    * service
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://support.api.cloudcix.com/iris_symptom/{pk}/`
@@ -22251,6 +22645,7 @@ export type Mutation = {
    * An Item History is automatically created by the system to reflect who added the Item, along with the current and initial values
    * A Warrantor can set up any of the Users associated with the Ticket
    * A Client can only manage its associated Users
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://support.api.cloudcix.com/item/`
@@ -22265,6 +22660,7 @@ export type Mutation = {
    * to
    * andcc
    * fields. Emails will always be sent by CloudCIX Notifications, and the sender will be specified in the body of the email. Reply-To will be the User’s email unless it is set.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://support.api.cloudcix.com/item_history/`
@@ -22272,6 +22668,7 @@ export type Mutation = {
   cloudcixSupportItemHistoryCreate: CloudCixSupportItemHistoryPayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://support.api.cloudcix.com/item/{pk}/`
@@ -22285,6 +22682,7 @@ export type Mutation = {
    * An Item History is automatically created by the system to reflect who added the Item, along with the current and initial values
    * A Warrantor can set up any of the Users associated with the Ticket
    * A Client can only manage its associated Users
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://support.api.cloudcix.com/item/{pk}/`
@@ -22296,6 +22694,7 @@ export type Mutation = {
    * To create a Reason For Return in a different language, use the
    * Reason For Return Translation
    * service
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://support.api.cloudcix.com/reason_for_return/`
@@ -22310,6 +22709,7 @@ export type Mutation = {
   cloudcixSupportReasonForReturnDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://support.api.cloudcix.com/reason_for_return/{pk}/`
@@ -22317,6 +22717,7 @@ export type Mutation = {
   cloudcixSupportReasonForReturnPartialUpdate: CloudCixSupportReasonForReturnPayload;
   /**
    * This method allows the User to add a translation for a Reason For Return
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://support.api.cloudcix.com/reason_for_return_translation/`
@@ -22330,6 +22731,7 @@ export type Mutation = {
   cloudcixSupportReasonForReturnTranslationDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://support.api.cloudcix.com/reason_for_return_translation/{pk}/`
@@ -22337,6 +22739,7 @@ export type Mutation = {
   cloudcixSupportReasonForReturnTranslationPartialUpdate: CloudCixSupportReasonForReturnTranslationPayload;
   /**
    * This method allows the User to update a Reason For Return translation
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://support.api.cloudcix.com/reason_for_return_translation/{pk}/`
@@ -22344,6 +22747,7 @@ export type Mutation = {
   cloudcixSupportReasonForReturnTranslationUpdate: CloudCixSupportReasonForReturnTranslationPayload;
   /**
    * This method allows the User to update some of the details of a Reason For Return
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://support.api.cloudcix.com/reason_for_return/{pk}/`
@@ -22353,6 +22757,7 @@ export type Mutation = {
    * This method allows the User to create a default Business Logic for a specific Address
    * This method can only be run by an Administrator
    * Only Addresses belonging to the User’s Member can be managed
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://support.api.cloudcix.com/service_centre_logic/`
@@ -22368,6 +22773,7 @@ export type Mutation = {
   cloudcixSupportServiceCentreLogicDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://support.api.cloudcix.com/service_centre_logic/{pk}/`
@@ -22377,6 +22783,7 @@ export type Mutation = {
    * This method allows the User to update the default Business Logic for a given Address
    * This method can only be run by an Administrator
    * Only Addresses belonging to the User’s Member can be managed
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://support.api.cloudcix.com/service_centre_logic/{pk}/`
@@ -22388,6 +22795,7 @@ export type Mutation = {
    * If there are already values in the Service Centre’s side, an exception will be raised and
    * update
    * will need to be used instead
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://support.api.cloudcix.com/service_centre_warrantor/`
@@ -22403,6 +22811,7 @@ export type Mutation = {
   cloudcixSupportServiceCentreWarrantorDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://support.api.cloudcix.com/service_centre_warrantor/{pk}/`
@@ -22410,6 +22819,7 @@ export type Mutation = {
   cloudcixSupportServiceCentreWarrantorPartialUpdate: CloudCixSupportServiceCentreWarrantorPayload;
   /**
    * This method allows the User to update an association between a Service Centre’s Address and a Warrantor’s Address
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://support.api.cloudcix.com/service_centre_warrantor/{pk}/`
@@ -22419,6 +22829,7 @@ export type Mutation = {
    * This method allows the User to create a Ticket
    * A Warrantor can set up any of the Users associated with a Ticket
    * A Client and a Service Centre can only managed their associated Users
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://support.api.cloudcix.com/ticket/`
@@ -22433,6 +22844,7 @@ export type Mutation = {
    * to
    * andcc
    * fields. Emails will always be sent by CloudCIX Notifications, and the sender will be specified in the body of the email. Reply-To will be the User’s email unless it is set.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://support.api.cloudcix.com/ticket_history/`
@@ -22440,6 +22852,7 @@ export type Mutation = {
   cloudcixSupportTicketHistoryCreate: CloudCixSupportTicketHistoryPayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://support.api.cloudcix.com/ticket/{pk}/`
@@ -22447,6 +22860,7 @@ export type Mutation = {
   cloudcixSupportTicketPartialUpdate: CloudCixSupportTicketPayload;
   /**
    * This method allows the User to create a Ticket Question
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://support.api.cloudcix.com/ticket_question/`
@@ -22463,6 +22877,7 @@ export type Mutation = {
   cloudcixSupportTicketQuestionDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://support.api.cloudcix.com/ticket_question/{pk}/`
@@ -22472,6 +22887,7 @@ export type Mutation = {
    * This method allows the User to update some details of a Ticket Question
    * Note
    * When a Question is updated, Questions that are already associated to Tickets won’t change
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://support.api.cloudcix.com/ticket_question/{pk}/`
@@ -22479,6 +22895,7 @@ export type Mutation = {
   cloudcixSupportTicketQuestionUpdate: CloudCixSupportTicketQuestionPayload;
   /**
    * This method allows the User to create a new Ticket Type
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://support.api.cloudcix.com/ticket_type/`
@@ -22493,6 +22910,7 @@ export type Mutation = {
   cloudcixSupportTicketTypeDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://support.api.cloudcix.com/ticket_type/{pk}/`
@@ -22500,6 +22918,7 @@ export type Mutation = {
   cloudcixSupportTicketTypePartialUpdate: CloudCixSupportTicketTypePayload;
   /**
    * This method allows the User to update some of the details of a Ticket Type
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://support.api.cloudcix.com/ticket_type/{pk}/`
@@ -22509,6 +22928,7 @@ export type Mutation = {
    * This method allows the User to update some details of a Ticket
    * A Warrantor can set up any of the Users associated with a Ticket
    * A Client and a Service Centre can only managed their associated Users
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://support.api.cloudcix.com/ticket/{pk}/`
@@ -22517,6 +22937,7 @@ export type Mutation = {
   /**
    * This method allows the User to create a default Business Logic for a specified Address
    * This method can only be run by an Administrator
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://support.api.cloudcix.com/warrantor_logic/`
@@ -22531,6 +22952,7 @@ export type Mutation = {
   cloudcixSupportWarrantorLogicDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://support.api.cloudcix.com/warrantor_logic/{pk}/`
@@ -22539,6 +22961,7 @@ export type Mutation = {
   /**
    * This method allows the User to update some of the details of a default Business Logic for a given Address
    * This method can only be run by an Administrator
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://support.api.cloudcix.com/warrantor_logic/{pk}/`
@@ -22550,6 +22973,7 @@ export type Mutation = {
    * If there are already values in the Warrantor’s side, an exception will be raised and
    * update
    * must be used instead
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://support.api.cloudcix.com/warrantor_service_centre/`
@@ -22565,6 +22989,7 @@ export type Mutation = {
   cloudcixSupportWarrantorServiceCentreDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://support.api.cloudcix.com/warrantor_service_centre/{pk}/`
@@ -22572,6 +22997,7 @@ export type Mutation = {
   cloudcixSupportWarrantorServiceCentrePartialUpdate: CloudCixSupportWarrantorServiceCentrePayload;
   /**
    * This method allows the User to update an association between a Warrantor’s Address and a Service Centre’s Address
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://support.api.cloudcix.com/warrantor_service_centre/{pk}/`
@@ -22579,6 +23005,7 @@ export type Mutation = {
   cloudcixSupportWarrantorServiceCentreUpdate: CloudCixSupportWarrantorServiceCentrePayload;
   /**
    * Allows the Use to create a new Class record
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://training.api.cloudcix.com/cls/`
@@ -22592,6 +23019,7 @@ export type Mutation = {
   cloudcixTrainingClsDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://training.api.cloudcix.com/cls/{pk}/`
@@ -22599,6 +23027,7 @@ export type Mutation = {
   cloudcixTrainingClsPartialUpdate: CloudCixTrainingClsPayload;
   /**
    * Allows the User to update the details of a Class record
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://training.api.cloudcix.com/cls/{pk}/`
@@ -22606,6 +23035,7 @@ export type Mutation = {
   cloudcixTrainingClsUpdate: CloudCixTrainingClsPayload;
   /**
    * Allows a User to create a Student record by adding a User to a Class
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://training.api.cloudcix.com/student/`
@@ -22619,6 +23049,7 @@ export type Mutation = {
   cloudcixTrainingStudentDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://training.api.cloudcix.com/student/{pk}/`
@@ -22627,6 +23058,7 @@ export type Mutation = {
   /**
    * Allows a User to update a Student’s records.
    * Students can become Self Managed which means they can manage themselves
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://training.api.cloudcix.com/student/{pk}/`
@@ -22634,6 +23066,7 @@ export type Mutation = {
   cloudcixTrainingStudentUpdate: CloudCixTrainingStudentPayload;
   /**
    * Allows a User to create a new Syllabus
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://training.api.cloudcix.com/syllabus/`
@@ -22647,6 +23080,7 @@ export type Mutation = {
   cloudcixTrainingSyllabusDelete: CloudCixDeletePayload;
   /**
    * Does the same thing as update without needing to pass a full representation of the object, only the fields that need updating
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PATCH https://training.api.cloudcix.com/syllabus/{pk}/`
@@ -22654,6 +23088,7 @@ export type Mutation = {
   cloudcixTrainingSyllabusPartialUpdate: CloudCixTrainingSyllabusPayload;
   /**
    * Allows a User to update the details of a given Syllabus
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `PUT https://training.api.cloudcix.com/syllabus/{pk}/`
@@ -22663,6 +23098,7 @@ export type Mutation = {
    * Allows the user to create a Bucket on the sent
    * path
    * in the Minio on the sentregion_name.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://vault.api.cloudcix.com/bucket/`
@@ -22685,6 +23121,7 @@ export type Mutation = {
    * Allows the user to upload (create or update) an Object into MinIO on the sent
    * path
    * and in the sentregion_name.
+   *
    * `input` is the JSON body CloudCIX expects, with its own (snake_case) field names; the fields it refuses come back in `userErrors`.
    *
    * `POST https://vault.api.cloudcix.com/object/`

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { envString, envUrl } from '../../core/env.js';
+import { envInt, envString, envUrl } from '../../core/env.js';
 
 /**
  * CloudCIX settings. The base URL is a template: `{application}` is replaced by
@@ -19,6 +19,12 @@ export const cloudcixConfigSchema = z
     CLOUDCIX_EMAIL: envString().optional(),
     CLOUDCIX_PASSWORD: envString().optional(),
     CLOUDCIX_API_KEY: envString().optional(),
+    /**
+     * Requests per second the gateway sends for one CloudCIX user (its own login,
+     * or a token a client forwards). Default 20, CloudCIX's documented limit; set it
+     * lower when other software shares the login, higher only for a simulator.
+     */
+    CLOUDCIX_REQUESTS_PER_SECOND: envInt(20, 1, 10_000),
   })
   .superRefine((env, ctx) => {
     const configured = env.CLOUDCIX_BASE_URL || env.CLOUDCIX_EMAIL || env.CLOUDCIX_PASSWORD || env.CLOUDCIX_API_KEY;
@@ -32,6 +38,7 @@ export const cloudcixConfigSchema = z
     email: env.CLOUDCIX_EMAIL,
     password: env.CLOUDCIX_PASSWORD,
     apiKey: env.CLOUDCIX_API_KEY,
+    requestsPerSecond: env.CLOUDCIX_REQUESTS_PER_SECOND,
   }));
 
 export type CloudCIXConfig = z.output<typeof cloudcixConfigSchema>;

@@ -1,0 +1,61 @@
+import { definePlatform } from '../../core/platform.js';
+import { tagType } from '../../core/graphql/ids.js';
+import { CloudCIXClient, FORWARDED_TOKEN_HEADER } from './client.js';
+import { cloudcixConfigSchema } from './config.js';
+import { createCloudCIXLoaders, splitRecordKey } from './loaders.js';
+import { cloudcixModel } from './model.js';
+import { cloudcixResolvers, type CloudCIXScope } from './resolvers.js';
+import { CloudCIXSimulator } from './simulator.js';
+
+const MEMBERS = cloudcixModel.byKey.get('Membership.member')!;
+const APPS = cloudcixModel.byKey.get('AppManager.app')!;
+const COUNTRIES = cloudcixModel.byKey.get('Membership.country')!;
+
+/** `node(id)` for every service's type: the key holds the parent ids and the record's id (see globalKeyOf). */
+const nodes = Object.fromEntries(
+  cloudcixModel.services.map((model) => [
+    model.typeName,
+    (scope: CloudCIXScope, key: string) => {
+      const { parents, id } = splitRecordKey(key);
+      return id.startsWith('~') ? Promise.resolve(null) : scope.loaders.load(model, parents, id);
+    },
+  ]),
+);
+
+export const cloudcix = definePlatform({
+  key: 'cloudcix',
+  enumValue: 'CLOUDCIX',
+  title: 'CloudCIX',
+  schemaFiles: ['cloudcix.graphql'],
+  resolvers: cloudcixResolvers,
+  configSchema: cloudcixConfigSchema,
+  isConfigured: (config) => Boolean(config.baseUrl),
+  createClient(config, deps) {
+    if (!config.baseUrl || !config.email || !config.password || !config.apiKey) {
+      throw new Error('CloudCIX needs CLOUDCIX_EMAIL, CLOUDCIX_PASSWORD and CLOUDCIX_API_KEY (or none, for the simulator)');
+    }
+    return new CloudCIXClient(
+      { baseUrl: config.baseUrl, email: config.email, password: config.password, apiKey: config.apiKey, requestsPerSecond: config.requestsPerSecond },
+      deps,
+    );
+  },
+  // A client's own token (header `x-cloudcix-token`) makes CloudCIX answer as that user, with that user's permissions.
+  createScope: (client: CloudCIXClient, request): CloudCIXScope => {
+    const api = client.as(request.headers[FORWARDED_TOKEN_HEADER]?.trim() || undefined);
+    return { api, loaders: createCloudCIXLoaders(api) };
+  },
+  ping: async (client) => {
+    await client.api.list(COUNTRIES.service, [], { page: 0, limit: 1 });
+  },
+  closeClient: (client) => client.close(),
+  nodes,
+  unified: {
+    customers: async (scope) => (await scope.loaders.all(MEMBERS)).map((m) => tagType(m, MEMBERS.typeName)),
+    apps: async (scope) => (await scope.loaders.all(APPS)).map((a) => tagType(a, APPS.typeName)),
+  },
+  simulator: {
+    start: (options) => new CloudCIXSimulator(options).start(),
+  },
+});
+
+export type { CloudCIXScope };
