@@ -38,11 +38,12 @@ function withArgs(...parts: string[]): string {
 
 const LIST_ARGS = 'first: Int, after: String, search: JSON, exclude: JSON, order: String';
 
-const LIST_HELP = `\`first\`/\`after\`: Relay paging over CloudCIX pages. \`search\`/\`exclude\`: CloudCIX filters such as \`{name__icontains: "cix", id__in: [1, 2]}\`; one CloudCIX cannot apply is skipped and reported in the response's \`extensions.warnings\`. \`order\`: a field, \`-\` first for descending.`;
+const LIST_HELP = `Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. \`first\`/\`after\`: Relay paging over CloudCIX pages. \`search\`/\`exclude\`: CloudCIX filters such as \`{name__icontains: "cix", id__in: [1, 2]}\`; one CloudCIX cannot apply is skipped and reported in the response's \`extensions.warnings\`. \`order\`: a field, \`-\` first for descending.`;
 
 function listField(model: ServiceModel, name: string, atRoot: boolean): string {
   const text = `${model.service.methodDescriptions.list ?? `Lists ${model.service.title} records.`}\n\n${LIST_HELP}\n\n\`GET ${url(model, false)}\``;
-  return `${describe(text, '  ')}  ${name}${withArgs(atRoot ? parentArgs(model) : '', LIST_ARGS)}: ${model.connectionType}!\n`;
+  // Nullable: one failing service nulls its own list, not the whole application's namespace.
+  return `${describe(text, '  ')}  ${name}${withArgs(atRoot ? parentArgs(model) : '', LIST_ARGS)}: ${model.connectionType}\n`;
 }
 
 function readField(model: ServiceModel, name: string, atRoot: boolean): string {

@@ -41,8 +41,8 @@ async function main(argv: string[]): Promise<void> {
     const envFile = resolve(config.dataDir, 'simulators.env');
     const lines: string[] = ['# Written by `npm run simulate`: settings that point a Switchboard gateway at the running simulators.'];
     for (const [platform, simulator] of running) {
-      const env = await platform.simulator.environment?.(simulator as never, config.dataDir);
-      for (const [name, value] of Object.entries(env ?? {})) lines.push(`${name}=${JSON.stringify(value)}`);
+      const env = await platform.simulator.environment(simulator as never, config.dataDir);
+      for (const [name, value] of Object.entries(env)) lines.push(`${name}=${JSON.stringify(value)}`);
     }
     await mkdir(dirname(envFile), { recursive: true });
     await writeFile(envFile, `${lines.join('\n')}\n`, { mode: 0o600 });

@@ -127,7 +127,7 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
   });
 
   const wss = new WebSocketServer({ server, path: '/graphql' });
-  const wsCleanup = useServer<Record<string, unknown>, { context?: GraphQLContext }>(
+  const wsCleanup = useServer<Record<string, unknown>>(
     {
       schema,
       context: (ctx) => {
@@ -135,17 +135,21 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
         const headers: Record<string, string | undefined> = { ...lowerHeaders(ctx.extra.request.headers) };
         // Browsers cannot set WebSocket headers, so connection params stand in for them.
         for (const [key, value] of Object.entries(params)) if (typeof value === 'string') headers[key.toLowerCase()] = value;
-        const context = options.createContext({ headers });
-        ctx.extra.context = context;
-        return context;
+        return options.createContext({ headers });
       },
-      onNext: (ctx, _id, _payload, _args, result) => {
+      onNext: (_ctx, _id, _payload, args, result) => {
+        // The context of this operation (a socket may run several at once), not of the socket.
+        const context = args.contextValue as GraphQLContext | undefined;
         const execution = result as ExecutionResult;
-        const partial = ctx.extra.context?.partialErrors ?? [];
-        if (!execution.errors?.length && partial.length === 0) return execution;
+        const partial = context?.partialErrors ?? [];
+        const warnings = context?.warnings ?? [];
+        if (!execution.errors?.length && partial.length === 0 && warnings.length === 0) return execution;
         return {
           ...execution,
-          errors: [...(execution.errors ?? []).map((e) => formatError(e.toJSON(), e)), ...partial] as never,
+          ...(execution.errors?.length || partial.length
+            ? { errors: [...(execution.errors ?? []).map((e) => formatError(e.toJSON(), e)), ...partial] as never }
+            : {}),
+          ...(warnings.length ? { extensions: { ...execution.extensions, warnings } } : {}),
         };
       },
     },

@@ -164,4 +164,22 @@ describe('CloudCIX lists through the gateway', () => {
     expect(res.body.data.cloudcix.membership.member.data).not.toHaveProperty('api_key');
     expect(res.body.data.cloudcix.membership.members.nodes).toHaveLength(sim.records('Membership', 'member').length);
   });
+
+  it('a service that fails nulls its own list only; the sibling lists still answer', async () => {
+    const sim = stack.sim('cloudcix');
+    const route = sim.routeOf('Membership', 'address', 'list');
+    sim.server.inject(route, { status: 503, body: { error_code: 'membership_address_list_503', detail: 'Down for maintenance.' } });
+    try {
+      const res = await stack.graphql('{ cloudcix { membership { addresses(first: 2) { totalCount } countries(first: 2) { totalCount } } } }');
+      expect(res.body.data.cloudcix.membership.addresses).toBeNull();
+      expect(res.body.data.cloudcix.membership.countries.totalCount).toBeGreaterThan(0);
+      expect(res.body.errors).toHaveLength(1);
+      expect(res.body.errors[0]).toMatchObject({
+        path: ['cloudcix', 'membership', 'addresses'],
+        extensions: { code: 'UPSTREAM_UNAVAILABLE', platform: 'cloudcix', upstreamStatus: 503 },
+      });
+    } finally {
+      sim.server.clearFaults();
+    }
+  });
 });

@@ -46,22 +46,27 @@ describe('npm run simulate', () => {
     for (const [name, value] of Object.entries(env)) if (/SECRET|KEY/.test(name)) expect(stdout).not.toContain(value);
 
     gateway = await startGateway({ config: loadConfig({ ...env, PORT: '0', DATA_DIR: dataDir }), log: createLogger('silent') });
-    expect(Object.keys(gateway.simulators)).toEqual(platforms.filter((p) => !p.simulator.environment).map((p) => p.key));
+    expect(gateway.simulators).toEqual({}); // every platform is served as a real, configured upstream
     const res = await fetch(gateway.graphqlUrl, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
         query: `{ platforms { platform simulated }
           customers(first: 500) { nodes { platform } }
+          apps(first: 500) { nodes { platform } }
           apiClients(first: 500) { nodes { platform } }
-          ixc { devices(first: 2) { nodes { serialNumber } } } }`,
+          ixc { devices(first: 2) { nodes { serialNumber } } }
+          cloudcix { membership { addresses(first: 2) { nodes { name country { englishName } } } } } }`,
       }),
     });
     const body = (await res.json()) as any;
     expect(body.errors).toBeUndefined();
-    for (const p of body.data.platforms) expect(p.simulated, p.platform).toBe(!platforms.find((m) => m.enumValue === p.platform)!.simulator.environment);
-    expect(new Set(body.data.customers.nodes.map((n: any) => n.platform))).toEqual(new Set(['CLOUDLX', 'EXOTEL', ...(body.data.customers.nodes.some((n: any) => n.platform === 'CLOUDCIX') ? ['CLOUDCIX'] : [])]));
-    expect(new Set(body.data.apiClients.nodes.map((n: any) => n.platform))).toEqual(new Set(['CLOUDLX', 'IXC']));
+    expect(body.data.platforms).toEqual(platforms.map((p) => ({ platform: p.enumValue, simulated: false })));
+    const platformsOf = (field: string) => [...new Set(body.data[field].nodes.map((n: any) => n.platform))].sort();
+    expect(platformsOf('customers')).toEqual(['CLOUDCIX', 'CLOUDLX', 'EXOTEL']);
+    expect(platformsOf('apps')).toEqual(['CLOUDCIX', 'EXOTEL']);
+    expect(platformsOf('apiClients')).toEqual(['CLOUDLX', 'IXC']);
     expect(body.data.ixc.devices.nodes).toHaveLength(2);
+    expect(body.data.cloudcix.membership.addresses.nodes).toHaveLength(2);
   });
 });

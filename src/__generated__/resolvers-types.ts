@@ -286,11 +286,11 @@ export type CloudCixAppManagerQuery = {
   /**
    * Return a list of all Apps available.
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://appmanager.api.cloudcix.com/app/`
    */
-  apps: CloudCixAppConnection;
+  apps: Maybe<CloudCixAppConnection>;
 };
 
 
@@ -544,19 +544,19 @@ export type CloudCixAssetQuery = {
   /**
    * Returns a list of Asset Transactions and their details
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://asset.api.cloudcix.com/asset_transaction/`
    */
-  assetTransactions: CloudCixAssetAssetTransactionConnection;
+  assetTransactions: Maybe<CloudCixAssetAssetTransactionConnection>;
   /**
    * Returns a list of Assets owned by the acting Address of the User who makes the request
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://asset.api.cloudcix.com/asset/`
    */
-  assets: CloudCixAssetAssetConnection;
+  assets: Maybe<CloudCixAssetAssetConnection>;
   /**
    * Returns a given Depreciation Type with all its details. Null when there is none.
    *
@@ -566,11 +566,11 @@ export type CloudCixAssetQuery = {
   /**
    * Returns a list of all Depreciation Types associated with the Member of the User making the request
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://asset.api.cloudcix.com/depreciation_type/`
    */
-  depreciationTypes: CloudCixAssetDepreciationTypeConnection;
+  depreciationTypes: Maybe<CloudCixAssetDepreciationTypeConnection>;
   /**
    * Allows the User to get details about an Off Rent transaction. Null when there is none.
    *
@@ -580,11 +580,11 @@ export type CloudCixAssetQuery = {
   /**
    * Returns a list of Off Rent transactions
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://asset.api.cloudcix.com/off_rent/`
    */
-  offRents: CloudCixAssetOffRentConnection;
+  offRents: Maybe<CloudCixAssetOffRentConnection>;
   /**
    * Allows the User to get details about an Off Test transaction. Null when there is none.
    *
@@ -594,11 +594,11 @@ export type CloudCixAssetQuery = {
   /**
    * Returns a list of Off Test transactions
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://asset.api.cloudcix.com/off_test/`
    */
-  offTests: CloudCixAssetOffTestConnection;
+  offTests: Maybe<CloudCixAssetOffTestConnection>;
   /**
    * Allows the User to get details about a Rent transaction. Null when there is none.
    *
@@ -608,11 +608,11 @@ export type CloudCixAssetQuery = {
   /**
    * Returns a list of Rent transactions
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://asset.api.cloudcix.com/rent/`
    */
-  rents: CloudCixAssetRentConnection;
+  rents: Maybe<CloudCixAssetRentConnection>;
 };
 
 
@@ -980,35 +980,35 @@ export type CloudCixCircuitQuery = {
   /**
    * Returns a list of Circuit Classes and their supported Properties
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://circuit.api.cloudcix.com/circuit_class/`
    */
-  circuitClasses: CloudCixCircuitCircuitClassConnection;
+  circuitClasses: Maybe<CloudCixCircuitCircuitClassConnection>;
   /**
    * Returns a list of Circuits by owner, customer and supplier based on the User’s Address
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://circuit.api.cloudcix.com/circuit/`
    */
-  circuits: CloudCixCircuitCircuitConnection;
+  circuits: Maybe<CloudCixCircuitCircuitConnection>;
   /**
    * Returns a list of Property Types
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://circuit.api.cloudcix.com/property_type/`
    */
-  propertyTypes: CloudCixCircuitPropertyTypeConnection;
+  propertyTypes: Maybe<CloudCixCircuitPropertyTypeConnection>;
   /**
    * - Allows the User to list all properties of their Circuits where the queries search_term is included. - It will return a list of objects for each property value the term was included in, with reference keys to identify the Circuit. - This list will be alphabetical based on the value of the property.
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://circuit.api.cloudcix.com/property_value/`
    */
-  propertyValues: CloudCixCircuitPropertyValueConnection;
+  propertyValues: Maybe<CloudCixCircuitPropertyValueConnection>;
 };
 
 
@@ -1599,11 +1599,11 @@ export type CloudCixContactQuery = {
   /**
    * Returns a list of all Campaigns associated with the Member of the User calling this method
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://contact.api.cloudcix.com/campaign/`
    */
-  campaigns: CloudCixContactCampaignConnection;
+  campaigns: Maybe<CloudCixContactCampaignConnection>;
   /**
    * Returns the details of a given Chatbot record. Null when there is none.
    *
@@ -1613,11 +1613,11 @@ export type CloudCixContactQuery = {
   /**
    * Returns a list of all Chatbots associated with the Member of the User calling the method
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://contact.api.cloudcix.com/chatbot/`
    */
-  chatbots: CloudCixContactChatbotConnection;
+  chatbots: Maybe<CloudCixContactChatbotConnection>;
   /**
    * Returns the details of a given Contact record including a list of Campaigns and Groups to which that Contact belongs. Null when there is none.
    *
@@ -1627,11 +1627,11 @@ export type CloudCixContactQuery = {
   /**
    * Returns a list of all contact associated with the Member of the User calling the method
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://contact.api.cloudcix.com/contact/`
    */
-  contacts: CloudCixContactContactConnection;
+  contacts: Maybe<CloudCixContactContactConnection>;
   /**
    * Returns the details of a given Conversation record. Null when there is none.
    *
@@ -1641,11 +1641,11 @@ export type CloudCixContactQuery = {
   /**
    * Returns a list of all Converstaions that the User’s Member’s Contact has had with their Chatbot
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://contact.api.cloudcix.com/conversation/`
    */
-  conversations: CloudCixContactConversationConnection;
+  conversations: Maybe<CloudCixContactConversationConnection>;
   /**
    * Returns a Corpus record with all its details. Null when there is none.
    *
@@ -1655,11 +1655,11 @@ export type CloudCixContactQuery = {
   /**
    * Returns a list of all Corpora belonging to a Chatbot in a Users Member.
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://contact.api.cloudcix.com/corpus/`
    */
-  corpuses: CloudCixContactCorpusConnection;
+  corpuses: Maybe<CloudCixContactCorpusConnection>;
   /**
    * Returns an Exclusion record with all its details. Null when there is none.
    *
@@ -1669,11 +1669,11 @@ export type CloudCixContactQuery = {
   /**
    * Returns a list of all Exclusions belonging to the Member of the User calling the method
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://contact.api.cloudcix.com/exclusion/`
    */
-  exclusions: CloudCixContactExclusionConnection;
+  exclusions: Maybe<CloudCixContactExclusionConnection>;
   /**
    * Returns a Group record with all its details. Null when there is none.
    *
@@ -1683,19 +1683,19 @@ export type CloudCixContactQuery = {
   /**
    * Returns a list of all Groups belonging to the Member of the User calling the method
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://contact.api.cloudcix.com/group/`
    */
-  groups: CloudCixContactGroupConnection;
+  groups: Maybe<CloudCixContactGroupConnection>;
   /**
    * Return a list of all Opportunity records associated with the User calling the method
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://contact.api.cloudcix.com/opportunity/`
    */
-  opportunities: CloudCixContactOpportunityConnection;
+  opportunities: Maybe<CloudCixContactOpportunityConnection>;
   /**
    * Returns an Opportunity record along with all its details. Null when there is none.
    *
@@ -1705,11 +1705,11 @@ export type CloudCixContactQuery = {
   /**
    * Returns a list of history log entries for an Opportunity
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://contact.api.cloudcix.com/opportunity_history/`
    */
-  opportunityHistories: CloudCixContactOpportunityHistoryConnection;
+  opportunityHistories: Maybe<CloudCixContactOpportunityHistoryConnection>;
   /**
    * Returns the details of a given QandA record including the references. Null when there is none.
    *
@@ -1719,11 +1719,11 @@ export type CloudCixContactQuery = {
   /**
    * Returns a list of all Question and Answers that a Contact had in the speciified Conversation with a Chatbot
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://contact.api.cloudcix.com/q_and_a/`
    */
-  qAndAs: CloudCixContactQAndAConnection;
+  qAndAs: Maybe<CloudCixContactQAndAConnection>;
   /**
    * Returns the details of a given Question record including the ground_truth, question asked and language of the question asked in. Null when there is none.
    *
@@ -1739,19 +1739,19 @@ export type CloudCixContactQuery = {
   /**
    * Returns a list of all Question Sets that a Contact had in requesting users member along with global question sets
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://contact.api.cloudcix.com/question_set/`
    */
-  questionSets: CloudCixContactQuestionSetConnection;
+  questionSets: Maybe<CloudCixContactQuestionSetConnection>;
   /**
    * Returns a list of all Questions that a Contact had in a speciified Question Set
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://contact.api.cloudcix.com/question/`
    */
-  questions: CloudCixContactQuestionConnection;
+  questions: Maybe<CloudCixContactQuestionConnection>;
 };
 
 
@@ -2561,11 +2561,11 @@ export type CloudCixContactsQuery = {
    * Returns a list of all Activities in your Member
    * If no Activities exist, a default list will be created and returned
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://contacts.api.cloudcix.com/activity/`
    */
-  activities: CloudCixContactsActivityConnection;
+  activities: Maybe<CloudCixContactsActivityConnection>;
   /**
    * Returns an Activity with all its details. Null when there is none.
    *
@@ -2581,11 +2581,11 @@ export type CloudCixContactsQuery = {
   /**
    * Returns a list of supported Activity Types
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://contacts.api.cloudcix.com/activity_type/`
    */
-  activityTypes: CloudCixContactsActivityTypeConnection;
+  activityTypes: Maybe<CloudCixContactsActivityTypeConnection>;
   /**
    * Returns the details of one Campaign, including a list of Contacts belonging to that Campaign. Null when there is none.
    *
@@ -2595,11 +2595,11 @@ export type CloudCixContactsQuery = {
   /**
    * Return a list of Activities associated with a Campaign
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://contacts.api.cloudcix.com/campaign_activity/`
    */
-  campaignActivities: CloudCixContactsCampaignActivityConnection;
+  campaignActivities: Maybe<CloudCixContactsCampaignActivityConnection>;
   /**
    * Returns the details of a relation between a Campaign and an Activity. Null when there is none.
    *
@@ -2609,11 +2609,11 @@ export type CloudCixContactsQuery = {
   /**
    * Returns a list of all Campaigns associated with the Member of the User calling this method
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://contacts.api.cloudcix.com/campaign/`
    */
-  campaigns: CloudCixContactsCampaignConnection;
+  campaigns: Maybe<CloudCixContactsCampaignConnection>;
   /**
    * Returns the details of a given Contact record including a list of Campaigns and Groups to which that Contact belongs. Null when there is none.
    *
@@ -2623,11 +2623,11 @@ export type CloudCixContactsQuery = {
   /**
    * Returns a list of all Contacts associated with the Member of the User calling the method
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://contacts.api.cloudcix.com/contact/`
    */
-  contacts: CloudCixContactsContactConnection;
+  contacts: Maybe<CloudCixContactsContactConnection>;
   /**
    * Returns a Group record with all its details. Null when there is none.
    *
@@ -2637,19 +2637,19 @@ export type CloudCixContactsQuery = {
   /**
    * Returns a list of all Groups belonging to the Member of the User calling the method
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://contacts.api.cloudcix.com/group/`
    */
-  groups: CloudCixContactsGroupConnection;
+  groups: Maybe<CloudCixContactsGroupConnection>;
   /**
    * Return a list of all Opportunity records associated with the User calling the method
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://contacts.api.cloudcix.com/opportunity/`
    */
-  opportunities: CloudCixContactsOpportunityConnection;
+  opportunities: Maybe<CloudCixContactsOpportunityConnection>;
   /**
    * Returns an Opportunity record along with all its details. Null when there is none.
    *
@@ -2659,11 +2659,11 @@ export type CloudCixContactsQuery = {
   /**
    * Returns a list of history log entries for an Opportunity
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://contacts.api.cloudcix.com/opportunity_history/`
    */
-  opportunityHistories: CloudCixContactsOpportunityHistoryConnection;
+  opportunityHistories: Maybe<CloudCixContactsOpportunityHistoryConnection>;
 };
 
 
@@ -2895,11 +2895,11 @@ export type CloudCixCountry = Node & {
   /**
    * Allows the User to get a list of all Subdivisions for a given Country
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://membership.api.cloudcix.com/country/{country_id}/subdivision/`
    */
-  subdivisions: CloudCixMembershipSubdivisionConnection;
+  subdivisions: Maybe<CloudCixMembershipSubdivisionConnection>;
   /** The record's CloudCIX URL. */
   uri: Maybe<Scalars['String']['output']>;
 };
@@ -3147,35 +3147,35 @@ export type CloudCixdcimQuery = {
   /**
    * Returns a list of Circuit Classes and their supported Properties
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://dcim.api.cloudcix.com/circuit_class/`
    */
-  circuitClasses: CloudCixdcimCircuitClassConnection;
+  circuitClasses: Maybe<CloudCixdcimCircuitClassConnection>;
   /**
    * Returns a list of Circuits by owner, customer and supplier based on the User’s Address
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://dcim.api.cloudcix.com/circuit/`
    */
-  circuits: CloudCixdcimCircuitConnection;
+  circuits: Maybe<CloudCixdcimCircuitConnection>;
   /**
    * Returns a list of Property Types
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://dcim.api.cloudcix.com/property_type/`
    */
-  propertyTypes: CloudCixdcimPropertyTypeConnection;
+  propertyTypes: Maybe<CloudCixdcimPropertyTypeConnection>;
   /**
    * - Allows the User to list all properties of their Circuits where the queries search_term is included. - It will return a list of objects for each property value the term was included in, with reference keys to identify the Circuit. - This list will be alphabetical based on the value of the property.
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://dcim.api.cloudcix.com/property_value/`
    */
-  propertyValues: CloudCixdcimPropertyValueConnection;
+  propertyValues: Maybe<CloudCixdcimPropertyValueConnection>;
 };
 
 
@@ -5001,22 +5001,22 @@ export type CloudCixFinancialQuery = {
   /**
    * This method allows the User to get a list of Allocations for its acting Address
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://financial.api.cloudcix.com/allocation/`
    */
-  allocations: CloudCixFinancialAllocationConnection;
+  allocations: Maybe<CloudCixFinancialAllocationConnection>;
   /**
    * This method allows the User to get the Balance Sheet at a certain date
    * If the User is acting Global and no
    * address_id
    * is specified, the Balance Sheet is calculated for all Addresses in its MemberOtherwise, the Balance Sheet is calculated for its acting Address
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://financial.api.cloudcix.com/balance_sheet/`
    */
-  balanceSheets: CloudCixFinancialBalanceSheetConnection;
+  balanceSheets: Maybe<CloudCixFinancialBalanceSheetConnection>;
   /**
    * This method allows the User to get a Cash Purchase Debit Note transaction and its details. Null when there is none.
    *
@@ -5106,113 +5106,113 @@ export type CloudCixFinancialQuery = {
   /**
    * This method allows the User to retrieve a list of Credit Limit details set by their Address for Addresses they are linked to
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://financial.api.cloudcix.com/credit_limit/`
    */
-  creditLimits: CloudCixFinancialCreditLimitConnection;
+  creditLimits: Maybe<CloudCixFinancialCreditLimitConnection>;
   /**
    * This method returns the User to get a list of transactions for a given Creditor
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://financial.api.cloudcix.com/creditor_account_history/`
    */
-  creditorAccountHistories: CloudCixFinancialCreditorAccountHistoryConnection;
+  creditorAccountHistories: Maybe<CloudCixFinancialCreditorAccountHistoryConnection>;
   /**
    * This method returns a list of unallocated Transactions for the target Address
    * This method returns Transactions whose idTransactionType values are in the range 10000-10005 inclusive
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://financial.api.cloudcix.com/creditor_account_statement/`
    */
-  creditorAccountStatements: CloudCixFinancialCreditorAccountStatementConnection;
+  creditorAccountStatements: Maybe<CloudCixFinancialCreditorAccountStatementConnection>;
   /**
    * This method allows the User to get a list of Creditors with their current and aged balances
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://financial.api.cloudcix.com/creditor_ledger_aged/`
    */
-  creditorLedgerAgeds: CloudCixFinancialCreditorLedgerAgedConnection;
+  creditorLedgerAgeds: Maybe<CloudCixFinancialCreditorLedgerAgedConnection>;
   /**
    * This method allows the User to get a list of Creditor Contra Transactions for the User’s Address
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://financial.api.cloudcix.com/creditor_ledger_contra_transaction/`
    */
-  creditorLedgerContraTransactions: CloudCixFinancialCreditorLedgerContraTransactionConnection;
+  creditorLedgerContraTransactions: Maybe<CloudCixFinancialCreditorLedgerContraTransactionConnection>;
   /**
    * This method allows the User to get a list of Creditor Transactions
    * The method also returns the current total amount of Debits and Credits
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://financial.api.cloudcix.com/creditor_ledger_transaction/`
    */
-  creditorLedgerTransactions: CloudCixFinancialCreditorLedgerTransactionConnection;
+  creditorLedgerTransactions: Maybe<CloudCixFinancialCreditorLedgerTransactionConnection>;
   /**
    * This method allows the User to get a list of Creditors and their balances
    * Only Creditors whose balance is not 0 will be returned
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://financial.api.cloudcix.com/creditor_ledger/`
    */
-  creditorLedgers: CloudCixFinancialCreditorLedgerConnection;
+  creditorLedgers: Maybe<CloudCixFinancialCreditorLedgerConnection>;
   /**
    * This method allows the User to get the list of transactions for a given Debtor
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://financial.api.cloudcix.com/debtor_account_history/`
    */
-  debtorAccountHistories: CloudCixFinancialDebtorAccountHistoryConnection;
+  debtorAccountHistories: Maybe<CloudCixFinancialDebtorAccountHistoryConnection>;
   /**
    * This method returns a list of unallocated Transactions for the target Address
    * This method returns Transactions whose idTransactionType values are in the range 11000-11005 inclusive
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://financial.api.cloudcix.com/debtor_account_statement/`
    */
-  debtorAccountStatements: CloudCixFinancialDebtorAccountStatementConnection;
+  debtorAccountStatements: Maybe<CloudCixFinancialDebtorAccountStatementConnection>;
   /**
    * This method allows the User to get a list of Debtors with their current and aged balances
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://financial.api.cloudcix.com/debtor_ledger_aged/`
    */
-  debtorLedgerAgeds: CloudCixFinancialDebtorLedgerAgedConnection;
+  debtorLedgerAgeds: Maybe<CloudCixFinancialDebtorLedgerAgedConnection>;
   /**
    * This method allows the User to get a list of Debtor Contra Transactions for the User’s Address
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://financial.api.cloudcix.com/debtor_ledger_transaction_contra/`
    */
-  debtorLedgerTransactionContras: CloudCixFinancialDebtorLedgerTransactionContraConnection;
+  debtorLedgerTransactionContras: Maybe<CloudCixFinancialDebtorLedgerTransactionContraConnection>;
   /**
    * This method allows the User to get a list of Debtor Transactions
    * It also returns the current total amount of Debits and Credits
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://financial.api.cloudcix.com/debtor_ledger_transaction/`
    */
-  debtorLedgerTransactions: CloudCixFinancialDebtorLedgerTransactionConnection;
+  debtorLedgerTransactions: Maybe<CloudCixFinancialDebtorLedgerTransactionConnection>;
   /**
    * This method allows the User to get a list of Debtors and their balances
    * Only Debtors whose balance is not 0 will be returned
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://financial.api.cloudcix.com/debtor_ledger/`
    */
-  debtorLedgers: CloudCixFinancialDebtorLedgerConnection;
+  debtorLedgers: Maybe<CloudCixFinancialDebtorLedgerConnection>;
   /**
    * This method allows the User to get a Nominal Account for its Member and/or Address
    * If the
@@ -5227,20 +5227,20 @@ export type CloudCixFinancialQuery = {
    * If the User is acting Local, the method will return the list of Nominal Accounts for the User’s acting Address
    * If the User is acting Global, the method will return the list of Global Nominal Accounts in the User’s Member
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://financial.api.cloudcix.com/global_nominal_account/`
    */
-  globalNominalAccounts: CloudCixFinancialGlobalNominalAccountConnection;
+  globalNominalAccounts: Maybe<CloudCixFinancialGlobalNominalAccountConnection>;
   /**
    * This method allows the User to get a list of Journal Entry Transactions
    * It also returns the current total amount of Debits and Credits
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://financial.api.cloudcix.com/journal_entry/`
    */
-  journalEntries: CloudCixFinancialJournalEntryConnection;
+  journalEntries: Maybe<CloudCixFinancialJournalEntryConnection>;
   /**
    * This method allows the User to get the details of a Journal Entry Transaction. Null when there is none.
    *
@@ -5250,19 +5250,19 @@ export type CloudCixFinancialQuery = {
   /**
    * This method allows the User to list the transaction History of a given Nominal Account
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://financial.api.cloudcix.com/nominal_account_history/`
    */
-  nominalAccountHistories: CloudCixFinancialNominalAccountHistoryConnection;
+  nominalAccountHistories: Maybe<CloudCixFinancialNominalAccountHistoryConnection>;
   /**
    * This method returns the list of supported Nominal Account Types
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://financial.api.cloudcix.com/nominal_account_type/`
    */
-  nominalAccountTypes: CloudCixFinancialNominalAccountTypeConnection;
+  nominalAccountTypes: Maybe<CloudCixFinancialNominalAccountTypeConnection>;
   /**
    * This method allows the User to read a Nominal Contra Account
    * Only owners can read the Nominal Contra. Null when there is none.
@@ -5274,11 +5274,11 @@ export type CloudCixFinancialQuery = {
    * This method allows the User to get a list of Nominal Contra Accounts
    * Only owners can list the Nominal Contras
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://financial.api.cloudcix.com/nominal_contra/`
    */
-  nominalContras: CloudCixFinancialNominalContraConnection;
+  nominalContras: Maybe<CloudCixFinancialNominalContraConnection>;
   /**
    * This method allows the User to get a Payment Method and its details
    * Only owners of a Payment Method can read it. Null when there is none.
@@ -5290,11 +5290,11 @@ export type CloudCixFinancialQuery = {
    * This method allows the User to get a list of Payment Methods
    * Only Payment Methods belonging to the User will be returned
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://financial.api.cloudcix.com/payment_method/`
    */
-  paymentMethods: CloudCixFinancialPaymentMethodConnection;
+  paymentMethods: Maybe<CloudCixFinancialPaymentMethodConnection>;
   /**
    * This method allows the User to get the details of a Period End Transaction. Null when there is none.
    *
@@ -5304,89 +5304,89 @@ export type CloudCixFinancialQuery = {
   /**
    * This method allows the User to get a list of Period End Transactions
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://financial.api.cloudcix.com/period_end/`
    */
-  periodEnds: CloudCixFinancialPeriodEndConnection;
+  periodEnds: Maybe<CloudCixFinancialPeriodEndConnection>;
   /**
    * This method allows the User to get the Profit & Loss in a range of dates
    * If the User is acting Global and no
    * address_id
    * is specified, the Profit & Loss will be calculated for all its AddressesOtherwise, the Profit & Loss will be calculated for its Local Address
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://financial.api.cloudcix.com/profit_loss/`
    */
-  profitLosses: CloudCixFinancialProfitLossConnection;
+  profitLosses: Maybe<CloudCixFinancialProfitLossConnection>;
   /**
    * This method allows the User to get a list of total Purchases with their Addresses
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://financial.api.cloudcix.com/purchases_analysis/`
    */
-  purchasesAnalyses: CloudCixFinancialPurchasesAnalysisConnection;
+  purchasesAnalyses: Maybe<CloudCixFinancialPurchasesAnalysisConnection>;
   /**
    * This method allows the User to get a list of Purchases broken down by Country
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://financial.api.cloudcix.com/purchases_by_country/`
    */
-  purchasesByCountries: CloudCixFinancialPurchasesByCountryConnection;
+  purchasesByCountries: Maybe<CloudCixFinancialPurchasesByCountryConnection>;
   /**
    * This method allows the User to get a list of Purchases broken down by Territory
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://financial.api.cloudcix.com/purchases_by_territory/`
    */
-  purchasesByTerritories: CloudCixFinancialPurchasesByTerritoryConnection;
+  purchasesByTerritories: Maybe<CloudCixFinancialPurchasesByTerritoryConnection>;
   /**
    * This method allows the User to see their sales and purchases for the year, grouped by the tax rates in use by their Address
    * A
    * year
    * parameter is required for this method
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://financial.api.cloudcix.com/rtd/`
    */
-  rtds: CloudCixFinancialRtdConnection;
+  rtds: Maybe<CloudCixFinancialRtdConnection>;
   /**
    * This method allows the User to get a list of total Sales with their Addresses
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://financial.api.cloudcix.com/sales_analysis/`
    */
-  salesAnalyses: CloudCixFinancialSalesAnalysisConnection;
+  salesAnalyses: Maybe<CloudCixFinancialSalesAnalysisConnection>;
   /**
    * This method allows the User to get a list of Sales broken down by Country
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://financial.api.cloudcix.com/sales_by_country/`
    */
-  salesByCountries: CloudCixFinancialSalesByCountryConnection;
+  salesByCountries: Maybe<CloudCixFinancialSalesByCountryConnection>;
   /**
    * This method allows the User to get a list of Sales broken down by Territory
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://financial.api.cloudcix.com/sales_by_territory/`
    */
-  salesByTerritories: CloudCixFinancialSalesByTerritoryConnection;
+  salesByTerritories: Maybe<CloudCixFinancialSalesByTerritoryConnection>;
   /**
    * This method allows the User to get a list of Statement Logs
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://financial.api.cloudcix.com/statement_log/`
    */
-  statementLogs: CloudCixFinancialStatementLogConnection;
+  statementLogs: Maybe<CloudCixFinancialStatementLogConnection>;
   /**
    * This method allows the User to get the current Statement Settings for its active Address. Null when there is none.
    *
@@ -5404,46 +5404,46 @@ export type CloudCixFinancialQuery = {
    * This method allows the User to get a list of Tax Rates
    * Only Tax Rates belonging to the User will be returned
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://financial.api.cloudcix.com/tax_rate/`
    */
-  taxRates: CloudCixFinancialTaxRateConnection;
+  taxRates: Maybe<CloudCixFinancialTaxRateConnection>;
   /**
    * This method allows the User to get the Trial Balance on a certain date
    * If the User is acting as Global no
    * address_id
    * is specified, the Trial Balance will be calculated for all Addresses in its MemberOtherwise, the Trial Balance will be calculated for its local Address
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://financial.api.cloudcix.com/trial_balance/`
    */
-  trialBalances: CloudCixFinancialTrialBalanceConnection;
+  trialBalances: Maybe<CloudCixFinancialTrialBalanceConnection>;
   /**
    * This method allows the User to view the sum total VAT incurred by their Address for Sale, Purchases, EU Sales, and EU Purchases
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://financial.api.cloudcix.com/vat3/`
    */
-  vat3s: CloudCixFinancialVat3Connection;
+  vat3s: Maybe<CloudCixFinancialVat3Connection>;
   /**
    * This method allows the User to get a list of Addresses from within the EU where the Tax Rate on transactions was zero and return the total amount spent in Purchases.
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://financial.api.cloudcix.com/vies_purchases/`
    */
-  viesPurchases: CloudCixFinancialViesPurchasesConnection;
+  viesPurchases: Maybe<CloudCixFinancialViesPurchasesConnection>;
   /**
    * This method allows the User to get a list of Addresses from within the EU where the Tax Rate on transactions was zero and return the total amount spent in Sales
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://financial.api.cloudcix.com/vies_sales/`
    */
-  viesSales: CloudCixFinancialViesSalesConnection;
+  viesSales: Maybe<CloudCixFinancialViesSalesConnection>;
   /**
    * This method allows the User to get a Year End Transaction and its details. Null when there is none.
    *
@@ -5453,11 +5453,11 @@ export type CloudCixFinancialQuery = {
   /**
    * This method allows the User to get a list of Year End transactions
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://financial.api.cloudcix.com/year_end/`
    */
-  yearEnds: CloudCixFinancialYearEndConnection;
+  yearEnds: Maybe<CloudCixFinancialYearEndConnection>;
 };
 
 
@@ -7667,11 +7667,11 @@ export type CloudCixiaasQuery = {
   /**
    * This method lists all Allocations that are associated with the Member of the User calling the method.
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://iaas.api.cloudcix.com/allocation/`
    */
-  allocations: CloudCixiaasAllocationConnection;
+  allocations: Maybe<CloudCixiaasAllocationConnection>;
   /**
    * This method allows a User to read the details of a particular ASN belonging to their Member. Null when there is none.
    *
@@ -7681,11 +7681,11 @@ export type CloudCixiaasQuery = {
   /**
    * This method returns a list of all ASNs that belong to the User’s Member.
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://iaas.api.cloudcix.com/asn/`
    */
-  asns: CloudCixiaasAsnConnection;
+  asns: Maybe<CloudCixiaasAsnConnection>;
   /**
    * This method allows the User to retrieve the information of a given Backup. Null when there is none.
    *
@@ -7695,19 +7695,19 @@ export type CloudCixiaasQuery = {
   /**
    * This method retrieves a list of History records for a user’s address Backups.
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://iaas.api.cloudcix.com/backup_history/`
    */
-  backupHistories: CloudCixiaasBackupHistoryConnection;
+  backupHistories: Maybe<CloudCixiaasBackupHistoryConnection>;
   /**
    * This method allows the User to list all the Backups that they own.
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://iaas.api.cloudcix.com/backup/`
    */
-  backups: CloudCixiaasBackupConnection;
+  backups: Maybe<CloudCixiaasBackupConnection>;
   /**
    * This method allows the User to read the details of a specific CIX Blacklist record. Null when there is none.
    *
@@ -7717,19 +7717,19 @@ export type CloudCixiaasQuery = {
   /**
    * This method allows the User to retrieve a list of CIX Blacklist records.
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://iaas.api.cloudcix.com/blacklist/`
    */
-  blacklists: CloudCixiaasBlacklistConnection;
+  blacklists: Maybe<CloudCixiaasBlacklistConnection>;
   /**
    * This method lists the VMs with the largest combination of compute resources in the region
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://iaas.api.cloudcix.com/capacity/`
    */
-  capacities: CloudCixiaasCapacityConnection;
+  capacities: Maybe<CloudCixiaasCapacityConnection>;
   /**
    * This method allows the User to retrieve the information of a given Ceph Drive. Null when there is none.
    *
@@ -7739,11 +7739,11 @@ export type CloudCixiaasQuery = {
   /**
    * This method allows the User to list all the Ceph Drives that they own.
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://iaas.api.cloudcix.com/ceph/`
    */
-  cephs: CloudCixiaasCephConnection;
+  cephs: Maybe<CloudCixiaasCephConnection>;
   /**
    * This method returns all of the details for a Project, including all of the infrastructure available. Null when there is none.
    *
@@ -7760,20 +7760,20 @@ export type CloudCixiaasQuery = {
   /**
    * This method allows the User to list Device Types available.
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://iaas.api.cloudcix.com/device_type/`
    */
-  deviceTypes: CloudCixiaasDeviceTypeConnection;
+  deviceTypes: Maybe<CloudCixiaasDeviceTypeConnection>;
   /**
    * This method allows the User to list Devices for a Server in their region.
    * If the requesting user is global active they will able to list all Devices for all Server in their regions.
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://iaas.api.cloudcix.com/device/`
    */
-  devices: CloudCixiaasDeviceConnection;
+  devices: Maybe<CloudCixiaasDeviceConnection>;
   /**
    * This method allows the User to read the details of a specific Domain record that is owned by its Member. Null when there is none.
    *
@@ -7783,11 +7783,11 @@ export type CloudCixiaasQuery = {
   /**
    * This method allows the User to retrieve a list of Domains owned by its Member.
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://iaas.api.cloudcix.com/domain/`
    */
-  domains: CloudCixiaasDomainConnection;
+  domains: Maybe<CloudCixiaasDomainConnection>;
   /**
    * This method allows the User to get the details of a specific Image. Null when there is none.
    *
@@ -7797,11 +7797,11 @@ export type CloudCixiaasQuery = {
   /**
    * This method allows the User to retrieve a list of supported Images.
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://iaas.api.cloudcix.com/image/`
    */
-  images: CloudCixiaasImageConnection;
+  images: Maybe<CloudCixiaasImageConnection>;
   /**
    * This method allows the User to retrieve the information of a particular Interface in their region.
    * If the requesting user is global active they will able to retrieve the information for an Interface in another region. Null when there is none.
@@ -7813,11 +7813,11 @@ export type CloudCixiaasQuery = {
    * This method allows the User to list Interfaces in their region
    * If the requesting user is global active they will able to list all Interfaces for all regions.
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://iaas.api.cloudcix.com/interface/`
    */
-  interfaces: CloudCixiaasInterfaceConnection;
+  interfaces: Maybe<CloudCixiaasInterfaceConnection>;
   /**
    * This method allows the User to retrieve the details of a specific IP Address record. Null when there is none.
    *
@@ -7833,19 +7833,19 @@ export type CloudCixiaasQuery = {
   /**
    * This method allows the User to retrieve a list of IP Addresses Group, Global and belonging to their Member.
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://iaas.api.cloudcix.com/ip_address_group/`
    */
-  ipAddressGroups: CloudCixiaasIpAddressGroupConnection;
+  ipAddressGroups: Maybe<CloudCixiaasIpAddressGroupConnection>;
   /**
    * This method allows the User to retrieve a list of IP Addresses belonging to their Member.
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://iaas.api.cloudcix.com/ip_address/`
    */
-  ipAddresses: CloudCixiaasIpAddressConnection;
+  ipAddresses: Maybe<CloudCixiaasIpAddressConnection>;
   /**
    * Given
    * addressRanges
@@ -7867,11 +7867,11 @@ export type CloudCixiaasQuery = {
    * are returned with avalid
    * flag, stating if they were valid or not.
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://iaas.api.cloudcix.com/ip_validator/`
    */
-  ipValidators: CloudCixiaasIpValidatorConnection;
+  ipValidators: Maybe<CloudCixiaasIpValidatorConnection>;
   /**
    * This method allows the User to read the metrics for the given region.
    * If no changes have happened since the last time metrics were read, the request will result in a HTTP 204 response.
@@ -7886,11 +7886,11 @@ export type CloudCixiaasQuery = {
   /**
    * This method allows the User to retrieve a list of log items from the Router for the specified Project.
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://iaas.api.cloudcix.com/policy_log/`
    */
-  policyLogs: CloudCixiaasPolicyLogConnection;
+  policyLogs: Maybe<CloudCixiaasPolicyLogConnection>;
   /**
    * This method allows the User to retrieve the information of a given Project. Null when there is none.
    *
@@ -7900,11 +7900,11 @@ export type CloudCixiaasQuery = {
   /**
    * This method allows the User to list all the Projects that they own.
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://iaas.api.cloudcix.com/project/`
    */
-  projects: CloudCixProjectConnection;
+  projects: Maybe<CloudCixProjectConnection>;
   /**
    * Thie method allows the User to read the details of a specified PTR Record. Null when there is none.
    *
@@ -7914,11 +7914,11 @@ export type CloudCixiaasQuery = {
   /**
    * This method allows the User to retrieve a list of PTR Records belonging to their Member.
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://iaas.api.cloudcix.com/ptr_record/`
    */
-  ptrRecords: CloudCixiaasPtrRecordConnection;
+  ptrRecords: Maybe<CloudCixiaasPtrRecordConnection>;
   /**
    * This method allows the User to retrieve the details of a single Record. Null when there is none.
    *
@@ -7928,11 +7928,11 @@ export type CloudCixiaasQuery = {
   /**
    * This method allows the User to list all Records belonging to a Domain.
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://iaas.api.cloudcix.com/record/`
    */
-  records: CloudCixiaasRecordConnection;
+  records: Maybe<CloudCixiaasRecordConnection>;
   /**
    * This method allows the User to to retrieve the information of a particular Router in their region.
    * If the requesting user is global active they will able to retrieve the information for a Router for another region. Null when there is none.
@@ -7944,19 +7944,19 @@ export type CloudCixiaasQuery = {
    * This method allows the User to list Routers in their region.
    * If the requesting user is global active they will able to list all Routers for all regions.
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://iaas.api.cloudcix.com/router/`
    */
-  routers: CloudCixiaasRouterConnection;
+  routers: Maybe<CloudCixiaasRouterConnection>;
   /**
    * This method allows the User (robot) to retrieve a list of infrastructure for pojects that robot needs to process in their region.
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://iaas.api.cloudcix.com/run_robot/`
    */
-  runRobots: CloudCixiaasRunRobotConnection;
+  runRobots: Maybe<CloudCixiaasRunRobotConnection>;
   /**
    * This method allows the User to to retrieve the information of a particular Server in their region.
    * If the requesting user is global active they will able to retrieve the information for a Server for another region. Null when there is none.
@@ -7973,20 +7973,20 @@ export type CloudCixiaasQuery = {
   /**
    * This method allows the User to list Server Types available.
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://iaas.api.cloudcix.com/server_type/`
    */
-  serverTypes: CloudCixiaasServerTypeConnection;
+  serverTypes: Maybe<CloudCixiaasServerTypeConnection>;
   /**
    * This method allows the User to list Servers in their region.
    * If the requesting user is global active they will able to list all Servers for all regions.
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://iaas.api.cloudcix.com/server/`
    */
-  servers: CloudCixiaasServerConnection;
+  servers: Maybe<CloudCixiaasServerConnection>;
   /**
    * This method allows the User to retrieve the information of a given Snapshot. Null when there is none.
    *
@@ -7996,11 +7996,11 @@ export type CloudCixiaasQuery = {
   /**
    * This method retrieves a list of History records for a user’s address Snapshots.
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://iaas.api.cloudcix.com/snapshot_history/`
    */
-  snapshotHistories: CloudCixiaasSnapshotHistoryConnection;
+  snapshotHistories: Maybe<CloudCixiaasSnapshotHistoryConnection>;
   /**
    * This method allows the User to retrieve the information of a given Snapshot Tree for a specific VM. Null when there is none.
    *
@@ -8010,11 +8010,11 @@ export type CloudCixiaasQuery = {
   /**
    * This method allows the User to list all the Snapshots that they own.
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://iaas.api.cloudcix.com/snapshot/`
    */
-  snapshots: CloudCixiaasSnapshotConnection;
+  snapshots: Maybe<CloudCixiaasSnapshotConnection>;
   /**
    * This method allows the User to retrieve the information of a given Storage. Null when there is none.
    *
@@ -8030,19 +8030,19 @@ export type CloudCixiaasQuery = {
   /**
    * This method allows the User to list all the Storage Types available to build a VM.
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://iaas.api.cloudcix.com/storage_type/`
    */
-  storageTypes: CloudCixiaasStorageTypeConnection;
+  storageTypes: Maybe<CloudCixiaasStorageTypeConnection>;
   /**
    * This method allows the User to list all the Storages associated with a particular VM.
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://iaas.api.cloudcix.com/vm/{vm_id}/storage/`
    */
-  storages: CloudCixiaasStorageConnection;
+  storages: Maybe<CloudCixiaasStorageConnection>;
   /**
    * This method allows the User to retrieve the information of a particular Subnet. Null when there is none.
    *
@@ -8052,19 +8052,19 @@ export type CloudCixiaasQuery = {
   /**
    * This method allows the User to list the existing and free subnet space for a given Allocation.
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://iaas.api.cloudcix.com/subnet_space/`
    */
-  subnetSpaces: CloudCixiaasSubnetSpaceConnection;
+  subnetSpaces: Maybe<CloudCixiaasSubnetSpaceConnection>;
   /**
    * This method allows the User to list all the Subnets associated with a particular Member.
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://iaas.api.cloudcix.com/subnet/`
    */
-  subnets: CloudCixiaasSubnetConnection;
+  subnets: Maybe<CloudCixiaasSubnetConnection>;
   /**
    * This method allows the User to retrieve the information of a given Virtual Router. Null when there is none.
    *
@@ -8074,11 +8074,11 @@ export type CloudCixiaasQuery = {
   /**
    * This method allows the User to list all the Virtual Routers that they own.
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://iaas.api.cloudcix.com/virtual_router/`
    */
-  virtualRouters: CloudCixiaasVirtualRouterConnection;
+  virtualRouters: Maybe<CloudCixiaasVirtualRouterConnection>;
   /**
    * This method allows the User to retrieve the information of a given VM. Null when there is none.
    *
@@ -8088,19 +8088,19 @@ export type CloudCixiaasQuery = {
   /**
    * This method retrieves a list of History records for a user’s address VMs.
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://iaas.api.cloudcix.com/vm_history/`
    */
-  vmHistories: CloudCixiaasVmHistoryConnection;
+  vmHistories: Maybe<CloudCixiaasVmHistoryConnection>;
   /**
    * This method allows the User to list all the VMs that they own.
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://iaas.api.cloudcix.com/vm/`
    */
-  vms: CloudCixvmConnection;
+  vms: Maybe<CloudCixvmConnection>;
   /**
    * This method allows the User to retrieve the information of a given VPN. Null when there is none.
    *
@@ -8110,11 +8110,11 @@ export type CloudCixiaasQuery = {
   /**
    * This method retrieves a list of History records for a user’s address VPNs.
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://iaas.api.cloudcix.com/vpn_history/`
    */
-  vpnHistories: CloudCixiaasVpnHistoryConnection;
+  vpnHistories: Maybe<CloudCixiaasVpnHistoryConnection>;
   /**
    * This method allows the User to retrieve vpn status information from the Router for the specified VPN. Null when there is none.
    *
@@ -8124,11 +8124,11 @@ export type CloudCixiaasQuery = {
   /**
    * This method allows the User to list all the VPNs that they own.
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://iaas.api.cloudcix.com/vpn/`
    */
-  vpns: CloudCixiaasVpnConnection;
+  vpns: Maybe<CloudCixiaasVpnConnection>;
   /**
    * This method allows the User to read the details of a specific CIX Whitelist record. Null when there is none.
    *
@@ -8138,11 +8138,11 @@ export type CloudCixiaasQuery = {
   /**
    * This method allows the User to retrieve a list of CIX Whitelist records.
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://iaas.api.cloudcix.com/whitelist/`
    */
-  whitelists: CloudCixiaasWhitelistConnection;
+  whitelists: Maybe<CloudCixiaasWhitelistConnection>;
 };
 
 
@@ -10006,11 +10006,11 @@ export type CloudCixMembershipQuery = {
    * Allows the User to get a list of Addresses associated with a Member
    * Addresses returned belong to either the User’s Member, or a Member linked with the User’s Member
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://membership.api.cloudcix.com/address/`
    */
-  addresses: CloudCixAddressConnection;
+  addresses: Maybe<CloudCixAddressConnection>;
   /**
    * Allows the User to get the details of a given API Key. Null when there is none.
    *
@@ -10022,19 +10022,19 @@ export type CloudCixMembershipQuery = {
    * Local Users can list Public Keys for their own Address.
    * A Global User can list API Keys for Addresses in their Member.
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://membership.api.cloudcix.com/api_key/`
    */
-  apiKeys: CloudCixMembershipApiKeyConnection;
+  apiKeys: Maybe<CloudCixMembershipApiKeyConnection>;
   /**
    * Allows the User to get a full list of Countries in ISO 3166-1 format
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://membership.api.cloudcix.com/country/`
    */
-  countries: CloudCixCountryConnection;
+  countries: Maybe<CloudCixCountryConnection>;
   /**
    * Allows the User to get the details of a specific Country. Null when there is none.
    *
@@ -10044,11 +10044,11 @@ export type CloudCixMembershipQuery = {
   /**
    * Allows the User to get the full list of Currencies supported by CloudCIX
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://membership.api.cloudcix.com/currency/`
    */
-  currencies: CloudCixCurrencyConnection;
+  currencies: Maybe<CloudCixCurrencyConnection>;
   /**
    * Allows the User to get the details of a specific Currency. Null when there is none.
    *
@@ -10064,11 +10064,11 @@ export type CloudCixMembershipQuery = {
   /**
    * Allows the User to get a list of Departments available for the User’s Member
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://membership.api.cloudcix.com/department/`
    */
-  departments: CloudCixMembershipDepartmentConnection;
+  departments: Maybe<CloudCixMembershipDepartmentConnection>;
   /**
    * Allows the User to verify their email confirmation using the URL sent by email. Null when there is none.
    *
@@ -10091,11 +10091,11 @@ export type CloudCixMembershipQuery = {
   /**
    * Allows the User to get the full list of Languages supported by CloudCIX
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://membership.api.cloudcix.com/language/`
    */
-  languages: CloudCixMembershipLanguageConnection;
+  languages: Maybe<CloudCixMembershipLanguageConnection>;
   /**
    * Allows the User to get the details of a given Member. Null when there is none.
    *
@@ -10112,11 +10112,11 @@ export type CloudCixMembershipQuery = {
   /**
    * Allows the User to get a list of Members that are linked to the given Member
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://membership.api.cloudcix.com/member/`
    */
-  members: CloudCixMemberConnection;
+  members: Maybe<CloudCixMemberConnection>;
   /**
    * Allows the User to get a list of User records within an Address who have Notifications active for the given Transaction Type. Null when there is none.
    *
@@ -10132,11 +10132,11 @@ export type CloudCixMembershipQuery = {
   /**
    * Allows the User to get a list of Profiles belonging to the specified Member
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://membership.api.cloudcix.com/profile/`
    */
-  profiles: CloudCixMembershipProfileConnection;
+  profiles: Maybe<CloudCixMembershipProfileConnection>;
   /**
    * Allows the User to get the details of a given Public Key. Null when there is none.
    *
@@ -10148,11 +10148,11 @@ export type CloudCixMembershipQuery = {
    * An Administrator can list Public Keys for users in their Member.
    * Non Administrator Users can list Public Keys for their own User.
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://membership.api.cloudcix.com/public_key/`
    */
-  publicKeys: CloudCixMembershipPublicKeyConnection;
+  publicKeys: Maybe<CloudCixMembershipPublicKeyConnection>;
   /**
    * Allows the User to read the details of a given Subdivision. Null when there is none.
    *
@@ -10162,11 +10162,11 @@ export type CloudCixMembershipQuery = {
   /**
    * Allows the User to get a list of all Subdivisions for a given Country
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://membership.api.cloudcix.com/country/{country_id}/subdivision/`
    */
-  subdivisions: CloudCixMembershipSubdivisionConnection;
+  subdivisions: Maybe<CloudCixMembershipSubdivisionConnection>;
   /**
    * Allows the User to get the details of a given Team, including the Users who belong to it. Null when there is none.
    *
@@ -10176,19 +10176,19 @@ export type CloudCixMembershipQuery = {
   /**
    * Allows the User to get a list of all Teams in the User’s own Member
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://membership.api.cloudcix.com/team/`
    */
-  teams: CloudCixMembershipTeamConnection;
+  teams: Maybe<CloudCixMembershipTeamConnection>;
   /**
    * Allows the User to get a list of Territories available for the given Member
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://membership.api.cloudcix.com/territory/`
    */
-  territories: CloudCixMembershipTerritoryConnection;
+  territories: Maybe<CloudCixMembershipTerritoryConnection>;
   /**
    * Allows the User to read the details of a given Territory. Null when there is none.
    *
@@ -10204,11 +10204,11 @@ export type CloudCixMembershipQuery = {
   /**
    * Allows the User to get the full list of Transaction Types available in CloudCIX
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://membership.api.cloudcix.com/transaction_type/`
    */
-  transactionTypes: CloudCixMembershipTransactionTypeConnection;
+  transactionTypes: Maybe<CloudCixMembershipTransactionTypeConnection>;
   /**
    * Allows the User to read the details of a given User. Null when there is none.
    *
@@ -10218,19 +10218,19 @@ export type CloudCixMembershipQuery = {
   /**
    * Allows the User to get a list of Users linked to their Member
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://membership.api.cloudcix.com/user/`
    */
-  users: CloudCixUserConnection;
+  users: Maybe<CloudCixUserConnection>;
   /**
    * The Address list can also be accessed through a verbose endpoint. This endpoint will return more data than the regular Address list method but will take more time to return a response.
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://membership.api.cloudcix.com/address/verbose/`
    */
-  verboseAddresses: CloudCixMembershipVerboseAddressConnection;
+  verboseAddresses: Maybe<CloudCixMembershipVerboseAddressConnection>;
 };
 
 
@@ -11151,11 +11151,11 @@ export type CloudCixpatPod = Node & {
   /**
    * Returns the current list of the Main Firewall Rules for the specified pod_id
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://pat.api.cloudcix.com/pod/{pod_id}/main_firewall_rules/`
    */
-  mainFirewallRules: CloudCixpatMainFirewallRulesConnection;
+  mainFirewallRules: Maybe<CloudCixpatMainFirewallRulesConnection>;
   /** CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with `~`. */
   platformId: Scalars['ID']['output'];
   /** The record's CloudCIX URL. */
@@ -11215,11 +11215,11 @@ export type CloudCixpatQuery = {
   /**
    * Returns the current list of the Main Firewall Rules for the specified pod_id
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://pat.api.cloudcix.com/pod/{pod_id}/main_firewall_rules/`
    */
-  mainFirewallRules: CloudCixpatMainFirewallRulesConnection;
+  mainFirewallRules: Maybe<CloudCixpatMainFirewallRulesConnection>;
   /**
    * Returns the selected pod. Null when there is none.
    *
@@ -11229,11 +11229,11 @@ export type CloudCixpatQuery = {
   /**
    * Return a list of all pods
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://pat.api.cloudcix.com/pod/`
    */
-  pods: CloudCixpatPodConnection;
+  pods: Maybe<CloudCixpatPodConnection>;
 };
 
 
@@ -11368,19 +11368,19 @@ export type CloudCixPlotQuery = {
   /**
    * Return a list of all red or amber alerts of sources based on source’s latest readings
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://plot.api.cloudcix.com/alert/`
    */
-  alerts: CloudCixPlotAlertConnection;
+  alerts: Maybe<CloudCixPlotAlertConnection>;
   /**
    * Return a list of all Categories.
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://plot.api.cloudcix.com/category/`
    */
-  categories: CloudCixPlotCategoryConnection;
+  categories: Maybe<CloudCixPlotCategoryConnection>;
   /**
    * Returns the selected Category. Null when there is none.
    *
@@ -11395,11 +11395,11 @@ export type CloudCixPlotQuery = {
    * Sources that have a Source Share record with their Address
    * If they are global, Sources who have a Source Share record with Addresses in their Member
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://plot.api.cloudcix.com/reading/`
    */
-  readings: CloudCixPlotReadingConnection;
+  readings: Maybe<CloudCixPlotReadingConnection>;
   /**
    * Returns the selected Source. Null when there is none.
    *
@@ -11419,11 +11419,11 @@ export type CloudCixPlotQuery = {
    * q: quarter e.g. ‘search[interval]’: ‘1q’ Interval is one quarter
    * y: year e.g. ‘search[interval]’: ‘1y’ Interval is one year
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://plot.api.cloudcix.com/source_group_summary/`
    */
-  sourceGroupSummaries: CloudCixPlotSourceGroupSummaryConnection;
+  sourceGroupSummaries: Maybe<CloudCixPlotSourceGroupSummaryConnection>;
   /**
    * Return a summary of Readings for a source.
    * - Required params are:
@@ -11435,19 +11435,19 @@ export type CloudCixPlotQuery = {
    * q: quarter e.g. ‘search[interval]’: ‘1q’ Interval is one quarter
    * y: year e.g. ‘search[interval]’: ‘1y’ Interval is one year
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://plot.api.cloudcix.com/source_summary/`
    */
-  sourceSummaries: CloudCixPlotSourceSummaryConnection;
+  sourceSummaries: Maybe<CloudCixPlotSourceSummaryConnection>;
   /**
    * Return a list of Sources.
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://plot.api.cloudcix.com/source/`
    */
-  sources: CloudCixPlotSourceConnection;
+  sources: Maybe<CloudCixPlotSourceConnection>;
   /**
    * Returns the selected Unit. Null when there is none.
    *
@@ -11457,11 +11457,11 @@ export type CloudCixPlotQuery = {
   /**
    * Return a list of all Units.
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://plot.api.cloudcix.com/unit/`
    */
-  units: CloudCixPlotUnitConnection;
+  units: Maybe<CloudCixPlotUnitConnection>;
 };
 
 
@@ -12029,11 +12029,11 @@ export type CloudCixReportingQuery = {
   /**
    * This method allows the User to get a list of all files that have been exported that are either pending generation or ready to download
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://reporting.api.cloudcix.com/export/`
    */
-  exports: CloudCixReportingExportConnection;
+  exports: Maybe<CloudCixReportingExportConnection>;
   /**
    * This method allows the User to read the details of a Package, including its status, any error messages and the date when it will expire. Null when there is none.
    *
@@ -12043,11 +12043,11 @@ export type CloudCixReportingQuery = {
   /**
    * This method allows the User to get a list of all Packages that are either being created or are ready to download
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://reporting.api.cloudcix.com/package/`
    */
-  packages: CloudCixReportingPackageConnection;
+  packages: Maybe<CloudCixReportingPackageConnection>;
   /**
    * This method allows the User to get the details of a Report
    * This includes the status, the date at which the Report will expire and a path to the generated document. Null when there is none.
@@ -12064,19 +12064,19 @@ export type CloudCixReportingQuery = {
   /**
    * This method allows the User to get a list of the Report Templates available to their Address
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://reporting.api.cloudcix.com/report_template/`
    */
-  reportTemplates: CloudCixReportingReportTemplateConnection;
+  reportTemplates: Maybe<CloudCixReportingReportTemplateConnection>;
   /**
    * This method allows the User to get a list of all Reports that are either pending generation or are ready for download
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://reporting.api.cloudcix.com/report/`
    */
-  reports: CloudCixReportingReportConnection;
+  reports: Maybe<CloudCixReportingReportConnection>;
 };
 
 
@@ -12612,11 +12612,11 @@ export type CloudCixRepositoryQuery = {
   /**
    * Allows the User to get a list of all Applications belonging to a given Member
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://repository.api.cloudcix.com/application/`
    */
-  applications: CloudCixRepositoryApplicationConnection;
+  applications: Maybe<CloudCixRepositoryApplicationConnection>;
   /**
    * Allows the User to get the details of a DTO. Null when there is none.
    *
@@ -12632,19 +12632,19 @@ export type CloudCixRepositoryQuery = {
   /**
    * Allows the User to get a list of DTO Parameters for a DTO
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://repository.api.cloudcix.com/dto_parameter/`
    */
-  dtoParameters: CloudCixRepositoryDtoParameterConnection;
+  dtoParameters: Maybe<CloudCixRepositoryDtoParameterConnection>;
   /**
    * Allows the User to get a list of all DTOs
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://repository.api.cloudcix.com/dto/`
    */
-  dtos: CloudCixRepositoryDtoConnection;
+  dtos: Maybe<CloudCixRepositoryDtoConnection>;
   /**
    * Allows the User to read an Exception Code in a specified language, if it is defined
    * If the Exception Code is not defined in the specified language, the method will try to get the Code in the User’s default language
@@ -12656,11 +12656,11 @@ export type CloudCixRepositoryQuery = {
   /**
    * Allows the User to get a list of Exception Codes for a given Method
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://repository.api.cloudcix.com/exception_code/`
    */
-  exceptionCodes: CloudCixRepositoryExceptionCodeConnection;
+  exceptionCodes: Maybe<CloudCixRepositoryExceptionCodeConnection>;
   /**
    * Allows the User to get the details of a translation of an Exception Code. Null when there is none.
    *
@@ -12670,11 +12670,11 @@ export type CloudCixRepositoryQuery = {
   /**
    * Allows the User to get a list of translations for the given Exception Code
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://repository.api.cloudcix.com/language_exception_code/`
    */
-  languageExceptionCodes: CloudCixRepositoryLanguageExceptionCodeConnection;
+  languageExceptionCodes: Maybe<CloudCixRepositoryLanguageExceptionCodeConnection>;
   /**
    * Allows the User to get the details of a Member in the
    * Repository
@@ -12688,11 +12688,11 @@ export type CloudCixRepositoryQuery = {
    * Repository
    * application
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://repository.api.cloudcix.com/member/`
    */
-  members: CloudCixRepositoryMemberConnection;
+  members: Maybe<CloudCixRepositoryMemberConnection>;
   /**
    * Allows the User to get the details of a given Method. Null when there is none.
    *
@@ -12708,19 +12708,19 @@ export type CloudCixRepositoryQuery = {
   /**
    * Allows the User to get a list of Parameters for a given Method
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://repository.api.cloudcix.com/method_parameter/`
    */
-  methodParameters: CloudCixRepositoryMethodParameterConnection;
+  methodParameters: Maybe<CloudCixRepositoryMethodParameterConnection>;
   /**
    * Allows the User to list all methods in a given Service
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://repository.api.cloudcix.com/method/`
    */
-  methods: CloudCixRepositoryMethodConnection;
+  methods: Maybe<CloudCixRepositoryMethodConnection>;
   /**
    * Allows the User to read the details of a given Service. Null when there is none.
    *
@@ -12730,11 +12730,11 @@ export type CloudCixRepositoryQuery = {
   /**
    * Allows the User to get a list of Services in a given Application
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://repository.api.cloudcix.com/service/`
    */
-  services: CloudCixRepositoryServiceConnection;
+  services: Maybe<CloudCixRepositoryServiceConnection>;
 };
 
 
@@ -13360,11 +13360,11 @@ export type CloudCixscmQuery = {
    * Users acting as Global can get any Agreed Price under any of their Addresses.
    * Users acting as Local can only get Agreed Prices under their active Address
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://scm.api.cloudcix.com/agreed_price/`
    */
-  agreedPrices: CloudCixscmAgreedPriceConnection;
+  agreedPrices: Maybe<CloudCixscmAgreedPriceConnection>;
   /**
    * This method allows a User to get the details of a specific Bin
    * Users acting as Global can read any Bin under any of their Addresses
@@ -13378,11 +13378,11 @@ export type CloudCixscmQuery = {
    * Users acting as Global can get any Bin under any of their Addresses.
    * Users acting as Local can only get Bins under their active Address
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://scm.api.cloudcix.com/bin/`
    */
-  bins: CloudCixscmBinConnection;
+  bins: Maybe<CloudCixscmBinConnection>;
   /**
    * This method allows the User to read a Brand belonging to its Member. Null when there is none.
    *
@@ -13392,11 +13392,11 @@ export type CloudCixscmQuery = {
   /**
    * This method allows the User to get a list of Brand records
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://scm.api.cloudcix.com/brand/`
    */
-  brands: CloudCixscmBrandConnection;
+  brands: Maybe<CloudCixscmBrandConnection>;
   /**
    * This method allows the User to read an association between an SKU and a sub-component
    * Only owners or linked Members can list BOMs. Null when there is none.
@@ -13407,20 +13407,20 @@ export type CloudCixscmQuery = {
   /**
    * Returns a list of all BOM records belonging to the Member of the User making the request
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://scm.api.cloudcix.com/critical_bom_for_member/`
    */
-  criticalBomForMembers: CloudCixscmCriticalBomForMemberConnection;
+  criticalBomForMembers: Maybe<CloudCixscmCriticalBomForMemberConnection>;
   /**
    * This method allows the User to get a list of associations between an SKU and sub-components.
    * Only owners or linked Members can list BOMs
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://scm.api.cloudcix.com/sku/{sku_id}/critical_bom/`
    */
-  criticalBoms: CloudCixscmCriticalBomConnection;
+  criticalBoms: Maybe<CloudCixscmCriticalBomConnection>;
   /**
    * This method allows the User to read details of a Manufactured Item
    * Only owners and linked Members can read a Manufactured Item. Null when there is none.
@@ -13431,11 +13431,11 @@ export type CloudCixscmQuery = {
   /**
    * This method allows the User to get a list of Manufactured Items for the SKUs it owns.
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://scm.api.cloudcix.com/manufactured_item/`
    */
-  manufacturedItems: CloudCixscmManufacturedItemConnection;
+  manufacturedItems: Maybe<CloudCixscmManufacturedItemConnection>;
   /**
    * This method allows the User to read the details and the lines of a specified Purchase Order. Null when there is none.
    *
@@ -13445,11 +13445,11 @@ export type CloudCixscmQuery = {
   /**
    * This method allows the User to get a list of Purchase Orders belonging to their acting Address
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://scm.api.cloudcix.com/purchase_order/`
    */
-  purchaseOrders: CloudCixscmPurchaseOrderConnection;
+  purchaseOrders: Maybe<CloudCixscmPurchaseOrderConnection>;
   /**
    * This method returns a Return Question and its details
    * The Return Question must belong to the User’s Member for it to be read. Null when there is none.
@@ -13460,19 +13460,19 @@ export type CloudCixscmQuery = {
   /**
    * This method allows the User to get a list of the supported field types for the Return Question answers
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://scm.api.cloudcix.com/return_question_field_type/`
    */
-  returnQuestionFieldTypes: CloudCixscmReturnQuestionFieldTypeConnection;
+  returnQuestionFieldTypes: Maybe<CloudCixscmReturnQuestionFieldTypeConnection>;
   /**
    * This method allows the User to get a list of Return Questions
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://scm.api.cloudcix.com/return_question/`
    */
-  returnQuestions: CloudCixscmReturnQuestionConnection;
+  returnQuestions: Maybe<CloudCixscmReturnQuestionConnection>;
   /**
    * This method allows the User to read the details of specified Sales Order. Null when there is none.
    *
@@ -13482,11 +13482,11 @@ export type CloudCixscmQuery = {
   /**
    * This method allows the User to get a list of Sales Orders belonging to their acting Address
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://scm.api.cloudcix.com/sales_order/`
    */
-  salesOrders: CloudCixscmSalesOrderConnection;
+  salesOrders: Maybe<CloudCixscmSalesOrderConnection>;
   /**
    * This method returns details of the selected Service Group for its Member
    * If the Service Group belongs to a different Member, a link between the current User’s Address and one of the selected Member’s Addresses must exist, with the required permissions. Null when there is none.
@@ -13497,11 +13497,11 @@ export type CloudCixscmQuery = {
   /**
    * This method returns a list of Service Groups belonging to the Member of the User making the request
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://scm.api.cloudcix.com/service_group/`
    */
-  serviceGroups: CloudCixscmServiceGroupConnection;
+  serviceGroups: Maybe<CloudCixscmServiceGroupConnection>;
   /**
    * This method allows the User to read an SKU for a particular Member. Null when there is none.
    *
@@ -13512,11 +13512,11 @@ export type CloudCixscmQuery = {
    * This method returns a list of Categories
    * Only addresses acting as Service Centres can read other Member’s categories if they have the User’s Address as a Service Centre
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://scm.api.cloudcix.com/sku_category/`
    */
-  skuCategories: CloudCixscmSkuCategoryConnection;
+  skuCategories: Maybe<CloudCixscmSkuCategoryConnection>;
   /**
    * This method will read an SKU Category for the Member of the User who made the request. Null when there is none.
    *
@@ -13539,21 +13539,21 @@ export type CloudCixscmQuery = {
   /**
    * This method allows the User to get a list of SKU Stock Adjustment Transactions
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://scm.api.cloudcix.com/sku_stock_adjustment/`
    */
-  skuStockAdjustments: CloudCixscmSkuStockAdjustmentConnection;
+  skuStockAdjustments: Maybe<CloudCixscmSkuStockAdjustmentConnection>;
   /**
    * This method allows the User to get the full Stock of the SKU in the different Addresses it is in.
    * If the Stock belongs to a different Address than the requesting User, a Link between them must exist.
    * If the User is acting as Local and the SKU belongs to their Member, only the Stock at the User’s Address will be shown
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://scm.api.cloudcix.com/sku_stock/`
    */
-  skuStocks: CloudCixscmSkuStockConnection;
+  skuStocks: Maybe<CloudCixscmSkuStockConnection>;
   /**
    * This method allows the User to read the values for an SKU in a given Address.
    * - If the specified Address is not the requesting User’s Address, the following conditions must be met:
@@ -13567,19 +13567,19 @@ export type CloudCixscmQuery = {
    * This method allows the User to get all the values for an SKU in all their Addresses.
    * If the User is acting Local, it will only return the values in their own Address
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://scm.api.cloudcix.com/sku_value/`
    */
-  skuValues: CloudCixscmSkuValueConnection;
+  skuValues: Maybe<CloudCixscmSkuValueConnection>;
   /**
    * This method returns a list of SKU records for a particular Member
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://scm.api.cloudcix.com/sku/`
    */
-  skus: CloudCixscmSkuConnection;
+  skus: Maybe<CloudCixscmSkuConnection>;
 };
 
 
@@ -14122,11 +14122,11 @@ export type CloudCixscmSku = Node & {
    * This method allows the User to get a list of associations between an SKU and sub-components.
    * Only owners or linked Members can list BOMs
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://scm.api.cloudcix.com/sku/{sku_id}/critical_bom/`
    */
-  criticalBoms: CloudCixscmCriticalBomConnection;
+  criticalBoms: Maybe<CloudCixscmCriticalBomConnection>;
   /** The record as CloudCIX returned it: this service's fields are not typed yet. */
   data: Scalars['JSON']['output'];
   /** Global id: pass it to `node(id:)` to read this record again. */
@@ -14423,19 +14423,19 @@ export type CloudCixSchedulerQuery = {
   /**
    * This method allows the User to get a list of logs for a specific Task.
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://scheduler.api.cloudcix.com/task_log/`
    */
-  taskLogs: CloudCixSchedulerTaskLogConnection;
+  taskLogs: Maybe<CloudCixSchedulerTaskLogConnection>;
   /**
    * This method returns a list of Tasks and their details
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://scheduler.api.cloudcix.com/task/`
    */
-  tasks: CloudCixSchedulerTaskConnection;
+  tasks: Maybe<CloudCixSchedulerTaskConnection>;
 };
 
 
@@ -14562,11 +14562,11 @@ export type CloudCixSecurityQuery = {
   /**
    * This method allows the User to get a list of Security Events happening in their Address, or the visited Address by any of their Membership Users
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://security.api.cloudcix.com/security_event/`
    */
-  securityEvents: CloudCixSecuritySecurityEventConnection;
+  securityEvents: Maybe<CloudCixSecuritySecurityEventConnection>;
 };
 
 
@@ -15373,19 +15373,19 @@ export type CloudCixSupportQuery = {
   /**
    * This method allows the User to get a list of translations for an IRIS Condition code for the selected linked Member, or the User’s own Member by default
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://support.api.cloudcix.com/iris_condition_translation/`
    */
-  irisConditionTranslations: CloudCixSupportIrisConditionTranslationConnection;
+  irisConditionTranslations: Maybe<CloudCixSupportIrisConditionTranslationConnection>;
   /**
    * This method allows the User to get a list of IRIS Condition codes for the selected linked Member, or the User’s own Member by default
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://support.api.cloudcix.com/iris_condition/`
    */
-  irisConditions: CloudCixSupportIrisConditionConnection;
+  irisConditions: Maybe<CloudCixSupportIrisConditionConnection>;
   /**
    * This method returns an IRIS Defect Code
    * Codes can be read by the owner and by linked Members. Null when there is none.
@@ -15403,19 +15403,19 @@ export type CloudCixSupportQuery = {
   /**
    * This method allows the User to get a list of translations for an IRIS Defect code for the selected linked Member, or the User’s own Member by default
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://support.api.cloudcix.com/iris_defect_translation/`
    */
-  irisDefectTranslations: CloudCixSupportIrisDefectTranslationConnection;
+  irisDefectTranslations: Maybe<CloudCixSupportIrisDefectTranslationConnection>;
   /**
    * This method allows the User to get a list of IRIS Defect codes for the selected linked Member, or the User’s own Member by default
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://support.api.cloudcix.com/iris_defect/`
    */
-  irisDefects: CloudCixSupportIrisDefectConnection;
+  irisDefects: Maybe<CloudCixSupportIrisDefectConnection>;
   /**
    * This method returns an IRIS Extended Condition Code
    * Codes can be read by the owner and by linked Members. Null when there is none.
@@ -15433,19 +15433,19 @@ export type CloudCixSupportQuery = {
   /**
    * This method allows the User to get a list of translations for an IRIS Extended Condition code for the selected linked Member, or the User’s own Member by default
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://support.api.cloudcix.com/iris_extended_condition_translation/`
    */
-  irisExtendedConditionTranslations: CloudCixSupportIrisExtendedConditionTranslationConnection;
+  irisExtendedConditionTranslations: Maybe<CloudCixSupportIrisExtendedConditionTranslationConnection>;
   /**
    * This method allows the User to get a list of IRIS Extended Condition codes for the selected linked Member, or the User’s own Member by default
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://support.api.cloudcix.com/iris_extended_condition/`
    */
-  irisExtendedConditions: CloudCixSupportIrisExtendedConditionConnection;
+  irisExtendedConditions: Maybe<CloudCixSupportIrisExtendedConditionConnection>;
   /**
    * This method returns an IRIS NTF Code
    * Codes can be read by the owner and by linked Members. Null when there is none.
@@ -15463,19 +15463,19 @@ export type CloudCixSupportQuery = {
   /**
    * This method allows the User to get a list of translations for an IRIS NTF code for the selected linked Member, or the User’s own Member by default
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://support.api.cloudcix.com/iris_ntf_translation/`
    */
-  irisNtfTranslations: CloudCixSupportIrisNtfTranslationConnection;
+  irisNtfTranslations: Maybe<CloudCixSupportIrisNtfTranslationConnection>;
   /**
    * This method allows the User to get a list of IRIS NTF codes for the selected linked Member, or the User’s own Member by default
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://support.api.cloudcix.com/iris_ntf/`
    */
-  irisNtfs: CloudCixSupportIrisNtfConnection;
+  irisNtfs: Maybe<CloudCixSupportIrisNtfConnection>;
   /**
    * This method returns an IRIS Repair Code
    * Codes can be read by the owner and by linked Members. Null when there is none.
@@ -15493,19 +15493,19 @@ export type CloudCixSupportQuery = {
   /**
    * This method allows the User to get a list of translations for an IRIS Repair code for the selected linked Member, or the User’s own Member by default
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://support.api.cloudcix.com/iris_repair_translation/`
    */
-  irisRepairTranslations: CloudCixSupportIrisRepairTranslationConnection;
+  irisRepairTranslations: Maybe<CloudCixSupportIrisRepairTranslationConnection>;
   /**
    * This method allows the User to get a list of IRIS Repair codes for the selected linked Member, or the User’s own Member by default
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://support.api.cloudcix.com/iris_repair/`
    */
-  irisRepairs: CloudCixSupportIrisRepairConnection;
+  irisRepairs: Maybe<CloudCixSupportIrisRepairConnection>;
   /**
    * This method returns an IRIS Section Code
    * Codes can be read by the owner and by linked Members. Null when there is none.
@@ -15523,19 +15523,19 @@ export type CloudCixSupportQuery = {
   /**
    * This method allows the User to get a list of translations for an IRIS Section code for the selected linked Member, or the User’s own Member by default
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://support.api.cloudcix.com/iris_section_translation/`
    */
-  irisSectionTranslations: CloudCixSupportIrisSectionTranslationConnection;
+  irisSectionTranslations: Maybe<CloudCixSupportIrisSectionTranslationConnection>;
   /**
    * This method allows the User to get a list of IRIS Section codes for the selected linked Member, or the User’s own Member by default
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://support.api.cloudcix.com/iris_section/`
    */
-  irisSections: CloudCixSupportIrisSectionConnection;
+  irisSections: Maybe<CloudCixSupportIrisSectionConnection>;
   /**
    * This method returns an IRIS Symptom Code
    * Codes can be read by the owner and by linked Members. Null when there is none.
@@ -15553,19 +15553,19 @@ export type CloudCixSupportQuery = {
   /**
    * This method allows the User to get a list of translations for an IRIS Symptom code for the selected linked Member, or the User’s own Member by default
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://support.api.cloudcix.com/iris_symptom_translation/`
    */
-  irisSymptomTranslations: CloudCixSupportIrisSymptomTranslationConnection;
+  irisSymptomTranslations: Maybe<CloudCixSupportIrisSymptomTranslationConnection>;
   /**
    * This method allows the User to get a list of IRIS Symptom codes for the selected linked Member, or the User’s own Member by default
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://support.api.cloudcix.com/iris_symptom/`
    */
-  irisSymptoms: CloudCixSupportIrisSymptomConnection;
+  irisSymptoms: Maybe<CloudCixSupportIrisSymptomConnection>;
   /**
    * This method allows the User to read an Item associated with a Ticket
    * Items can only be read by the Warrantor, Client or Service Centre associated with the Ticket. Null when there is none.
@@ -15576,29 +15576,29 @@ export type CloudCixSupportQuery = {
   /**
    * This method allows the User to get a list of History logs for the given Item in the selected Transaction
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://support.api.cloudcix.com/item_history/`
    */
-  itemHistories: CloudCixSupportItemHistoryConnection;
+  itemHistories: Maybe<CloudCixSupportItemHistoryConnection>;
   /**
    * This method allows the User to get a list of Item Statuses in the selected language for any Items it has
    * If there’s no translation for an Item, the English version will be returned instead
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://support.api.cloudcix.com/item_status/`
    */
-  itemStatuses: CloudCixSupportItemStatusConnection;
+  itemStatuses: Maybe<CloudCixSupportItemStatusConnection>;
   /**
    * This method allows the User to get a list of Items associated with a Ticket
    * Items can only be read by the Warrantor, Client or Service Centre associated with the Ticket
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://support.api.cloudcix.com/item/`
    */
-  items: CloudCixSupportItemConnection;
+  items: Maybe<CloudCixSupportItemConnection>;
   /**
    * This method returns a Part Used to fix an Item, along with its details
    * Only Users belonging to the Addresses involved in the Ticket can read this object. Null when there is none.
@@ -15610,11 +15610,11 @@ export type CloudCixSupportQuery = {
    * This method allows the User to get a list of the Parts Used to fix an Item
    * Only Users belonging to the Addresses involved in the Ticket can list these objects
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://support.api.cloudcix.com/part_used/`
    */
-  partUseds: CloudCixSupportPartUsedConnection;
+  partUseds: Maybe<CloudCixSupportPartUsedConnection>;
   /**
    * This method allows the User to get a Reason For Return. Null when there is none.
    *
@@ -15630,19 +15630,19 @@ export type CloudCixSupportQuery = {
   /**
    * This method allows the User to get a list of translations for a Reason For Return
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://support.api.cloudcix.com/reason_for_return_translation/`
    */
-  reasonForReturnTranslations: CloudCixSupportReasonForReturnTranslationConnection;
+  reasonForReturnTranslations: Maybe<CloudCixSupportReasonForReturnTranslationConnection>;
   /**
    * This method allows the User to get a list of Reasons For Return.
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://support.api.cloudcix.com/reason_for_return/`
    */
-  reasonForReturns: CloudCixSupportReasonForReturnConnection;
+  reasonForReturns: Maybe<CloudCixSupportReasonForReturnConnection>;
   /**
    * This method returns the default Business Logic for a Service Centre Address
    * Users can only read the default Business Logic for Addresses in their Member. Null when there is none.
@@ -15659,19 +15659,19 @@ export type CloudCixSupportQuery = {
   /**
    * This method allows the User to get a list of associations between a Service Centre’s Address and many Warrantor Addresses
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://support.api.cloudcix.com/service_centre_warrantor/`
    */
-  serviceCentreWarrantors: CloudCixSupportServiceCentreWarrantorConnection;
+  serviceCentreWarrantors: Maybe<CloudCixSupportServiceCentreWarrantorConnection>;
   /**
    * This method allows the User to get a list of available Statuses in the selected language, or in English if there’s no translation available
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://support.api.cloudcix.com/status/`
    */
-  statuses: CloudCixSupportStatusConnection;
+  statuses: Maybe<CloudCixSupportStatusConnection>;
   /**
    * This method allows the User to get a Ticket. Null when there is none.
    *
@@ -15681,11 +15681,11 @@ export type CloudCixSupportQuery = {
   /**
    * Thie method allows the User to get a list of history logs for a given Transaction
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://support.api.cloudcix.com/ticket_history/`
    */
-  ticketHistories: CloudCixSupportTicketHistoryConnection;
+  ticketHistories: Maybe<CloudCixSupportTicketHistoryConnection>;
   /**
    * This method allows the User to get a Ticket Question and its details. Null when there is none.
    *
@@ -15695,11 +15695,11 @@ export type CloudCixSupportQuery = {
   /**
    * This method allows the User to get a list of Ticket Questions for a given Ticket
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://support.api.cloudcix.com/ticket_question/`
    */
-  ticketQuestions: CloudCixSupportTicketQuestionConnection;
+  ticketQuestions: Maybe<CloudCixSupportTicketQuestionConnection>;
   /**
    * This method allows the User to get a Ticket Type and its details. Null when there is none.
    *
@@ -15709,19 +15709,19 @@ export type CloudCixSupportQuery = {
   /**
    * This method allows the User to get a list of Ticket Types available for the Warrantor
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://support.api.cloudcix.com/ticket_type/`
    */
-  ticketTypes: CloudCixSupportTicketTypeConnection;
+  ticketTypes: Maybe<CloudCixSupportTicketTypeConnection>;
   /**
    * This method allows the User to get a list of Tickets
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://support.api.cloudcix.com/ticket/`
    */
-  tickets: CloudCixSupportTicketConnection;
+  tickets: Maybe<CloudCixSupportTicketConnection>;
   /**
    * This method allows the User to get a default Business Logic for a Warrantor Address
    * Users can only read the default Business Logic for Addresses belonging to their Member. Null when there is none.
@@ -15738,11 +15738,11 @@ export type CloudCixSupportQuery = {
   /**
    * This method allows the User to get a list of associations between a Warrantor’s Address and many Service Centre Addresses
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://support.api.cloudcix.com/warrantor_service_centre/`
    */
-  warrantorServiceCentres: CloudCixSupportWarrantorServiceCentreConnection;
+  warrantorServiceCentres: Maybe<CloudCixSupportWarrantorServiceCentreConnection>;
 };
 
 
@@ -17218,11 +17218,11 @@ export type CloudCixTrainingQuery = {
   /**
    * Return a list of all classes in a selected Syllabus
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://training.api.cloudcix.com/cls/`
    */
-  clsList: CloudCixTrainingClsConnection;
+  clsList: Maybe<CloudCixTrainingClsConnection>;
   /**
    * Returns the selected Student record with all its details. Null when there is none.
    *
@@ -17232,11 +17232,11 @@ export type CloudCixTrainingQuery = {
   /**
    * Returns a list of Students in a selected Class
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://training.api.cloudcix.com/student/`
    */
-  students: CloudCixTrainingStudentConnection;
+  students: Maybe<CloudCixTrainingStudentConnection>;
   /**
    * Returns the details of the selected Syllabus. Null when there is none.
    *
@@ -17246,11 +17246,11 @@ export type CloudCixTrainingQuery = {
   /**
    * Returns a list of all Syllabus records available for a Student
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://training.api.cloudcix.com/syllabus/`
    */
-  syllabuses: CloudCixTrainingSyllabusConnection;
+  syllabuses: Maybe<CloudCixTrainingSyllabusConnection>;
 };
 
 
@@ -17543,11 +17543,11 @@ export type CloudCixvm = Node & {
   /**
    * This method allows the User to list all the Storages associated with a particular VM.
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://iaas.api.cloudcix.com/vm/{vm_id}/storage/`
    */
-  storages: CloudCixiaasStorageConnection;
+  storages: Maybe<CloudCixiaasStorageConnection>;
   /** CloudCIX `updated`. */
   updated: Maybe<Scalars['DateTime']['output']>;
   /** The record's CloudCIX URL. */
@@ -17698,11 +17698,11 @@ export type CloudCixVaultQuery = {
   /**
    * This method returns a list of Regions
    *
-   * `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
+   * Null, with an error at this path, when CloudCIX fails to answer; sibling fields still resolve. `first`/`after`: Relay paging over CloudCIX pages. `search`/`exclude`: CloudCIX filters such as `{name__icontains: "cix", id__in: [1, 2]}`; one CloudCIX cannot apply is skipped and reported in the response's `extensions.warnings`. `order`: a field, `-` first for descending.
    *
    * `GET https://vault.api.cloudcix.com/region/`
    */
-  regions: CloudCixVaultRegionConnection;
+  regions: Maybe<CloudCixVaultRegionConnection>;
 };
 
 
@@ -28740,7 +28740,7 @@ export type CloudCixAppManagerAppMemberPayloadResolvers<ContextType = GraphQLCon
 
 export type CloudCixAppManagerQueryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXAppManagerQuery'] = ResolversParentTypes['CloudCIXAppManagerQuery']> = {
   app?: Resolver<Maybe<ResolversTypes['CloudCIXApp']>, ParentType, ContextType, RequireFields<CloudCixAppManagerQueryAppArgs, 'platformId'>>;
-  apps?: Resolver<ResolversTypes['CloudCIXAppConnection'], ParentType, ContextType, Partial<CloudCixAppManagerQueryAppsArgs>>;
+  apps?: Resolver<Maybe<ResolversTypes['CloudCIXAppConnection']>, ParentType, ContextType, Partial<CloudCixAppManagerQueryAppsArgs>>;
 };
 
 export type CloudCixAssetAssetResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXAssetAsset'] = ResolversParentTypes['CloudCIXAssetAsset']> = {
@@ -28871,16 +28871,16 @@ export type CloudCixAssetOffTestPayloadResolvers<ContextType = GraphQLContext, P
 export type CloudCixAssetQueryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXAssetQuery'] = ResolversParentTypes['CloudCIXAssetQuery']> = {
   asset?: Resolver<Maybe<ResolversTypes['CloudCIXAssetAsset']>, ParentType, ContextType, RequireFields<CloudCixAssetQueryAssetArgs, 'platformId'>>;
   assetTransaction?: Resolver<Maybe<ResolversTypes['CloudCIXAssetAssetTransaction']>, ParentType, ContextType, RequireFields<CloudCixAssetQueryAssetTransactionArgs, 'platformId'>>;
-  assetTransactions?: Resolver<ResolversTypes['CloudCIXAssetAssetTransactionConnection'], ParentType, ContextType, Partial<CloudCixAssetQueryAssetTransactionsArgs>>;
-  assets?: Resolver<ResolversTypes['CloudCIXAssetAssetConnection'], ParentType, ContextType, Partial<CloudCixAssetQueryAssetsArgs>>;
+  assetTransactions?: Resolver<Maybe<ResolversTypes['CloudCIXAssetAssetTransactionConnection']>, ParentType, ContextType, Partial<CloudCixAssetQueryAssetTransactionsArgs>>;
+  assets?: Resolver<Maybe<ResolversTypes['CloudCIXAssetAssetConnection']>, ParentType, ContextType, Partial<CloudCixAssetQueryAssetsArgs>>;
   depreciationType?: Resolver<Maybe<ResolversTypes['CloudCIXAssetDepreciationType']>, ParentType, ContextType, RequireFields<CloudCixAssetQueryDepreciationTypeArgs, 'platformId'>>;
-  depreciationTypes?: Resolver<ResolversTypes['CloudCIXAssetDepreciationTypeConnection'], ParentType, ContextType, Partial<CloudCixAssetQueryDepreciationTypesArgs>>;
+  depreciationTypes?: Resolver<Maybe<ResolversTypes['CloudCIXAssetDepreciationTypeConnection']>, ParentType, ContextType, Partial<CloudCixAssetQueryDepreciationTypesArgs>>;
   offRent?: Resolver<Maybe<ResolversTypes['CloudCIXAssetOffRent']>, ParentType, ContextType, RequireFields<CloudCixAssetQueryOffRentArgs, 'platformId'>>;
-  offRents?: Resolver<ResolversTypes['CloudCIXAssetOffRentConnection'], ParentType, ContextType, Partial<CloudCixAssetQueryOffRentsArgs>>;
+  offRents?: Resolver<Maybe<ResolversTypes['CloudCIXAssetOffRentConnection']>, ParentType, ContextType, Partial<CloudCixAssetQueryOffRentsArgs>>;
   offTest?: Resolver<Maybe<ResolversTypes['CloudCIXAssetOffTest']>, ParentType, ContextType, RequireFields<CloudCixAssetQueryOffTestArgs, 'platformId'>>;
-  offTests?: Resolver<ResolversTypes['CloudCIXAssetOffTestConnection'], ParentType, ContextType, Partial<CloudCixAssetQueryOffTestsArgs>>;
+  offTests?: Resolver<Maybe<ResolversTypes['CloudCIXAssetOffTestConnection']>, ParentType, ContextType, Partial<CloudCixAssetQueryOffTestsArgs>>;
   rent?: Resolver<Maybe<ResolversTypes['CloudCIXAssetRent']>, ParentType, ContextType, RequireFields<CloudCixAssetQueryRentArgs, 'platformId'>>;
-  rents?: Resolver<ResolversTypes['CloudCIXAssetRentConnection'], ParentType, ContextType, Partial<CloudCixAssetQueryRentsArgs>>;
+  rents?: Resolver<Maybe<ResolversTypes['CloudCIXAssetRentConnection']>, ParentType, ContextType, Partial<CloudCixAssetQueryRentsArgs>>;
 };
 
 export type CloudCixAssetRentResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXAssetRent'] = ResolversParentTypes['CloudCIXAssetRent']> = {
@@ -29001,10 +29001,10 @@ export type CloudCixCircuitPropertyValueEdgeResolvers<ContextType = GraphQLConte
 export type CloudCixCircuitQueryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXCircuitQuery'] = ResolversParentTypes['CloudCIXCircuitQuery']> = {
   circuit?: Resolver<Maybe<ResolversTypes['CloudCIXCircuitCircuit']>, ParentType, ContextType, RequireFields<CloudCixCircuitQueryCircuitArgs, 'platformId'>>;
   circuitClass?: Resolver<Maybe<ResolversTypes['CloudCIXCircuitCircuitClass']>, ParentType, ContextType, RequireFields<CloudCixCircuitQueryCircuitClassArgs, 'platformId'>>;
-  circuitClasses?: Resolver<ResolversTypes['CloudCIXCircuitCircuitClassConnection'], ParentType, ContextType, Partial<CloudCixCircuitQueryCircuitClassesArgs>>;
-  circuits?: Resolver<ResolversTypes['CloudCIXCircuitCircuitConnection'], ParentType, ContextType, Partial<CloudCixCircuitQueryCircuitsArgs>>;
-  propertyTypes?: Resolver<ResolversTypes['CloudCIXCircuitPropertyTypeConnection'], ParentType, ContextType, Partial<CloudCixCircuitQueryPropertyTypesArgs>>;
-  propertyValues?: Resolver<ResolversTypes['CloudCIXCircuitPropertyValueConnection'], ParentType, ContextType, Partial<CloudCixCircuitQueryPropertyValuesArgs>>;
+  circuitClasses?: Resolver<Maybe<ResolversTypes['CloudCIXCircuitCircuitClassConnection']>, ParentType, ContextType, Partial<CloudCixCircuitQueryCircuitClassesArgs>>;
+  circuits?: Resolver<Maybe<ResolversTypes['CloudCIXCircuitCircuitConnection']>, ParentType, ContextType, Partial<CloudCixCircuitQueryCircuitsArgs>>;
+  propertyTypes?: Resolver<Maybe<ResolversTypes['CloudCIXCircuitPropertyTypeConnection']>, ParentType, ContextType, Partial<CloudCixCircuitQueryPropertyTypesArgs>>;
+  propertyValues?: Resolver<Maybe<ResolversTypes['CloudCIXCircuitPropertyValueConnection']>, ParentType, ContextType, Partial<CloudCixCircuitQueryPropertyValuesArgs>>;
 };
 
 export type CloudCixContactAuthResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXContactAuth'] = ResolversParentTypes['CloudCIXContactAuth']> = {
@@ -29311,28 +29311,28 @@ export type CloudCixContactQAndAPayloadResolvers<ContextType = GraphQLContext, P
 
 export type CloudCixContactQueryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXContactQuery'] = ResolversParentTypes['CloudCIXContactQuery']> = {
   campaign?: Resolver<Maybe<ResolversTypes['CloudCIXContactCampaign']>, ParentType, ContextType, RequireFields<CloudCixContactQueryCampaignArgs, 'platformId'>>;
-  campaigns?: Resolver<ResolversTypes['CloudCIXContactCampaignConnection'], ParentType, ContextType, Partial<CloudCixContactQueryCampaignsArgs>>;
+  campaigns?: Resolver<Maybe<ResolversTypes['CloudCIXContactCampaignConnection']>, ParentType, ContextType, Partial<CloudCixContactQueryCampaignsArgs>>;
   chatbot?: Resolver<Maybe<ResolversTypes['CloudCIXContactChatbot']>, ParentType, ContextType, RequireFields<CloudCixContactQueryChatbotArgs, 'platformId'>>;
-  chatbots?: Resolver<ResolversTypes['CloudCIXContactChatbotConnection'], ParentType, ContextType, Partial<CloudCixContactQueryChatbotsArgs>>;
+  chatbots?: Resolver<Maybe<ResolversTypes['CloudCIXContactChatbotConnection']>, ParentType, ContextType, Partial<CloudCixContactQueryChatbotsArgs>>;
   contact?: Resolver<Maybe<ResolversTypes['CloudCIXContactContact']>, ParentType, ContextType, RequireFields<CloudCixContactQueryContactArgs, 'platformId'>>;
-  contacts?: Resolver<ResolversTypes['CloudCIXContactContactConnection'], ParentType, ContextType, Partial<CloudCixContactQueryContactsArgs>>;
+  contacts?: Resolver<Maybe<ResolversTypes['CloudCIXContactContactConnection']>, ParentType, ContextType, Partial<CloudCixContactQueryContactsArgs>>;
   conversation?: Resolver<Maybe<ResolversTypes['CloudCIXContactConversation']>, ParentType, ContextType, RequireFields<CloudCixContactQueryConversationArgs, 'platformId'>>;
-  conversations?: Resolver<ResolversTypes['CloudCIXContactConversationConnection'], ParentType, ContextType, Partial<CloudCixContactQueryConversationsArgs>>;
+  conversations?: Resolver<Maybe<ResolversTypes['CloudCIXContactConversationConnection']>, ParentType, ContextType, Partial<CloudCixContactQueryConversationsArgs>>;
   corpus?: Resolver<Maybe<ResolversTypes['CloudCIXContactCorpus']>, ParentType, ContextType, RequireFields<CloudCixContactQueryCorpusArgs, 'platformId'>>;
-  corpuses?: Resolver<ResolversTypes['CloudCIXContactCorpusConnection'], ParentType, ContextType, Partial<CloudCixContactQueryCorpusesArgs>>;
+  corpuses?: Resolver<Maybe<ResolversTypes['CloudCIXContactCorpusConnection']>, ParentType, ContextType, Partial<CloudCixContactQueryCorpusesArgs>>;
   exclusion?: Resolver<Maybe<ResolversTypes['CloudCIXContactExclusion']>, ParentType, ContextType, RequireFields<CloudCixContactQueryExclusionArgs, 'platformId'>>;
-  exclusions?: Resolver<ResolversTypes['CloudCIXContactExclusionConnection'], ParentType, ContextType, Partial<CloudCixContactQueryExclusionsArgs>>;
+  exclusions?: Resolver<Maybe<ResolversTypes['CloudCIXContactExclusionConnection']>, ParentType, ContextType, Partial<CloudCixContactQueryExclusionsArgs>>;
   group?: Resolver<Maybe<ResolversTypes['CloudCIXContactGroup']>, ParentType, ContextType, RequireFields<CloudCixContactQueryGroupArgs, 'platformId'>>;
-  groups?: Resolver<ResolversTypes['CloudCIXContactGroupConnection'], ParentType, ContextType, Partial<CloudCixContactQueryGroupsArgs>>;
-  opportunities?: Resolver<ResolversTypes['CloudCIXContactOpportunityConnection'], ParentType, ContextType, Partial<CloudCixContactQueryOpportunitiesArgs>>;
+  groups?: Resolver<Maybe<ResolversTypes['CloudCIXContactGroupConnection']>, ParentType, ContextType, Partial<CloudCixContactQueryGroupsArgs>>;
+  opportunities?: Resolver<Maybe<ResolversTypes['CloudCIXContactOpportunityConnection']>, ParentType, ContextType, Partial<CloudCixContactQueryOpportunitiesArgs>>;
   opportunity?: Resolver<Maybe<ResolversTypes['CloudCIXContactOpportunity']>, ParentType, ContextType, RequireFields<CloudCixContactQueryOpportunityArgs, 'platformId'>>;
-  opportunityHistories?: Resolver<ResolversTypes['CloudCIXContactOpportunityHistoryConnection'], ParentType, ContextType, Partial<CloudCixContactQueryOpportunityHistoriesArgs>>;
+  opportunityHistories?: Resolver<Maybe<ResolversTypes['CloudCIXContactOpportunityHistoryConnection']>, ParentType, ContextType, Partial<CloudCixContactQueryOpportunityHistoriesArgs>>;
   qAndA?: Resolver<Maybe<ResolversTypes['CloudCIXContactQAndA']>, ParentType, ContextType, RequireFields<CloudCixContactQueryQAndAArgs, 'platformId'>>;
-  qAndAs?: Resolver<ResolversTypes['CloudCIXContactQAndAConnection'], ParentType, ContextType, Partial<CloudCixContactQueryQAndAsArgs>>;
+  qAndAs?: Resolver<Maybe<ResolversTypes['CloudCIXContactQAndAConnection']>, ParentType, ContextType, Partial<CloudCixContactQueryQAndAsArgs>>;
   question?: Resolver<Maybe<ResolversTypes['CloudCIXContactQuestion']>, ParentType, ContextType, RequireFields<CloudCixContactQueryQuestionArgs, 'platformId'>>;
   questionSet?: Resolver<Maybe<ResolversTypes['CloudCIXContactQuestionSet']>, ParentType, ContextType, RequireFields<CloudCixContactQueryQuestionSetArgs, 'platformId'>>;
-  questionSets?: Resolver<ResolversTypes['CloudCIXContactQuestionSetConnection'], ParentType, ContextType, Partial<CloudCixContactQueryQuestionSetsArgs>>;
-  questions?: Resolver<ResolversTypes['CloudCIXContactQuestionConnection'], ParentType, ContextType, Partial<CloudCixContactQueryQuestionsArgs>>;
+  questionSets?: Resolver<Maybe<ResolversTypes['CloudCIXContactQuestionSetConnection']>, ParentType, ContextType, Partial<CloudCixContactQueryQuestionSetsArgs>>;
+  questions?: Resolver<Maybe<ResolversTypes['CloudCIXContactQuestionConnection']>, ParentType, ContextType, Partial<CloudCixContactQueryQuestionsArgs>>;
 };
 
 export type CloudCixContactQuestionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXContactQuestion'] = ResolversParentTypes['CloudCIXContactQuestion']> = {
@@ -29625,21 +29625,21 @@ export type CloudCixContactsOpportunityPayloadResolvers<ContextType = GraphQLCon
 };
 
 export type CloudCixContactsQueryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXContactsQuery'] = ResolversParentTypes['CloudCIXContactsQuery']> = {
-  activities?: Resolver<ResolversTypes['CloudCIXContactsActivityConnection'], ParentType, ContextType, Partial<CloudCixContactsQueryActivitiesArgs>>;
+  activities?: Resolver<Maybe<ResolversTypes['CloudCIXContactsActivityConnection']>, ParentType, ContextType, Partial<CloudCixContactsQueryActivitiesArgs>>;
   activity?: Resolver<Maybe<ResolversTypes['CloudCIXContactsActivity']>, ParentType, ContextType, RequireFields<CloudCixContactsQueryActivityArgs, 'platformId'>>;
   activityType?: Resolver<Maybe<ResolversTypes['CloudCIXContactsActivityType']>, ParentType, ContextType, RequireFields<CloudCixContactsQueryActivityTypeArgs, 'platformId'>>;
-  activityTypes?: Resolver<ResolversTypes['CloudCIXContactsActivityTypeConnection'], ParentType, ContextType, Partial<CloudCixContactsQueryActivityTypesArgs>>;
+  activityTypes?: Resolver<Maybe<ResolversTypes['CloudCIXContactsActivityTypeConnection']>, ParentType, ContextType, Partial<CloudCixContactsQueryActivityTypesArgs>>;
   campaign?: Resolver<Maybe<ResolversTypes['CloudCIXContactsCampaign']>, ParentType, ContextType, RequireFields<CloudCixContactsQueryCampaignArgs, 'platformId'>>;
-  campaignActivities?: Resolver<ResolversTypes['CloudCIXContactsCampaignActivityConnection'], ParentType, ContextType, Partial<CloudCixContactsQueryCampaignActivitiesArgs>>;
+  campaignActivities?: Resolver<Maybe<ResolversTypes['CloudCIXContactsCampaignActivityConnection']>, ParentType, ContextType, Partial<CloudCixContactsQueryCampaignActivitiesArgs>>;
   campaignActivity?: Resolver<Maybe<ResolversTypes['CloudCIXContactsCampaignActivity']>, ParentType, ContextType, RequireFields<CloudCixContactsQueryCampaignActivityArgs, 'platformId'>>;
-  campaigns?: Resolver<ResolversTypes['CloudCIXContactsCampaignConnection'], ParentType, ContextType, Partial<CloudCixContactsQueryCampaignsArgs>>;
+  campaigns?: Resolver<Maybe<ResolversTypes['CloudCIXContactsCampaignConnection']>, ParentType, ContextType, Partial<CloudCixContactsQueryCampaignsArgs>>;
   contact?: Resolver<Maybe<ResolversTypes['CloudCIXContactsContact']>, ParentType, ContextType, RequireFields<CloudCixContactsQueryContactArgs, 'platformId'>>;
-  contacts?: Resolver<ResolversTypes['CloudCIXContactsContactConnection'], ParentType, ContextType, Partial<CloudCixContactsQueryContactsArgs>>;
+  contacts?: Resolver<Maybe<ResolversTypes['CloudCIXContactsContactConnection']>, ParentType, ContextType, Partial<CloudCixContactsQueryContactsArgs>>;
   group?: Resolver<Maybe<ResolversTypes['CloudCIXContactsGroup']>, ParentType, ContextType, RequireFields<CloudCixContactsQueryGroupArgs, 'platformId'>>;
-  groups?: Resolver<ResolversTypes['CloudCIXContactsGroupConnection'], ParentType, ContextType, Partial<CloudCixContactsQueryGroupsArgs>>;
-  opportunities?: Resolver<ResolversTypes['CloudCIXContactsOpportunityConnection'], ParentType, ContextType, Partial<CloudCixContactsQueryOpportunitiesArgs>>;
+  groups?: Resolver<Maybe<ResolversTypes['CloudCIXContactsGroupConnection']>, ParentType, ContextType, Partial<CloudCixContactsQueryGroupsArgs>>;
+  opportunities?: Resolver<Maybe<ResolversTypes['CloudCIXContactsOpportunityConnection']>, ParentType, ContextType, Partial<CloudCixContactsQueryOpportunitiesArgs>>;
   opportunity?: Resolver<Maybe<ResolversTypes['CloudCIXContactsOpportunity']>, ParentType, ContextType, RequireFields<CloudCixContactsQueryOpportunityArgs, 'platformId'>>;
-  opportunityHistories?: Resolver<ResolversTypes['CloudCIXContactsOpportunityHistoryConnection'], ParentType, ContextType, Partial<CloudCixContactsQueryOpportunityHistoriesArgs>>;
+  opportunityHistories?: Resolver<Maybe<ResolversTypes['CloudCIXContactsOpportunityHistoryConnection']>, ParentType, ContextType, Partial<CloudCixContactsQueryOpportunityHistoriesArgs>>;
 };
 
 export type CloudCixCountryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXCountry'] = ResolversParentTypes['CloudCIXCountry']> = {
@@ -29652,7 +29652,7 @@ export type CloudCixCountryResolvers<ContextType = GraphQLContext, ParentType ex
   platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   primaryLevelName?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   subdivision?: Resolver<Maybe<ResolversTypes['CloudCIXMembershipSubdivision']>, ParentType, ContextType, RequireFields<CloudCixCountrySubdivisionArgs, 'platformId'>>;
-  subdivisions?: Resolver<ResolversTypes['CloudCIXMembershipSubdivisionConnection'], ParentType, ContextType, Partial<CloudCixCountrySubdivisionsArgs>>;
+  subdivisions?: Resolver<Maybe<ResolversTypes['CloudCIXMembershipSubdivisionConnection']>, ParentType, ContextType, Partial<CloudCixCountrySubdivisionsArgs>>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -29784,10 +29784,10 @@ export type CloudCixdcimPropertyValueEdgeResolvers<ContextType = GraphQLContext,
 export type CloudCixdcimQueryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXDCIMQuery'] = ResolversParentTypes['CloudCIXDCIMQuery']> = {
   circuit?: Resolver<Maybe<ResolversTypes['CloudCIXDCIMCircuit']>, ParentType, ContextType, RequireFields<CloudCixdcimQueryCircuitArgs, 'platformId'>>;
   circuitClass?: Resolver<Maybe<ResolversTypes['CloudCIXDCIMCircuitClass']>, ParentType, ContextType, RequireFields<CloudCixdcimQueryCircuitClassArgs, 'platformId'>>;
-  circuitClasses?: Resolver<ResolversTypes['CloudCIXDCIMCircuitClassConnection'], ParentType, ContextType, Partial<CloudCixdcimQueryCircuitClassesArgs>>;
-  circuits?: Resolver<ResolversTypes['CloudCIXDCIMCircuitConnection'], ParentType, ContextType, Partial<CloudCixdcimQueryCircuitsArgs>>;
-  propertyTypes?: Resolver<ResolversTypes['CloudCIXDCIMPropertyTypeConnection'], ParentType, ContextType, Partial<CloudCixdcimQueryPropertyTypesArgs>>;
-  propertyValues?: Resolver<ResolversTypes['CloudCIXDCIMPropertyValueConnection'], ParentType, ContextType, Partial<CloudCixdcimQueryPropertyValuesArgs>>;
+  circuitClasses?: Resolver<Maybe<ResolversTypes['CloudCIXDCIMCircuitClassConnection']>, ParentType, ContextType, Partial<CloudCixdcimQueryCircuitClassesArgs>>;
+  circuits?: Resolver<Maybe<ResolversTypes['CloudCIXDCIMCircuitConnection']>, ParentType, ContextType, Partial<CloudCixdcimQueryCircuitsArgs>>;
+  propertyTypes?: Resolver<Maybe<ResolversTypes['CloudCIXDCIMPropertyTypeConnection']>, ParentType, ContextType, Partial<CloudCixdcimQueryPropertyTypesArgs>>;
+  propertyValues?: Resolver<Maybe<ResolversTypes['CloudCIXDCIMPropertyValueConnection']>, ParentType, ContextType, Partial<CloudCixdcimQueryPropertyValuesArgs>>;
 };
 
 export type CloudCixDeletePayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXDeletePayload'] = ResolversParentTypes['CloudCIXDeletePayload']> = {
@@ -30726,8 +30726,8 @@ export type CloudCixFinancialQueryResolvers<ContextType = GraphQLContext, Parent
   accountSaleInvoiceContra?: Resolver<Maybe<ResolversTypes['CloudCIXFinancialAccountSaleInvoiceContra']>, ParentType, ContextType, RequireFields<CloudCixFinancialQueryAccountSaleInvoiceContraArgs, 'platformId'>>;
   accountSalePayment?: Resolver<Maybe<ResolversTypes['CloudCIXFinancialAccountSalePayment']>, ParentType, ContextType, RequireFields<CloudCixFinancialQueryAccountSalePaymentArgs, 'platformId'>>;
   accountSalePaymentContra?: Resolver<Maybe<ResolversTypes['CloudCIXFinancialAccountSalePaymentContra']>, ParentType, ContextType, RequireFields<CloudCixFinancialQueryAccountSalePaymentContraArgs, 'platformId'>>;
-  allocations?: Resolver<ResolversTypes['CloudCIXFinancialAllocationConnection'], ParentType, ContextType, Partial<CloudCixFinancialQueryAllocationsArgs>>;
-  balanceSheets?: Resolver<ResolversTypes['CloudCIXFinancialBalanceSheetConnection'], ParentType, ContextType, Partial<CloudCixFinancialQueryBalanceSheetsArgs>>;
+  allocations?: Resolver<Maybe<ResolversTypes['CloudCIXFinancialAllocationConnection']>, ParentType, ContextType, Partial<CloudCixFinancialQueryAllocationsArgs>>;
+  balanceSheets?: Resolver<Maybe<ResolversTypes['CloudCIXFinancialBalanceSheetConnection']>, ParentType, ContextType, Partial<CloudCixFinancialQueryBalanceSheetsArgs>>;
   cashPurchaseDebitNote?: Resolver<Maybe<ResolversTypes['CloudCIXFinancialCashPurchaseDebitNote']>, ParentType, ContextType, RequireFields<CloudCixFinancialQueryCashPurchaseDebitNoteArgs, 'platformId'>>;
   cashPurchaseDebitNoteContra?: Resolver<Maybe<ResolversTypes['CloudCIXFinancialCashPurchaseDebitNoteContra']>, ParentType, ContextType, RequireFields<CloudCixFinancialQueryCashPurchaseDebitNoteContraArgs, 'platformId'>>;
   cashPurchaseInvoice?: Resolver<Maybe<ResolversTypes['CloudCIXFinancialCashPurchaseInvoice']>, ParentType, ContextType, RequireFields<CloudCixFinancialQueryCashPurchaseInvoiceArgs, 'platformId'>>;
@@ -30741,49 +30741,49 @@ export type CloudCixFinancialQueryResolvers<ContextType = GraphQLContext, Parent
   cashSaleReceipt?: Resolver<Maybe<ResolversTypes['CloudCIXFinancialCashSaleReceipt']>, ParentType, ContextType, RequireFields<CloudCixFinancialQueryCashSaleReceiptArgs, 'platformId'>>;
   cashSaleRefund?: Resolver<Maybe<ResolversTypes['CloudCIXFinancialCashSaleRefund']>, ParentType, ContextType, RequireFields<CloudCixFinancialQueryCashSaleRefundArgs, 'platformId'>>;
   creditLimit?: Resolver<Maybe<ResolversTypes['CloudCIXFinancialCreditLimit']>, ParentType, ContextType, RequireFields<CloudCixFinancialQueryCreditLimitArgs, 'platformId'>>;
-  creditLimits?: Resolver<ResolversTypes['CloudCIXFinancialCreditLimitConnection'], ParentType, ContextType, Partial<CloudCixFinancialQueryCreditLimitsArgs>>;
-  creditorAccountHistories?: Resolver<ResolversTypes['CloudCIXFinancialCreditorAccountHistoryConnection'], ParentType, ContextType, Partial<CloudCixFinancialQueryCreditorAccountHistoriesArgs>>;
-  creditorAccountStatements?: Resolver<ResolversTypes['CloudCIXFinancialCreditorAccountStatementConnection'], ParentType, ContextType, Partial<CloudCixFinancialQueryCreditorAccountStatementsArgs>>;
-  creditorLedgerAgeds?: Resolver<ResolversTypes['CloudCIXFinancialCreditorLedgerAgedConnection'], ParentType, ContextType, Partial<CloudCixFinancialQueryCreditorLedgerAgedsArgs>>;
-  creditorLedgerContraTransactions?: Resolver<ResolversTypes['CloudCIXFinancialCreditorLedgerContraTransactionConnection'], ParentType, ContextType, Partial<CloudCixFinancialQueryCreditorLedgerContraTransactionsArgs>>;
-  creditorLedgerTransactions?: Resolver<ResolversTypes['CloudCIXFinancialCreditorLedgerTransactionConnection'], ParentType, ContextType, Partial<CloudCixFinancialQueryCreditorLedgerTransactionsArgs>>;
-  creditorLedgers?: Resolver<ResolversTypes['CloudCIXFinancialCreditorLedgerConnection'], ParentType, ContextType, Partial<CloudCixFinancialQueryCreditorLedgersArgs>>;
-  debtorAccountHistories?: Resolver<ResolversTypes['CloudCIXFinancialDebtorAccountHistoryConnection'], ParentType, ContextType, Partial<CloudCixFinancialQueryDebtorAccountHistoriesArgs>>;
-  debtorAccountStatements?: Resolver<ResolversTypes['CloudCIXFinancialDebtorAccountStatementConnection'], ParentType, ContextType, Partial<CloudCixFinancialQueryDebtorAccountStatementsArgs>>;
-  debtorLedgerAgeds?: Resolver<ResolversTypes['CloudCIXFinancialDebtorLedgerAgedConnection'], ParentType, ContextType, Partial<CloudCixFinancialQueryDebtorLedgerAgedsArgs>>;
-  debtorLedgerTransactionContras?: Resolver<ResolversTypes['CloudCIXFinancialDebtorLedgerTransactionContraConnection'], ParentType, ContextType, Partial<CloudCixFinancialQueryDebtorLedgerTransactionContrasArgs>>;
-  debtorLedgerTransactions?: Resolver<ResolversTypes['CloudCIXFinancialDebtorLedgerTransactionConnection'], ParentType, ContextType, Partial<CloudCixFinancialQueryDebtorLedgerTransactionsArgs>>;
-  debtorLedgers?: Resolver<ResolversTypes['CloudCIXFinancialDebtorLedgerConnection'], ParentType, ContextType, Partial<CloudCixFinancialQueryDebtorLedgersArgs>>;
+  creditLimits?: Resolver<Maybe<ResolversTypes['CloudCIXFinancialCreditLimitConnection']>, ParentType, ContextType, Partial<CloudCixFinancialQueryCreditLimitsArgs>>;
+  creditorAccountHistories?: Resolver<Maybe<ResolversTypes['CloudCIXFinancialCreditorAccountHistoryConnection']>, ParentType, ContextType, Partial<CloudCixFinancialQueryCreditorAccountHistoriesArgs>>;
+  creditorAccountStatements?: Resolver<Maybe<ResolversTypes['CloudCIXFinancialCreditorAccountStatementConnection']>, ParentType, ContextType, Partial<CloudCixFinancialQueryCreditorAccountStatementsArgs>>;
+  creditorLedgerAgeds?: Resolver<Maybe<ResolversTypes['CloudCIXFinancialCreditorLedgerAgedConnection']>, ParentType, ContextType, Partial<CloudCixFinancialQueryCreditorLedgerAgedsArgs>>;
+  creditorLedgerContraTransactions?: Resolver<Maybe<ResolversTypes['CloudCIXFinancialCreditorLedgerContraTransactionConnection']>, ParentType, ContextType, Partial<CloudCixFinancialQueryCreditorLedgerContraTransactionsArgs>>;
+  creditorLedgerTransactions?: Resolver<Maybe<ResolversTypes['CloudCIXFinancialCreditorLedgerTransactionConnection']>, ParentType, ContextType, Partial<CloudCixFinancialQueryCreditorLedgerTransactionsArgs>>;
+  creditorLedgers?: Resolver<Maybe<ResolversTypes['CloudCIXFinancialCreditorLedgerConnection']>, ParentType, ContextType, Partial<CloudCixFinancialQueryCreditorLedgersArgs>>;
+  debtorAccountHistories?: Resolver<Maybe<ResolversTypes['CloudCIXFinancialDebtorAccountHistoryConnection']>, ParentType, ContextType, Partial<CloudCixFinancialQueryDebtorAccountHistoriesArgs>>;
+  debtorAccountStatements?: Resolver<Maybe<ResolversTypes['CloudCIXFinancialDebtorAccountStatementConnection']>, ParentType, ContextType, Partial<CloudCixFinancialQueryDebtorAccountStatementsArgs>>;
+  debtorLedgerAgeds?: Resolver<Maybe<ResolversTypes['CloudCIXFinancialDebtorLedgerAgedConnection']>, ParentType, ContextType, Partial<CloudCixFinancialQueryDebtorLedgerAgedsArgs>>;
+  debtorLedgerTransactionContras?: Resolver<Maybe<ResolversTypes['CloudCIXFinancialDebtorLedgerTransactionContraConnection']>, ParentType, ContextType, Partial<CloudCixFinancialQueryDebtorLedgerTransactionContrasArgs>>;
+  debtorLedgerTransactions?: Resolver<Maybe<ResolversTypes['CloudCIXFinancialDebtorLedgerTransactionConnection']>, ParentType, ContextType, Partial<CloudCixFinancialQueryDebtorLedgerTransactionsArgs>>;
+  debtorLedgers?: Resolver<Maybe<ResolversTypes['CloudCIXFinancialDebtorLedgerConnection']>, ParentType, ContextType, Partial<CloudCixFinancialQueryDebtorLedgersArgs>>;
   globalNominalAccount?: Resolver<Maybe<ResolversTypes['CloudCIXFinancialGlobalNominalAccount']>, ParentType, ContextType, RequireFields<CloudCixFinancialQueryGlobalNominalAccountArgs, 'platformId'>>;
-  globalNominalAccounts?: Resolver<ResolversTypes['CloudCIXFinancialGlobalNominalAccountConnection'], ParentType, ContextType, Partial<CloudCixFinancialQueryGlobalNominalAccountsArgs>>;
-  journalEntries?: Resolver<ResolversTypes['CloudCIXFinancialJournalEntryConnection'], ParentType, ContextType, Partial<CloudCixFinancialQueryJournalEntriesArgs>>;
+  globalNominalAccounts?: Resolver<Maybe<ResolversTypes['CloudCIXFinancialGlobalNominalAccountConnection']>, ParentType, ContextType, Partial<CloudCixFinancialQueryGlobalNominalAccountsArgs>>;
+  journalEntries?: Resolver<Maybe<ResolversTypes['CloudCIXFinancialJournalEntryConnection']>, ParentType, ContextType, Partial<CloudCixFinancialQueryJournalEntriesArgs>>;
   journalEntry?: Resolver<Maybe<ResolversTypes['CloudCIXFinancialJournalEntry']>, ParentType, ContextType, RequireFields<CloudCixFinancialQueryJournalEntryArgs, 'platformId'>>;
-  nominalAccountHistories?: Resolver<ResolversTypes['CloudCIXFinancialNominalAccountHistoryConnection'], ParentType, ContextType, Partial<CloudCixFinancialQueryNominalAccountHistoriesArgs>>;
-  nominalAccountTypes?: Resolver<ResolversTypes['CloudCIXFinancialNominalAccountTypeConnection'], ParentType, ContextType, Partial<CloudCixFinancialQueryNominalAccountTypesArgs>>;
+  nominalAccountHistories?: Resolver<Maybe<ResolversTypes['CloudCIXFinancialNominalAccountHistoryConnection']>, ParentType, ContextType, Partial<CloudCixFinancialQueryNominalAccountHistoriesArgs>>;
+  nominalAccountTypes?: Resolver<Maybe<ResolversTypes['CloudCIXFinancialNominalAccountTypeConnection']>, ParentType, ContextType, Partial<CloudCixFinancialQueryNominalAccountTypesArgs>>;
   nominalContra?: Resolver<Maybe<ResolversTypes['CloudCIXFinancialNominalContra']>, ParentType, ContextType, RequireFields<CloudCixFinancialQueryNominalContraArgs, 'platformId'>>;
-  nominalContras?: Resolver<ResolversTypes['CloudCIXFinancialNominalContraConnection'], ParentType, ContextType, Partial<CloudCixFinancialQueryNominalContrasArgs>>;
+  nominalContras?: Resolver<Maybe<ResolversTypes['CloudCIXFinancialNominalContraConnection']>, ParentType, ContextType, Partial<CloudCixFinancialQueryNominalContrasArgs>>;
   paymentMethod?: Resolver<Maybe<ResolversTypes['CloudCIXFinancialPaymentMethod']>, ParentType, ContextType, RequireFields<CloudCixFinancialQueryPaymentMethodArgs, 'platformId'>>;
-  paymentMethods?: Resolver<ResolversTypes['CloudCIXFinancialPaymentMethodConnection'], ParentType, ContextType, Partial<CloudCixFinancialQueryPaymentMethodsArgs>>;
+  paymentMethods?: Resolver<Maybe<ResolversTypes['CloudCIXFinancialPaymentMethodConnection']>, ParentType, ContextType, Partial<CloudCixFinancialQueryPaymentMethodsArgs>>;
   periodEnd?: Resolver<Maybe<ResolversTypes['CloudCIXFinancialPeriodEnd']>, ParentType, ContextType, RequireFields<CloudCixFinancialQueryPeriodEndArgs, 'platformId'>>;
-  periodEnds?: Resolver<ResolversTypes['CloudCIXFinancialPeriodEndConnection'], ParentType, ContextType, Partial<CloudCixFinancialQueryPeriodEndsArgs>>;
-  profitLosses?: Resolver<ResolversTypes['CloudCIXFinancialProfitLossConnection'], ParentType, ContextType, Partial<CloudCixFinancialQueryProfitLossesArgs>>;
-  purchasesAnalyses?: Resolver<ResolversTypes['CloudCIXFinancialPurchasesAnalysisConnection'], ParentType, ContextType, Partial<CloudCixFinancialQueryPurchasesAnalysesArgs>>;
-  purchasesByCountries?: Resolver<ResolversTypes['CloudCIXFinancialPurchasesByCountryConnection'], ParentType, ContextType, Partial<CloudCixFinancialQueryPurchasesByCountriesArgs>>;
-  purchasesByTerritories?: Resolver<ResolversTypes['CloudCIXFinancialPurchasesByTerritoryConnection'], ParentType, ContextType, Partial<CloudCixFinancialQueryPurchasesByTerritoriesArgs>>;
-  rtds?: Resolver<ResolversTypes['CloudCIXFinancialRtdConnection'], ParentType, ContextType, Partial<CloudCixFinancialQueryRtdsArgs>>;
-  salesAnalyses?: Resolver<ResolversTypes['CloudCIXFinancialSalesAnalysisConnection'], ParentType, ContextType, Partial<CloudCixFinancialQuerySalesAnalysesArgs>>;
-  salesByCountries?: Resolver<ResolversTypes['CloudCIXFinancialSalesByCountryConnection'], ParentType, ContextType, Partial<CloudCixFinancialQuerySalesByCountriesArgs>>;
-  salesByTerritories?: Resolver<ResolversTypes['CloudCIXFinancialSalesByTerritoryConnection'], ParentType, ContextType, Partial<CloudCixFinancialQuerySalesByTerritoriesArgs>>;
-  statementLogs?: Resolver<ResolversTypes['CloudCIXFinancialStatementLogConnection'], ParentType, ContextType, Partial<CloudCixFinancialQueryStatementLogsArgs>>;
+  periodEnds?: Resolver<Maybe<ResolversTypes['CloudCIXFinancialPeriodEndConnection']>, ParentType, ContextType, Partial<CloudCixFinancialQueryPeriodEndsArgs>>;
+  profitLosses?: Resolver<Maybe<ResolversTypes['CloudCIXFinancialProfitLossConnection']>, ParentType, ContextType, Partial<CloudCixFinancialQueryProfitLossesArgs>>;
+  purchasesAnalyses?: Resolver<Maybe<ResolversTypes['CloudCIXFinancialPurchasesAnalysisConnection']>, ParentType, ContextType, Partial<CloudCixFinancialQueryPurchasesAnalysesArgs>>;
+  purchasesByCountries?: Resolver<Maybe<ResolversTypes['CloudCIXFinancialPurchasesByCountryConnection']>, ParentType, ContextType, Partial<CloudCixFinancialQueryPurchasesByCountriesArgs>>;
+  purchasesByTerritories?: Resolver<Maybe<ResolversTypes['CloudCIXFinancialPurchasesByTerritoryConnection']>, ParentType, ContextType, Partial<CloudCixFinancialQueryPurchasesByTerritoriesArgs>>;
+  rtds?: Resolver<Maybe<ResolversTypes['CloudCIXFinancialRtdConnection']>, ParentType, ContextType, Partial<CloudCixFinancialQueryRtdsArgs>>;
+  salesAnalyses?: Resolver<Maybe<ResolversTypes['CloudCIXFinancialSalesAnalysisConnection']>, ParentType, ContextType, Partial<CloudCixFinancialQuerySalesAnalysesArgs>>;
+  salesByCountries?: Resolver<Maybe<ResolversTypes['CloudCIXFinancialSalesByCountryConnection']>, ParentType, ContextType, Partial<CloudCixFinancialQuerySalesByCountriesArgs>>;
+  salesByTerritories?: Resolver<Maybe<ResolversTypes['CloudCIXFinancialSalesByTerritoryConnection']>, ParentType, ContextType, Partial<CloudCixFinancialQuerySalesByTerritoriesArgs>>;
+  statementLogs?: Resolver<Maybe<ResolversTypes['CloudCIXFinancialStatementLogConnection']>, ParentType, ContextType, Partial<CloudCixFinancialQueryStatementLogsArgs>>;
   statementSettings?: Resolver<Maybe<ResolversTypes['CloudCIXFinancialStatementSettings']>, ParentType, ContextType, RequireFields<CloudCixFinancialQueryStatementSettingsArgs, 'platformId'>>;
   taxRate?: Resolver<Maybe<ResolversTypes['CloudCIXFinancialTaxRate']>, ParentType, ContextType, RequireFields<CloudCixFinancialQueryTaxRateArgs, 'platformId'>>;
-  taxRates?: Resolver<ResolversTypes['CloudCIXFinancialTaxRateConnection'], ParentType, ContextType, Partial<CloudCixFinancialQueryTaxRatesArgs>>;
-  trialBalances?: Resolver<ResolversTypes['CloudCIXFinancialTrialBalanceConnection'], ParentType, ContextType, Partial<CloudCixFinancialQueryTrialBalancesArgs>>;
-  vat3s?: Resolver<ResolversTypes['CloudCIXFinancialVat3Connection'], ParentType, ContextType, Partial<CloudCixFinancialQueryVat3sArgs>>;
-  viesPurchases?: Resolver<ResolversTypes['CloudCIXFinancialViesPurchasesConnection'], ParentType, ContextType, Partial<CloudCixFinancialQueryViesPurchasesArgs>>;
-  viesSales?: Resolver<ResolversTypes['CloudCIXFinancialViesSalesConnection'], ParentType, ContextType, Partial<CloudCixFinancialQueryViesSalesArgs>>;
+  taxRates?: Resolver<Maybe<ResolversTypes['CloudCIXFinancialTaxRateConnection']>, ParentType, ContextType, Partial<CloudCixFinancialQueryTaxRatesArgs>>;
+  trialBalances?: Resolver<Maybe<ResolversTypes['CloudCIXFinancialTrialBalanceConnection']>, ParentType, ContextType, Partial<CloudCixFinancialQueryTrialBalancesArgs>>;
+  vat3s?: Resolver<Maybe<ResolversTypes['CloudCIXFinancialVat3Connection']>, ParentType, ContextType, Partial<CloudCixFinancialQueryVat3sArgs>>;
+  viesPurchases?: Resolver<Maybe<ResolversTypes['CloudCIXFinancialViesPurchasesConnection']>, ParentType, ContextType, Partial<CloudCixFinancialQueryViesPurchasesArgs>>;
+  viesSales?: Resolver<Maybe<ResolversTypes['CloudCIXFinancialViesSalesConnection']>, ParentType, ContextType, Partial<CloudCixFinancialQueryViesSalesArgs>>;
   yearEnd?: Resolver<Maybe<ResolversTypes['CloudCIXFinancialYearEnd']>, ParentType, ContextType, RequireFields<CloudCixFinancialQueryYearEndArgs, 'platformId'>>;
-  yearEnds?: Resolver<ResolversTypes['CloudCIXFinancialYearEndConnection'], ParentType, ContextType, Partial<CloudCixFinancialQueryYearEndsArgs>>;
+  yearEnds?: Resolver<Maybe<ResolversTypes['CloudCIXFinancialYearEndConnection']>, ParentType, ContextType, Partial<CloudCixFinancialQueryYearEndsArgs>>;
 };
 
 export type CloudCixFinancialRtdResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXFinancialRtd'] = ResolversParentTypes['CloudCIXFinancialRtd']> = {
@@ -31481,69 +31481,69 @@ export type CloudCixiaasPtrRecordPayloadResolvers<ContextType = GraphQLContext, 
 
 export type CloudCixiaasQueryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXIAASQuery'] = ResolversParentTypes['CloudCIXIAASQuery']> = {
   allocation?: Resolver<Maybe<ResolversTypes['CloudCIXIAASAllocation']>, ParentType, ContextType, RequireFields<CloudCixiaasQueryAllocationArgs, 'platformId'>>;
-  allocations?: Resolver<ResolversTypes['CloudCIXIAASAllocationConnection'], ParentType, ContextType, Partial<CloudCixiaasQueryAllocationsArgs>>;
+  allocations?: Resolver<Maybe<ResolversTypes['CloudCIXIAASAllocationConnection']>, ParentType, ContextType, Partial<CloudCixiaasQueryAllocationsArgs>>;
   asn?: Resolver<Maybe<ResolversTypes['CloudCIXIAASAsn']>, ParentType, ContextType, RequireFields<CloudCixiaasQueryAsnArgs, 'platformId'>>;
-  asns?: Resolver<ResolversTypes['CloudCIXIAASAsnConnection'], ParentType, ContextType, Partial<CloudCixiaasQueryAsnsArgs>>;
+  asns?: Resolver<Maybe<ResolversTypes['CloudCIXIAASAsnConnection']>, ParentType, ContextType, Partial<CloudCixiaasQueryAsnsArgs>>;
   backup?: Resolver<Maybe<ResolversTypes['CloudCIXIAASBackup']>, ParentType, ContextType, RequireFields<CloudCixiaasQueryBackupArgs, 'platformId'>>;
-  backupHistories?: Resolver<ResolversTypes['CloudCIXIAASBackupHistoryConnection'], ParentType, ContextType, Partial<CloudCixiaasQueryBackupHistoriesArgs>>;
-  backups?: Resolver<ResolversTypes['CloudCIXIAASBackupConnection'], ParentType, ContextType, Partial<CloudCixiaasQueryBackupsArgs>>;
+  backupHistories?: Resolver<Maybe<ResolversTypes['CloudCIXIAASBackupHistoryConnection']>, ParentType, ContextType, Partial<CloudCixiaasQueryBackupHistoriesArgs>>;
+  backups?: Resolver<Maybe<ResolversTypes['CloudCIXIAASBackupConnection']>, ParentType, ContextType, Partial<CloudCixiaasQueryBackupsArgs>>;
   blacklist?: Resolver<Maybe<ResolversTypes['CloudCIXIAASBlacklist']>, ParentType, ContextType, RequireFields<CloudCixiaasQueryBlacklistArgs, 'platformId'>>;
-  blacklists?: Resolver<ResolversTypes['CloudCIXIAASBlacklistConnection'], ParentType, ContextType, Partial<CloudCixiaasQueryBlacklistsArgs>>;
-  capacities?: Resolver<ResolversTypes['CloudCIXIAASCapacityConnection'], ParentType, ContextType, Partial<CloudCixiaasQueryCapacitiesArgs>>;
+  blacklists?: Resolver<Maybe<ResolversTypes['CloudCIXIAASBlacklistConnection']>, ParentType, ContextType, Partial<CloudCixiaasQueryBlacklistsArgs>>;
+  capacities?: Resolver<Maybe<ResolversTypes['CloudCIXIAASCapacityConnection']>, ParentType, ContextType, Partial<CloudCixiaasQueryCapacitiesArgs>>;
   ceph?: Resolver<Maybe<ResolversTypes['CloudCIXIAASCeph']>, ParentType, ContextType, RequireFields<CloudCixiaasQueryCephArgs, 'platformId'>>;
-  cephs?: Resolver<ResolversTypes['CloudCIXIAASCephConnection'], ParentType, ContextType, Partial<CloudCixiaasQueryCephsArgs>>;
+  cephs?: Resolver<Maybe<ResolversTypes['CloudCIXIAASCephConnection']>, ParentType, ContextType, Partial<CloudCixiaasQueryCephsArgs>>;
   cloud?: Resolver<Maybe<ResolversTypes['CloudCIXIAASCloud']>, ParentType, ContextType, RequireFields<CloudCixiaasQueryCloudArgs, 'platformId'>>;
   device?: Resolver<Maybe<ResolversTypes['CloudCIXIAASDevice']>, ParentType, ContextType, RequireFields<CloudCixiaasQueryDeviceArgs, 'platformId'>>;
-  deviceTypes?: Resolver<ResolversTypes['CloudCIXIAASDeviceTypeConnection'], ParentType, ContextType, Partial<CloudCixiaasQueryDeviceTypesArgs>>;
-  devices?: Resolver<ResolversTypes['CloudCIXIAASDeviceConnection'], ParentType, ContextType, Partial<CloudCixiaasQueryDevicesArgs>>;
+  deviceTypes?: Resolver<Maybe<ResolversTypes['CloudCIXIAASDeviceTypeConnection']>, ParentType, ContextType, Partial<CloudCixiaasQueryDeviceTypesArgs>>;
+  devices?: Resolver<Maybe<ResolversTypes['CloudCIXIAASDeviceConnection']>, ParentType, ContextType, Partial<CloudCixiaasQueryDevicesArgs>>;
   domain?: Resolver<Maybe<ResolversTypes['CloudCIXIAASDomain']>, ParentType, ContextType, RequireFields<CloudCixiaasQueryDomainArgs, 'platformId'>>;
-  domains?: Resolver<ResolversTypes['CloudCIXIAASDomainConnection'], ParentType, ContextType, Partial<CloudCixiaasQueryDomainsArgs>>;
+  domains?: Resolver<Maybe<ResolversTypes['CloudCIXIAASDomainConnection']>, ParentType, ContextType, Partial<CloudCixiaasQueryDomainsArgs>>;
   image?: Resolver<Maybe<ResolversTypes['CloudCIXIAASImage']>, ParentType, ContextType, RequireFields<CloudCixiaasQueryImageArgs, 'platformId'>>;
-  images?: Resolver<ResolversTypes['CloudCIXIAASImageConnection'], ParentType, ContextType, Partial<CloudCixiaasQueryImagesArgs>>;
+  images?: Resolver<Maybe<ResolversTypes['CloudCIXIAASImageConnection']>, ParentType, ContextType, Partial<CloudCixiaasQueryImagesArgs>>;
   interface?: Resolver<Maybe<ResolversTypes['CloudCIXIAASInterface']>, ParentType, ContextType, RequireFields<CloudCixiaasQueryInterfaceArgs, 'platformId'>>;
-  interfaces?: Resolver<ResolversTypes['CloudCIXIAASInterfaceConnection'], ParentType, ContextType, Partial<CloudCixiaasQueryInterfacesArgs>>;
+  interfaces?: Resolver<Maybe<ResolversTypes['CloudCIXIAASInterfaceConnection']>, ParentType, ContextType, Partial<CloudCixiaasQueryInterfacesArgs>>;
   ipAddress?: Resolver<Maybe<ResolversTypes['CloudCIXIAASIpAddress']>, ParentType, ContextType, RequireFields<CloudCixiaasQueryIpAddressArgs, 'platformId'>>;
   ipAddressGroup?: Resolver<Maybe<ResolversTypes['CloudCIXIAASIpAddressGroup']>, ParentType, ContextType, RequireFields<CloudCixiaasQueryIpAddressGroupArgs, 'platformId'>>;
-  ipAddressGroups?: Resolver<ResolversTypes['CloudCIXIAASIpAddressGroupConnection'], ParentType, ContextType, Partial<CloudCixiaasQueryIpAddressGroupsArgs>>;
-  ipAddresses?: Resolver<ResolversTypes['CloudCIXIAASIpAddressConnection'], ParentType, ContextType, Partial<CloudCixiaasQueryIpAddressesArgs>>;
-  ipValidators?: Resolver<ResolversTypes['CloudCIXIAASIpValidatorConnection'], ParentType, ContextType, Partial<CloudCixiaasQueryIpValidatorsArgs>>;
+  ipAddressGroups?: Resolver<Maybe<ResolversTypes['CloudCIXIAASIpAddressGroupConnection']>, ParentType, ContextType, Partial<CloudCixiaasQueryIpAddressGroupsArgs>>;
+  ipAddresses?: Resolver<Maybe<ResolversTypes['CloudCIXIAASIpAddressConnection']>, ParentType, ContextType, Partial<CloudCixiaasQueryIpAddressesArgs>>;
+  ipValidators?: Resolver<Maybe<ResolversTypes['CloudCIXIAASIpValidatorConnection']>, ParentType, ContextType, Partial<CloudCixiaasQueryIpValidatorsArgs>>;
   metrics?: Resolver<Maybe<ResolversTypes['CloudCIXIAASMetrics']>, ParentType, ContextType, RequireFields<CloudCixiaasQueryMetricsArgs, 'platformId'>>;
-  policyLogs?: Resolver<ResolversTypes['CloudCIXIAASPolicyLogConnection'], ParentType, ContextType, Partial<CloudCixiaasQueryPolicyLogsArgs>>;
+  policyLogs?: Resolver<Maybe<ResolversTypes['CloudCIXIAASPolicyLogConnection']>, ParentType, ContextType, Partial<CloudCixiaasQueryPolicyLogsArgs>>;
   project?: Resolver<Maybe<ResolversTypes['CloudCIXProject']>, ParentType, ContextType, RequireFields<CloudCixiaasQueryProjectArgs, 'platformId'>>;
-  projects?: Resolver<ResolversTypes['CloudCIXProjectConnection'], ParentType, ContextType, Partial<CloudCixiaasQueryProjectsArgs>>;
+  projects?: Resolver<Maybe<ResolversTypes['CloudCIXProjectConnection']>, ParentType, ContextType, Partial<CloudCixiaasQueryProjectsArgs>>;
   ptrRecord?: Resolver<Maybe<ResolversTypes['CloudCIXIAASPtrRecord']>, ParentType, ContextType, RequireFields<CloudCixiaasQueryPtrRecordArgs, 'platformId'>>;
-  ptrRecords?: Resolver<ResolversTypes['CloudCIXIAASPtrRecordConnection'], ParentType, ContextType, Partial<CloudCixiaasQueryPtrRecordsArgs>>;
+  ptrRecords?: Resolver<Maybe<ResolversTypes['CloudCIXIAASPtrRecordConnection']>, ParentType, ContextType, Partial<CloudCixiaasQueryPtrRecordsArgs>>;
   record?: Resolver<Maybe<ResolversTypes['CloudCIXIAASRecord']>, ParentType, ContextType, RequireFields<CloudCixiaasQueryRecordArgs, 'platformId'>>;
-  records?: Resolver<ResolversTypes['CloudCIXIAASRecordConnection'], ParentType, ContextType, Partial<CloudCixiaasQueryRecordsArgs>>;
+  records?: Resolver<Maybe<ResolversTypes['CloudCIXIAASRecordConnection']>, ParentType, ContextType, Partial<CloudCixiaasQueryRecordsArgs>>;
   router?: Resolver<Maybe<ResolversTypes['CloudCIXIAASRouter']>, ParentType, ContextType, RequireFields<CloudCixiaasQueryRouterArgs, 'platformId'>>;
-  routers?: Resolver<ResolversTypes['CloudCIXIAASRouterConnection'], ParentType, ContextType, Partial<CloudCixiaasQueryRoutersArgs>>;
-  runRobots?: Resolver<ResolversTypes['CloudCIXIAASRunRobotConnection'], ParentType, ContextType, Partial<CloudCixiaasQueryRunRobotsArgs>>;
+  routers?: Resolver<Maybe<ResolversTypes['CloudCIXIAASRouterConnection']>, ParentType, ContextType, Partial<CloudCixiaasQueryRoutersArgs>>;
+  runRobots?: Resolver<Maybe<ResolversTypes['CloudCIXIAASRunRobotConnection']>, ParentType, ContextType, Partial<CloudCixiaasQueryRunRobotsArgs>>;
   server?: Resolver<Maybe<ResolversTypes['CloudCIXIAASServer']>, ParentType, ContextType, RequireFields<CloudCixiaasQueryServerArgs, 'platformId'>>;
   serverType?: Resolver<Maybe<ResolversTypes['CloudCIXIAASServerType']>, ParentType, ContextType, RequireFields<CloudCixiaasQueryServerTypeArgs, 'platformId'>>;
-  serverTypes?: Resolver<ResolversTypes['CloudCIXIAASServerTypeConnection'], ParentType, ContextType, Partial<CloudCixiaasQueryServerTypesArgs>>;
-  servers?: Resolver<ResolversTypes['CloudCIXIAASServerConnection'], ParentType, ContextType, Partial<CloudCixiaasQueryServersArgs>>;
+  serverTypes?: Resolver<Maybe<ResolversTypes['CloudCIXIAASServerTypeConnection']>, ParentType, ContextType, Partial<CloudCixiaasQueryServerTypesArgs>>;
+  servers?: Resolver<Maybe<ResolversTypes['CloudCIXIAASServerConnection']>, ParentType, ContextType, Partial<CloudCixiaasQueryServersArgs>>;
   snapshot?: Resolver<Maybe<ResolversTypes['CloudCIXIAASSnapshot']>, ParentType, ContextType, RequireFields<CloudCixiaasQuerySnapshotArgs, 'platformId'>>;
-  snapshotHistories?: Resolver<ResolversTypes['CloudCIXIAASSnapshotHistoryConnection'], ParentType, ContextType, Partial<CloudCixiaasQuerySnapshotHistoriesArgs>>;
+  snapshotHistories?: Resolver<Maybe<ResolversTypes['CloudCIXIAASSnapshotHistoryConnection']>, ParentType, ContextType, Partial<CloudCixiaasQuerySnapshotHistoriesArgs>>;
   snapshotTree?: Resolver<Maybe<ResolversTypes['CloudCIXIAASSnapshotTree']>, ParentType, ContextType, RequireFields<CloudCixiaasQuerySnapshotTreeArgs, 'platformId'>>;
-  snapshots?: Resolver<ResolversTypes['CloudCIXIAASSnapshotConnection'], ParentType, ContextType, Partial<CloudCixiaasQuerySnapshotsArgs>>;
+  snapshots?: Resolver<Maybe<ResolversTypes['CloudCIXIAASSnapshotConnection']>, ParentType, ContextType, Partial<CloudCixiaasQuerySnapshotsArgs>>;
   storage?: Resolver<Maybe<ResolversTypes['CloudCIXIAASStorage']>, ParentType, ContextType, RequireFields<CloudCixiaasQueryStorageArgs, 'platformId' | 'vmId'>>;
   storageType?: Resolver<Maybe<ResolversTypes['CloudCIXIAASStorageType']>, ParentType, ContextType, RequireFields<CloudCixiaasQueryStorageTypeArgs, 'platformId'>>;
-  storageTypes?: Resolver<ResolversTypes['CloudCIXIAASStorageTypeConnection'], ParentType, ContextType, Partial<CloudCixiaasQueryStorageTypesArgs>>;
-  storages?: Resolver<ResolversTypes['CloudCIXIAASStorageConnection'], ParentType, ContextType, RequireFields<CloudCixiaasQueryStoragesArgs, 'vmId'>>;
+  storageTypes?: Resolver<Maybe<ResolversTypes['CloudCIXIAASStorageTypeConnection']>, ParentType, ContextType, Partial<CloudCixiaasQueryStorageTypesArgs>>;
+  storages?: Resolver<Maybe<ResolversTypes['CloudCIXIAASStorageConnection']>, ParentType, ContextType, RequireFields<CloudCixiaasQueryStoragesArgs, 'vmId'>>;
   subnet?: Resolver<Maybe<ResolversTypes['CloudCIXIAASSubnet']>, ParentType, ContextType, RequireFields<CloudCixiaasQuerySubnetArgs, 'platformId'>>;
-  subnetSpaces?: Resolver<ResolversTypes['CloudCIXIAASSubnetSpaceConnection'], ParentType, ContextType, Partial<CloudCixiaasQuerySubnetSpacesArgs>>;
-  subnets?: Resolver<ResolversTypes['CloudCIXIAASSubnetConnection'], ParentType, ContextType, Partial<CloudCixiaasQuerySubnetsArgs>>;
+  subnetSpaces?: Resolver<Maybe<ResolversTypes['CloudCIXIAASSubnetSpaceConnection']>, ParentType, ContextType, Partial<CloudCixiaasQuerySubnetSpacesArgs>>;
+  subnets?: Resolver<Maybe<ResolversTypes['CloudCIXIAASSubnetConnection']>, ParentType, ContextType, Partial<CloudCixiaasQuerySubnetsArgs>>;
   virtualRouter?: Resolver<Maybe<ResolversTypes['CloudCIXIAASVirtualRouter']>, ParentType, ContextType, RequireFields<CloudCixiaasQueryVirtualRouterArgs, 'platformId'>>;
-  virtualRouters?: Resolver<ResolversTypes['CloudCIXIAASVirtualRouterConnection'], ParentType, ContextType, Partial<CloudCixiaasQueryVirtualRoutersArgs>>;
+  virtualRouters?: Resolver<Maybe<ResolversTypes['CloudCIXIAASVirtualRouterConnection']>, ParentType, ContextType, Partial<CloudCixiaasQueryVirtualRoutersArgs>>;
   vm?: Resolver<Maybe<ResolversTypes['CloudCIXVM']>, ParentType, ContextType, RequireFields<CloudCixiaasQueryVmArgs, 'platformId'>>;
-  vmHistories?: Resolver<ResolversTypes['CloudCIXIAASVmHistoryConnection'], ParentType, ContextType, Partial<CloudCixiaasQueryVmHistoriesArgs>>;
-  vms?: Resolver<ResolversTypes['CloudCIXVMConnection'], ParentType, ContextType, Partial<CloudCixiaasQueryVmsArgs>>;
+  vmHistories?: Resolver<Maybe<ResolversTypes['CloudCIXIAASVmHistoryConnection']>, ParentType, ContextType, Partial<CloudCixiaasQueryVmHistoriesArgs>>;
+  vms?: Resolver<Maybe<ResolversTypes['CloudCIXVMConnection']>, ParentType, ContextType, Partial<CloudCixiaasQueryVmsArgs>>;
   vpn?: Resolver<Maybe<ResolversTypes['CloudCIXIAASVpn']>, ParentType, ContextType, RequireFields<CloudCixiaasQueryVpnArgs, 'platformId'>>;
-  vpnHistories?: Resolver<ResolversTypes['CloudCIXIAASVpnHistoryConnection'], ParentType, ContextType, Partial<CloudCixiaasQueryVpnHistoriesArgs>>;
+  vpnHistories?: Resolver<Maybe<ResolversTypes['CloudCIXIAASVpnHistoryConnection']>, ParentType, ContextType, Partial<CloudCixiaasQueryVpnHistoriesArgs>>;
   vpnStatus?: Resolver<Maybe<ResolversTypes['CloudCIXIAASVpnStatus']>, ParentType, ContextType, RequireFields<CloudCixiaasQueryVpnStatusArgs, 'platformId'>>;
-  vpns?: Resolver<ResolversTypes['CloudCIXIAASVpnConnection'], ParentType, ContextType, Partial<CloudCixiaasQueryVpnsArgs>>;
+  vpns?: Resolver<Maybe<ResolversTypes['CloudCIXIAASVpnConnection']>, ParentType, ContextType, Partial<CloudCixiaasQueryVpnsArgs>>;
   whitelist?: Resolver<Maybe<ResolversTypes['CloudCIXIAASWhitelist']>, ParentType, ContextType, RequireFields<CloudCixiaasQueryWhitelistArgs, 'platformId'>>;
-  whitelists?: Resolver<ResolversTypes['CloudCIXIAASWhitelistConnection'], ParentType, ContextType, Partial<CloudCixiaasQueryWhitelistsArgs>>;
+  whitelists?: Resolver<Maybe<ResolversTypes['CloudCIXIAASWhitelistConnection']>, ParentType, ContextType, Partial<CloudCixiaasQueryWhitelistsArgs>>;
 };
 
 export type CloudCixiaasRecordResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXIAASRecord'] = ResolversParentTypes['CloudCIXIAASRecord']> = {
@@ -32152,38 +32152,38 @@ export type CloudCixMembershipPublicKeyPayloadResolvers<ContextType = GraphQLCon
 export type CloudCixMembershipQueryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXMembershipQuery'] = ResolversParentTypes['CloudCIXMembershipQuery']> = {
   address?: Resolver<Maybe<ResolversTypes['CloudCIXAddress']>, ParentType, ContextType, RequireFields<CloudCixMembershipQueryAddressArgs, 'platformId'>>;
   addressLink?: Resolver<Maybe<ResolversTypes['CloudCIXMembershipAddressLink']>, ParentType, ContextType, RequireFields<CloudCixMembershipQueryAddressLinkArgs, 'addressId' | 'platformId'>>;
-  addresses?: Resolver<ResolversTypes['CloudCIXAddressConnection'], ParentType, ContextType, Partial<CloudCixMembershipQueryAddressesArgs>>;
+  addresses?: Resolver<Maybe<ResolversTypes['CloudCIXAddressConnection']>, ParentType, ContextType, Partial<CloudCixMembershipQueryAddressesArgs>>;
   apiKey?: Resolver<Maybe<ResolversTypes['CloudCIXMembershipApiKey']>, ParentType, ContextType, RequireFields<CloudCixMembershipQueryApiKeyArgs, 'platformId'>>;
-  apiKeys?: Resolver<ResolversTypes['CloudCIXMembershipApiKeyConnection'], ParentType, ContextType, Partial<CloudCixMembershipQueryApiKeysArgs>>;
-  countries?: Resolver<ResolversTypes['CloudCIXCountryConnection'], ParentType, ContextType, Partial<CloudCixMembershipQueryCountriesArgs>>;
+  apiKeys?: Resolver<Maybe<ResolversTypes['CloudCIXMembershipApiKeyConnection']>, ParentType, ContextType, Partial<CloudCixMembershipQueryApiKeysArgs>>;
+  countries?: Resolver<Maybe<ResolversTypes['CloudCIXCountryConnection']>, ParentType, ContextType, Partial<CloudCixMembershipQueryCountriesArgs>>;
   country?: Resolver<Maybe<ResolversTypes['CloudCIXCountry']>, ParentType, ContextType, RequireFields<CloudCixMembershipQueryCountryArgs, 'platformId'>>;
-  currencies?: Resolver<ResolversTypes['CloudCIXCurrencyConnection'], ParentType, ContextType, Partial<CloudCixMembershipQueryCurrenciesArgs>>;
+  currencies?: Resolver<Maybe<ResolversTypes['CloudCIXCurrencyConnection']>, ParentType, ContextType, Partial<CloudCixMembershipQueryCurrenciesArgs>>;
   currency?: Resolver<Maybe<ResolversTypes['CloudCIXCurrency']>, ParentType, ContextType, RequireFields<CloudCixMembershipQueryCurrencyArgs, 'platformId'>>;
   department?: Resolver<Maybe<ResolversTypes['CloudCIXMembershipDepartment']>, ParentType, ContextType, RequireFields<CloudCixMembershipQueryDepartmentArgs, 'platformId'>>;
-  departments?: Resolver<ResolversTypes['CloudCIXMembershipDepartmentConnection'], ParentType, ContextType, Partial<CloudCixMembershipQueryDepartmentsArgs>>;
+  departments?: Resolver<Maybe<ResolversTypes['CloudCIXMembershipDepartmentConnection']>, ParentType, ContextType, Partial<CloudCixMembershipQueryDepartmentsArgs>>;
   emailConfirmation?: Resolver<Maybe<ResolversTypes['CloudCIXMembershipEmailConfirmation']>, ParentType, ContextType, RequireFields<CloudCixMembershipQueryEmailConfirmationArgs, 'platformId'>>;
   franchiseLogic?: Resolver<Maybe<ResolversTypes['CloudCIXMembershipFranchiseLogic']>, ParentType, ContextType, RequireFields<CloudCixMembershipQueryFranchiseLogicArgs, 'platformId'>>;
   language?: Resolver<Maybe<ResolversTypes['CloudCIXMembershipLanguage']>, ParentType, ContextType, RequireFields<CloudCixMembershipQueryLanguageArgs, 'platformId'>>;
-  languages?: Resolver<ResolversTypes['CloudCIXMembershipLanguageConnection'], ParentType, ContextType, Partial<CloudCixMembershipQueryLanguagesArgs>>;
+  languages?: Resolver<Maybe<ResolversTypes['CloudCIXMembershipLanguageConnection']>, ParentType, ContextType, Partial<CloudCixMembershipQueryLanguagesArgs>>;
   member?: Resolver<Maybe<ResolversTypes['CloudCIXMember']>, ParentType, ContextType, RequireFields<CloudCixMembershipQueryMemberArgs, 'platformId'>>;
   memberLink?: Resolver<Maybe<ResolversTypes['CloudCIXMembershipMemberLink']>, ParentType, ContextType, RequireFields<CloudCixMembershipQueryMemberLinkArgs, 'memberId' | 'platformId'>>;
-  members?: Resolver<ResolversTypes['CloudCIXMemberConnection'], ParentType, ContextType, Partial<CloudCixMembershipQueryMembersArgs>>;
+  members?: Resolver<Maybe<ResolversTypes['CloudCIXMemberConnection']>, ParentType, ContextType, Partial<CloudCixMembershipQueryMembersArgs>>;
   notification?: Resolver<Maybe<ResolversTypes['CloudCIXMembershipNotification']>, ParentType, ContextType, RequireFields<CloudCixMembershipQueryNotificationArgs, 'addressId' | 'platformId'>>;
   profile?: Resolver<Maybe<ResolversTypes['CloudCIXMembershipProfile']>, ParentType, ContextType, RequireFields<CloudCixMembershipQueryProfileArgs, 'platformId'>>;
-  profiles?: Resolver<ResolversTypes['CloudCIXMembershipProfileConnection'], ParentType, ContextType, Partial<CloudCixMembershipQueryProfilesArgs>>;
+  profiles?: Resolver<Maybe<ResolversTypes['CloudCIXMembershipProfileConnection']>, ParentType, ContextType, Partial<CloudCixMembershipQueryProfilesArgs>>;
   publicKey?: Resolver<Maybe<ResolversTypes['CloudCIXMembershipPublicKey']>, ParentType, ContextType, RequireFields<CloudCixMembershipQueryPublicKeyArgs, 'platformId'>>;
-  publicKeys?: Resolver<ResolversTypes['CloudCIXMembershipPublicKeyConnection'], ParentType, ContextType, Partial<CloudCixMembershipQueryPublicKeysArgs>>;
+  publicKeys?: Resolver<Maybe<ResolversTypes['CloudCIXMembershipPublicKeyConnection']>, ParentType, ContextType, Partial<CloudCixMembershipQueryPublicKeysArgs>>;
   subdivision?: Resolver<Maybe<ResolversTypes['CloudCIXMembershipSubdivision']>, ParentType, ContextType, RequireFields<CloudCixMembershipQuerySubdivisionArgs, 'countryId' | 'platformId'>>;
-  subdivisions?: Resolver<ResolversTypes['CloudCIXMembershipSubdivisionConnection'], ParentType, ContextType, RequireFields<CloudCixMembershipQuerySubdivisionsArgs, 'countryId'>>;
+  subdivisions?: Resolver<Maybe<ResolversTypes['CloudCIXMembershipSubdivisionConnection']>, ParentType, ContextType, RequireFields<CloudCixMembershipQuerySubdivisionsArgs, 'countryId'>>;
   team?: Resolver<Maybe<ResolversTypes['CloudCIXMembershipTeam']>, ParentType, ContextType, RequireFields<CloudCixMembershipQueryTeamArgs, 'platformId'>>;
-  teams?: Resolver<ResolversTypes['CloudCIXMembershipTeamConnection'], ParentType, ContextType, Partial<CloudCixMembershipQueryTeamsArgs>>;
-  territories?: Resolver<ResolversTypes['CloudCIXMembershipTerritoryConnection'], ParentType, ContextType, Partial<CloudCixMembershipQueryTerritoriesArgs>>;
+  teams?: Resolver<Maybe<ResolversTypes['CloudCIXMembershipTeamConnection']>, ParentType, ContextType, Partial<CloudCixMembershipQueryTeamsArgs>>;
+  territories?: Resolver<Maybe<ResolversTypes['CloudCIXMembershipTerritoryConnection']>, ParentType, ContextType, Partial<CloudCixMembershipQueryTerritoriesArgs>>;
   territory?: Resolver<Maybe<ResolversTypes['CloudCIXMembershipTerritory']>, ParentType, ContextType, RequireFields<CloudCixMembershipQueryTerritoryArgs, 'platformId'>>;
   transactionType?: Resolver<Maybe<ResolversTypes['CloudCIXMembershipTransactionType']>, ParentType, ContextType, RequireFields<CloudCixMembershipQueryTransactionTypeArgs, 'platformId'>>;
-  transactionTypes?: Resolver<ResolversTypes['CloudCIXMembershipTransactionTypeConnection'], ParentType, ContextType, Partial<CloudCixMembershipQueryTransactionTypesArgs>>;
+  transactionTypes?: Resolver<Maybe<ResolversTypes['CloudCIXMembershipTransactionTypeConnection']>, ParentType, ContextType, Partial<CloudCixMembershipQueryTransactionTypesArgs>>;
   user?: Resolver<Maybe<ResolversTypes['CloudCIXUser']>, ParentType, ContextType, RequireFields<CloudCixMembershipQueryUserArgs, 'platformId'>>;
-  users?: Resolver<ResolversTypes['CloudCIXUserConnection'], ParentType, ContextType, Partial<CloudCixMembershipQueryUsersArgs>>;
-  verboseAddresses?: Resolver<ResolversTypes['CloudCIXMembershipVerboseAddressConnection'], ParentType, ContextType, Partial<CloudCixMembershipQueryVerboseAddressesArgs>>;
+  users?: Resolver<Maybe<ResolversTypes['CloudCIXUserConnection']>, ParentType, ContextType, Partial<CloudCixMembershipQueryUsersArgs>>;
+  verboseAddresses?: Resolver<Maybe<ResolversTypes['CloudCIXMembershipVerboseAddressConnection']>, ParentType, ContextType, Partial<CloudCixMembershipQueryVerboseAddressesArgs>>;
 };
 
 export type CloudCixMembershipSubdivisionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXMembershipSubdivision'] = ResolversParentTypes['CloudCIXMembershipSubdivision']> = {
@@ -32388,7 +32388,7 @@ export type CloudCixpatMainFirewallRulesPayloadResolvers<ContextType = GraphQLCo
 export type CloudCixpatPodResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXPATPod'] = ResolversParentTypes['CloudCIXPATPod']> = {
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  mainFirewallRules?: Resolver<ResolversTypes['CloudCIXPATMainFirewallRulesConnection'], ParentType, ContextType, Partial<CloudCixpatPodMainFirewallRulesArgs>>;
+  mainFirewallRules?: Resolver<Maybe<ResolversTypes['CloudCIXPATMainFirewallRulesConnection']>, ParentType, ContextType, Partial<CloudCixpatPodMainFirewallRulesArgs>>;
   platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
@@ -32413,9 +32413,9 @@ export type CloudCixpatPodPayloadResolvers<ContextType = GraphQLContext, ParentT
 
 export type CloudCixpatQueryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXPATQuery'] = ResolversParentTypes['CloudCIXPATQuery']> = {
   galaxy?: Resolver<Maybe<ResolversTypes['CloudCIXPATGalaxy']>, ParentType, ContextType, RequireFields<CloudCixpatQueryGalaxyArgs, 'platformId'>>;
-  mainFirewallRules?: Resolver<ResolversTypes['CloudCIXPATMainFirewallRulesConnection'], ParentType, ContextType, RequireFields<CloudCixpatQueryMainFirewallRulesArgs, 'podId'>>;
+  mainFirewallRules?: Resolver<Maybe<ResolversTypes['CloudCIXPATMainFirewallRulesConnection']>, ParentType, ContextType, RequireFields<CloudCixpatQueryMainFirewallRulesArgs, 'podId'>>;
   pod?: Resolver<Maybe<ResolversTypes['CloudCIXPATPod']>, ParentType, ContextType, RequireFields<CloudCixpatQueryPodArgs, 'platformId'>>;
-  pods?: Resolver<ResolversTypes['CloudCIXPATPodConnection'], ParentType, ContextType, Partial<CloudCixpatQueryPodsArgs>>;
+  pods?: Resolver<Maybe<ResolversTypes['CloudCIXPATPodConnection']>, ParentType, ContextType, Partial<CloudCixpatQueryPodsArgs>>;
 };
 
 export type CloudCixPhoneResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXPhone'] = ResolversParentTypes['CloudCIXPhone']> = {
@@ -32464,16 +32464,16 @@ export type CloudCixPlotCategoryEdgeResolvers<ContextType = GraphQLContext, Pare
 };
 
 export type CloudCixPlotQueryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXPlotQuery'] = ResolversParentTypes['CloudCIXPlotQuery']> = {
-  alerts?: Resolver<ResolversTypes['CloudCIXPlotAlertConnection'], ParentType, ContextType, Partial<CloudCixPlotQueryAlertsArgs>>;
-  categories?: Resolver<ResolversTypes['CloudCIXPlotCategoryConnection'], ParentType, ContextType, Partial<CloudCixPlotQueryCategoriesArgs>>;
+  alerts?: Resolver<Maybe<ResolversTypes['CloudCIXPlotAlertConnection']>, ParentType, ContextType, Partial<CloudCixPlotQueryAlertsArgs>>;
+  categories?: Resolver<Maybe<ResolversTypes['CloudCIXPlotCategoryConnection']>, ParentType, ContextType, Partial<CloudCixPlotQueryCategoriesArgs>>;
   category?: Resolver<Maybe<ResolversTypes['CloudCIXPlotCategory']>, ParentType, ContextType, RequireFields<CloudCixPlotQueryCategoryArgs, 'platformId'>>;
-  readings?: Resolver<ResolversTypes['CloudCIXPlotReadingConnection'], ParentType, ContextType, Partial<CloudCixPlotQueryReadingsArgs>>;
+  readings?: Resolver<Maybe<ResolversTypes['CloudCIXPlotReadingConnection']>, ParentType, ContextType, Partial<CloudCixPlotQueryReadingsArgs>>;
   source?: Resolver<Maybe<ResolversTypes['CloudCIXPlotSource']>, ParentType, ContextType, RequireFields<CloudCixPlotQuerySourceArgs, 'platformId'>>;
-  sourceGroupSummaries?: Resolver<ResolversTypes['CloudCIXPlotSourceGroupSummaryConnection'], ParentType, ContextType, Partial<CloudCixPlotQuerySourceGroupSummariesArgs>>;
-  sourceSummaries?: Resolver<ResolversTypes['CloudCIXPlotSourceSummaryConnection'], ParentType, ContextType, Partial<CloudCixPlotQuerySourceSummariesArgs>>;
-  sources?: Resolver<ResolversTypes['CloudCIXPlotSourceConnection'], ParentType, ContextType, Partial<CloudCixPlotQuerySourcesArgs>>;
+  sourceGroupSummaries?: Resolver<Maybe<ResolversTypes['CloudCIXPlotSourceGroupSummaryConnection']>, ParentType, ContextType, Partial<CloudCixPlotQuerySourceGroupSummariesArgs>>;
+  sourceSummaries?: Resolver<Maybe<ResolversTypes['CloudCIXPlotSourceSummaryConnection']>, ParentType, ContextType, Partial<CloudCixPlotQuerySourceSummariesArgs>>;
+  sources?: Resolver<Maybe<ResolversTypes['CloudCIXPlotSourceConnection']>, ParentType, ContextType, Partial<CloudCixPlotQuerySourcesArgs>>;
   unit?: Resolver<Maybe<ResolversTypes['CloudCIXPlotUnit']>, ParentType, ContextType, RequireFields<CloudCixPlotQueryUnitArgs, 'platformId'>>;
-  units?: Resolver<ResolversTypes['CloudCIXPlotUnitConnection'], ParentType, ContextType, Partial<CloudCixPlotQueryUnitsArgs>>;
+  units?: Resolver<Maybe<ResolversTypes['CloudCIXPlotUnitConnection']>, ParentType, ContextType, Partial<CloudCixPlotQueryUnitsArgs>>;
 };
 
 export type CloudCixPlotReadingResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXPlotReading'] = ResolversParentTypes['CloudCIXPlotReading']> = {
@@ -32703,13 +32703,13 @@ export type CloudCixReportingPackagePayloadResolvers<ContextType = GraphQLContex
 
 export type CloudCixReportingQueryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXReportingQuery'] = ResolversParentTypes['CloudCIXReportingQuery']> = {
   export?: Resolver<Maybe<ResolversTypes['CloudCIXReportingExport']>, ParentType, ContextType, RequireFields<CloudCixReportingQueryExportArgs, 'platformId'>>;
-  exports?: Resolver<ResolversTypes['CloudCIXReportingExportConnection'], ParentType, ContextType, Partial<CloudCixReportingQueryExportsArgs>>;
+  exports?: Resolver<Maybe<ResolversTypes['CloudCIXReportingExportConnection']>, ParentType, ContextType, Partial<CloudCixReportingQueryExportsArgs>>;
   package?: Resolver<Maybe<ResolversTypes['CloudCIXReportingPackage']>, ParentType, ContextType, RequireFields<CloudCixReportingQueryPackageArgs, 'platformId'>>;
-  packages?: Resolver<ResolversTypes['CloudCIXReportingPackageConnection'], ParentType, ContextType, Partial<CloudCixReportingQueryPackagesArgs>>;
+  packages?: Resolver<Maybe<ResolversTypes['CloudCIXReportingPackageConnection']>, ParentType, ContextType, Partial<CloudCixReportingQueryPackagesArgs>>;
   report?: Resolver<Maybe<ResolversTypes['CloudCIXReportingReport']>, ParentType, ContextType, RequireFields<CloudCixReportingQueryReportArgs, 'platformId'>>;
   reportTemplate?: Resolver<Maybe<ResolversTypes['CloudCIXReportingReportTemplate']>, ParentType, ContextType, RequireFields<CloudCixReportingQueryReportTemplateArgs, 'platformId'>>;
-  reportTemplates?: Resolver<ResolversTypes['CloudCIXReportingReportTemplateConnection'], ParentType, ContextType, Partial<CloudCixReportingQueryReportTemplatesArgs>>;
-  reports?: Resolver<ResolversTypes['CloudCIXReportingReportConnection'], ParentType, ContextType, Partial<CloudCixReportingQueryReportsArgs>>;
+  reportTemplates?: Resolver<Maybe<ResolversTypes['CloudCIXReportingReportTemplateConnection']>, ParentType, ContextType, Partial<CloudCixReportingQueryReportTemplatesArgs>>;
+  reports?: Resolver<Maybe<ResolversTypes['CloudCIXReportingReportConnection']>, ParentType, ContextType, Partial<CloudCixReportingQueryReportsArgs>>;
 };
 
 export type CloudCixReportingReportResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXReportingReport'] = ResolversParentTypes['CloudCIXReportingReport']> = {
@@ -32959,23 +32959,23 @@ export type CloudCixRepositoryMethodPayloadResolvers<ContextType = GraphQLContex
 
 export type CloudCixRepositoryQueryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXRepositoryQuery'] = ResolversParentTypes['CloudCIXRepositoryQuery']> = {
   application?: Resolver<Maybe<ResolversTypes['CloudCIXRepositoryApplication']>, ParentType, ContextType, RequireFields<CloudCixRepositoryQueryApplicationArgs, 'platformId'>>;
-  applications?: Resolver<ResolversTypes['CloudCIXRepositoryApplicationConnection'], ParentType, ContextType, Partial<CloudCixRepositoryQueryApplicationsArgs>>;
+  applications?: Resolver<Maybe<ResolversTypes['CloudCIXRepositoryApplicationConnection']>, ParentType, ContextType, Partial<CloudCixRepositoryQueryApplicationsArgs>>;
   dto?: Resolver<Maybe<ResolversTypes['CloudCIXRepositoryDto']>, ParentType, ContextType, RequireFields<CloudCixRepositoryQueryDtoArgs, 'platformId'>>;
   dtoParameter?: Resolver<Maybe<ResolversTypes['CloudCIXRepositoryDtoParameter']>, ParentType, ContextType, RequireFields<CloudCixRepositoryQueryDtoParameterArgs, 'platformId'>>;
-  dtoParameters?: Resolver<ResolversTypes['CloudCIXRepositoryDtoParameterConnection'], ParentType, ContextType, Partial<CloudCixRepositoryQueryDtoParametersArgs>>;
-  dtos?: Resolver<ResolversTypes['CloudCIXRepositoryDtoConnection'], ParentType, ContextType, Partial<CloudCixRepositoryQueryDtosArgs>>;
+  dtoParameters?: Resolver<Maybe<ResolversTypes['CloudCIXRepositoryDtoParameterConnection']>, ParentType, ContextType, Partial<CloudCixRepositoryQueryDtoParametersArgs>>;
+  dtos?: Resolver<Maybe<ResolversTypes['CloudCIXRepositoryDtoConnection']>, ParentType, ContextType, Partial<CloudCixRepositoryQueryDtosArgs>>;
   exceptionCode?: Resolver<Maybe<ResolversTypes['CloudCIXRepositoryExceptionCode']>, ParentType, ContextType, RequireFields<CloudCixRepositoryQueryExceptionCodeArgs, 'platformId'>>;
-  exceptionCodes?: Resolver<ResolversTypes['CloudCIXRepositoryExceptionCodeConnection'], ParentType, ContextType, Partial<CloudCixRepositoryQueryExceptionCodesArgs>>;
+  exceptionCodes?: Resolver<Maybe<ResolversTypes['CloudCIXRepositoryExceptionCodeConnection']>, ParentType, ContextType, Partial<CloudCixRepositoryQueryExceptionCodesArgs>>;
   languageExceptionCode?: Resolver<Maybe<ResolversTypes['CloudCIXRepositoryLanguageExceptionCode']>, ParentType, ContextType, RequireFields<CloudCixRepositoryQueryLanguageExceptionCodeArgs, 'platformId'>>;
-  languageExceptionCodes?: Resolver<ResolversTypes['CloudCIXRepositoryLanguageExceptionCodeConnection'], ParentType, ContextType, Partial<CloudCixRepositoryQueryLanguageExceptionCodesArgs>>;
+  languageExceptionCodes?: Resolver<Maybe<ResolversTypes['CloudCIXRepositoryLanguageExceptionCodeConnection']>, ParentType, ContextType, Partial<CloudCixRepositoryQueryLanguageExceptionCodesArgs>>;
   member?: Resolver<Maybe<ResolversTypes['CloudCIXRepositoryMember']>, ParentType, ContextType, RequireFields<CloudCixRepositoryQueryMemberArgs, 'platformId'>>;
-  members?: Resolver<ResolversTypes['CloudCIXRepositoryMemberConnection'], ParentType, ContextType, Partial<CloudCixRepositoryQueryMembersArgs>>;
+  members?: Resolver<Maybe<ResolversTypes['CloudCIXRepositoryMemberConnection']>, ParentType, ContextType, Partial<CloudCixRepositoryQueryMembersArgs>>;
   method?: Resolver<Maybe<ResolversTypes['CloudCIXRepositoryMethod']>, ParentType, ContextType, RequireFields<CloudCixRepositoryQueryMethodArgs, 'platformId'>>;
   methodParameter?: Resolver<Maybe<ResolversTypes['CloudCIXRepositoryMethodParameter']>, ParentType, ContextType, RequireFields<CloudCixRepositoryQueryMethodParameterArgs, 'platformId'>>;
-  methodParameters?: Resolver<ResolversTypes['CloudCIXRepositoryMethodParameterConnection'], ParentType, ContextType, Partial<CloudCixRepositoryQueryMethodParametersArgs>>;
-  methods?: Resolver<ResolversTypes['CloudCIXRepositoryMethodConnection'], ParentType, ContextType, Partial<CloudCixRepositoryQueryMethodsArgs>>;
+  methodParameters?: Resolver<Maybe<ResolversTypes['CloudCIXRepositoryMethodParameterConnection']>, ParentType, ContextType, Partial<CloudCixRepositoryQueryMethodParametersArgs>>;
+  methods?: Resolver<Maybe<ResolversTypes['CloudCIXRepositoryMethodConnection']>, ParentType, ContextType, Partial<CloudCixRepositoryQueryMethodsArgs>>;
   service?: Resolver<Maybe<ResolversTypes['CloudCIXRepositoryService']>, ParentType, ContextType, RequireFields<CloudCixRepositoryQueryServiceArgs, 'platformId'>>;
-  services?: Resolver<ResolversTypes['CloudCIXRepositoryServiceConnection'], ParentType, ContextType, Partial<CloudCixRepositoryQueryServicesArgs>>;
+  services?: Resolver<Maybe<ResolversTypes['CloudCIXRepositoryServiceConnection']>, ParentType, ContextType, Partial<CloudCixRepositoryQueryServicesArgs>>;
 };
 
 export type CloudCixRepositoryServiceResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXRepositoryService'] = ResolversParentTypes['CloudCIXRepositoryService']> = {
@@ -33188,35 +33188,35 @@ export type CloudCixscmPurchaseOrderPayloadResolvers<ContextType = GraphQLContex
 
 export type CloudCixscmQueryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSCMQuery'] = ResolversParentTypes['CloudCIXSCMQuery']> = {
   agreedPrice?: Resolver<Maybe<ResolversTypes['CloudCIXSCMAgreedPrice']>, ParentType, ContextType, RequireFields<CloudCixscmQueryAgreedPriceArgs, 'platformId'>>;
-  agreedPrices?: Resolver<ResolversTypes['CloudCIXSCMAgreedPriceConnection'], ParentType, ContextType, Partial<CloudCixscmQueryAgreedPricesArgs>>;
+  agreedPrices?: Resolver<Maybe<ResolversTypes['CloudCIXSCMAgreedPriceConnection']>, ParentType, ContextType, Partial<CloudCixscmQueryAgreedPricesArgs>>;
   bin?: Resolver<Maybe<ResolversTypes['CloudCIXSCMBin']>, ParentType, ContextType, RequireFields<CloudCixscmQueryBinArgs, 'platformId'>>;
-  bins?: Resolver<ResolversTypes['CloudCIXSCMBinConnection'], ParentType, ContextType, Partial<CloudCixscmQueryBinsArgs>>;
+  bins?: Resolver<Maybe<ResolversTypes['CloudCIXSCMBinConnection']>, ParentType, ContextType, Partial<CloudCixscmQueryBinsArgs>>;
   brand?: Resolver<Maybe<ResolversTypes['CloudCIXSCMBrand']>, ParentType, ContextType, RequireFields<CloudCixscmQueryBrandArgs, 'platformId'>>;
-  brands?: Resolver<ResolversTypes['CloudCIXSCMBrandConnection'], ParentType, ContextType, Partial<CloudCixscmQueryBrandsArgs>>;
+  brands?: Resolver<Maybe<ResolversTypes['CloudCIXSCMBrandConnection']>, ParentType, ContextType, Partial<CloudCixscmQueryBrandsArgs>>;
   criticalBom?: Resolver<Maybe<ResolversTypes['CloudCIXSCMCriticalBom']>, ParentType, ContextType, RequireFields<CloudCixscmQueryCriticalBomArgs, 'platformId' | 'skuId'>>;
-  criticalBomForMembers?: Resolver<ResolversTypes['CloudCIXSCMCriticalBomForMemberConnection'], ParentType, ContextType, Partial<CloudCixscmQueryCriticalBomForMembersArgs>>;
-  criticalBoms?: Resolver<ResolversTypes['CloudCIXSCMCriticalBomConnection'], ParentType, ContextType, RequireFields<CloudCixscmQueryCriticalBomsArgs, 'skuId'>>;
+  criticalBomForMembers?: Resolver<Maybe<ResolversTypes['CloudCIXSCMCriticalBomForMemberConnection']>, ParentType, ContextType, Partial<CloudCixscmQueryCriticalBomForMembersArgs>>;
+  criticalBoms?: Resolver<Maybe<ResolversTypes['CloudCIXSCMCriticalBomConnection']>, ParentType, ContextType, RequireFields<CloudCixscmQueryCriticalBomsArgs, 'skuId'>>;
   manufacturedItem?: Resolver<Maybe<ResolversTypes['CloudCIXSCMManufacturedItem']>, ParentType, ContextType, RequireFields<CloudCixscmQueryManufacturedItemArgs, 'platformId'>>;
-  manufacturedItems?: Resolver<ResolversTypes['CloudCIXSCMManufacturedItemConnection'], ParentType, ContextType, Partial<CloudCixscmQueryManufacturedItemsArgs>>;
+  manufacturedItems?: Resolver<Maybe<ResolversTypes['CloudCIXSCMManufacturedItemConnection']>, ParentType, ContextType, Partial<CloudCixscmQueryManufacturedItemsArgs>>;
   purchaseOrder?: Resolver<Maybe<ResolversTypes['CloudCIXSCMPurchaseOrder']>, ParentType, ContextType, RequireFields<CloudCixscmQueryPurchaseOrderArgs, 'platformId'>>;
-  purchaseOrders?: Resolver<ResolversTypes['CloudCIXSCMPurchaseOrderConnection'], ParentType, ContextType, Partial<CloudCixscmQueryPurchaseOrdersArgs>>;
+  purchaseOrders?: Resolver<Maybe<ResolversTypes['CloudCIXSCMPurchaseOrderConnection']>, ParentType, ContextType, Partial<CloudCixscmQueryPurchaseOrdersArgs>>;
   returnQuestion?: Resolver<Maybe<ResolversTypes['CloudCIXSCMReturnQuestion']>, ParentType, ContextType, RequireFields<CloudCixscmQueryReturnQuestionArgs, 'platformId'>>;
-  returnQuestionFieldTypes?: Resolver<ResolversTypes['CloudCIXSCMReturnQuestionFieldTypeConnection'], ParentType, ContextType, Partial<CloudCixscmQueryReturnQuestionFieldTypesArgs>>;
-  returnQuestions?: Resolver<ResolversTypes['CloudCIXSCMReturnQuestionConnection'], ParentType, ContextType, Partial<CloudCixscmQueryReturnQuestionsArgs>>;
+  returnQuestionFieldTypes?: Resolver<Maybe<ResolversTypes['CloudCIXSCMReturnQuestionFieldTypeConnection']>, ParentType, ContextType, Partial<CloudCixscmQueryReturnQuestionFieldTypesArgs>>;
+  returnQuestions?: Resolver<Maybe<ResolversTypes['CloudCIXSCMReturnQuestionConnection']>, ParentType, ContextType, Partial<CloudCixscmQueryReturnQuestionsArgs>>;
   salesOrder?: Resolver<Maybe<ResolversTypes['CloudCIXSCMSalesOrder']>, ParentType, ContextType, RequireFields<CloudCixscmQuerySalesOrderArgs, 'platformId'>>;
-  salesOrders?: Resolver<ResolversTypes['CloudCIXSCMSalesOrderConnection'], ParentType, ContextType, Partial<CloudCixscmQuerySalesOrdersArgs>>;
+  salesOrders?: Resolver<Maybe<ResolversTypes['CloudCIXSCMSalesOrderConnection']>, ParentType, ContextType, Partial<CloudCixscmQuerySalesOrdersArgs>>;
   serviceGroup?: Resolver<Maybe<ResolversTypes['CloudCIXSCMServiceGroup']>, ParentType, ContextType, RequireFields<CloudCixscmQueryServiceGroupArgs, 'platformId'>>;
-  serviceGroups?: Resolver<ResolversTypes['CloudCIXSCMServiceGroupConnection'], ParentType, ContextType, Partial<CloudCixscmQueryServiceGroupsArgs>>;
+  serviceGroups?: Resolver<Maybe<ResolversTypes['CloudCIXSCMServiceGroupConnection']>, ParentType, ContextType, Partial<CloudCixscmQueryServiceGroupsArgs>>;
   sku?: Resolver<Maybe<ResolversTypes['CloudCIXSCMSku']>, ParentType, ContextType, RequireFields<CloudCixscmQuerySkuArgs, 'platformId'>>;
-  skuCategories?: Resolver<ResolversTypes['CloudCIXSCMSkuCategoryConnection'], ParentType, ContextType, Partial<CloudCixscmQuerySkuCategoriesArgs>>;
+  skuCategories?: Resolver<Maybe<ResolversTypes['CloudCIXSCMSkuCategoryConnection']>, ParentType, ContextType, Partial<CloudCixscmQuerySkuCategoriesArgs>>;
   skuCategory?: Resolver<Maybe<ResolversTypes['CloudCIXSCMSkuCategory']>, ParentType, ContextType, RequireFields<CloudCixscmQuerySkuCategoryArgs, 'platformId'>>;
   skuStock?: Resolver<Maybe<ResolversTypes['CloudCIXSCMSkuStock']>, ParentType, ContextType, RequireFields<CloudCixscmQuerySkuStockArgs, 'platformId'>>;
   skuStockAdjustment?: Resolver<Maybe<ResolversTypes['CloudCIXSCMSkuStockAdjustment']>, ParentType, ContextType, RequireFields<CloudCixscmQuerySkuStockAdjustmentArgs, 'platformId'>>;
-  skuStockAdjustments?: Resolver<ResolversTypes['CloudCIXSCMSkuStockAdjustmentConnection'], ParentType, ContextType, Partial<CloudCixscmQuerySkuStockAdjustmentsArgs>>;
-  skuStocks?: Resolver<ResolversTypes['CloudCIXSCMSkuStockConnection'], ParentType, ContextType, Partial<CloudCixscmQuerySkuStocksArgs>>;
+  skuStockAdjustments?: Resolver<Maybe<ResolversTypes['CloudCIXSCMSkuStockAdjustmentConnection']>, ParentType, ContextType, Partial<CloudCixscmQuerySkuStockAdjustmentsArgs>>;
+  skuStocks?: Resolver<Maybe<ResolversTypes['CloudCIXSCMSkuStockConnection']>, ParentType, ContextType, Partial<CloudCixscmQuerySkuStocksArgs>>;
   skuValue?: Resolver<Maybe<ResolversTypes['CloudCIXSCMSkuValue']>, ParentType, ContextType, RequireFields<CloudCixscmQuerySkuValueArgs, 'platformId'>>;
-  skuValues?: Resolver<ResolversTypes['CloudCIXSCMSkuValueConnection'], ParentType, ContextType, Partial<CloudCixscmQuerySkuValuesArgs>>;
-  skus?: Resolver<ResolversTypes['CloudCIXSCMSkuConnection'], ParentType, ContextType, Partial<CloudCixscmQuerySkusArgs>>;
+  skuValues?: Resolver<Maybe<ResolversTypes['CloudCIXSCMSkuValueConnection']>, ParentType, ContextType, Partial<CloudCixscmQuerySkuValuesArgs>>;
+  skus?: Resolver<Maybe<ResolversTypes['CloudCIXSCMSkuConnection']>, ParentType, ContextType, Partial<CloudCixscmQuerySkusArgs>>;
 };
 
 export type CloudCixscmReturnQuestionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSCMReturnQuestion'] = ResolversParentTypes['CloudCIXSCMReturnQuestion']> = {
@@ -33316,7 +33316,7 @@ export type CloudCixscmServiceGroupPayloadResolvers<ContextType = GraphQLContext
 
 export type CloudCixscmSkuResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSCMSku'] = ResolversParentTypes['CloudCIXSCMSku']> = {
   criticalBom?: Resolver<Maybe<ResolversTypes['CloudCIXSCMCriticalBom']>, ParentType, ContextType, RequireFields<CloudCixscmSkuCriticalBomArgs, 'platformId'>>;
-  criticalBoms?: Resolver<ResolversTypes['CloudCIXSCMCriticalBomConnection'], ParentType, ContextType, Partial<CloudCixscmSkuCriticalBomsArgs>>;
+  criticalBoms?: Resolver<Maybe<ResolversTypes['CloudCIXSCMCriticalBomConnection']>, ParentType, ContextType, Partial<CloudCixscmSkuCriticalBomsArgs>>;
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
@@ -33477,8 +33477,8 @@ export type CloudCixscmValidateSalesOrderPayloadResolvers<ContextType = GraphQLC
 
 export type CloudCixSchedulerQueryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSchedulerQuery'] = ResolversParentTypes['CloudCIXSchedulerQuery']> = {
   task?: Resolver<Maybe<ResolversTypes['CloudCIXSchedulerTask']>, ParentType, ContextType, RequireFields<CloudCixSchedulerQueryTaskArgs, 'platformId'>>;
-  taskLogs?: Resolver<ResolversTypes['CloudCIXSchedulerTaskLogConnection'], ParentType, ContextType, Partial<CloudCixSchedulerQueryTaskLogsArgs>>;
-  tasks?: Resolver<ResolversTypes['CloudCIXSchedulerTaskConnection'], ParentType, ContextType, Partial<CloudCixSchedulerQueryTasksArgs>>;
+  taskLogs?: Resolver<Maybe<ResolversTypes['CloudCIXSchedulerTaskLogConnection']>, ParentType, ContextType, Partial<CloudCixSchedulerQueryTaskLogsArgs>>;
+  tasks?: Resolver<Maybe<ResolversTypes['CloudCIXSchedulerTaskConnection']>, ParentType, ContextType, Partial<CloudCixSchedulerQueryTasksArgs>>;
 };
 
 export type CloudCixSchedulerTaskResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSchedulerTask'] = ResolversParentTypes['CloudCIXSchedulerTask']> = {
@@ -33527,7 +33527,7 @@ export type CloudCixSchedulerTaskPayloadResolvers<ContextType = GraphQLContext, 
 };
 
 export type CloudCixSecurityQueryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSecurityQuery'] = ResolversParentTypes['CloudCIXSecurityQuery']> = {
-  securityEvents?: Resolver<ResolversTypes['CloudCIXSecuritySecurityEventConnection'], ParentType, ContextType, Partial<CloudCixSecurityQuerySecurityEventsArgs>>;
+  securityEvents?: Resolver<Maybe<ResolversTypes['CloudCIXSecuritySecurityEventConnection']>, ParentType, ContextType, Partial<CloudCixSecurityQuerySecurityEventsArgs>>;
 };
 
 export type CloudCixSecuritySecurityEventResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSecuritySecurityEvent'] = ResolversParentTypes['CloudCIXSecuritySecurityEvent']> = {
@@ -34011,56 +34011,56 @@ export type CloudCixSupportPartUsedEdgeResolvers<ContextType = GraphQLContext, P
 export type CloudCixSupportQueryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSupportQuery'] = ResolversParentTypes['CloudCIXSupportQuery']> = {
   irisCondition?: Resolver<Maybe<ResolversTypes['CloudCIXSupportIrisCondition']>, ParentType, ContextType, RequireFields<CloudCixSupportQueryIrisConditionArgs, 'platformId'>>;
   irisConditionTranslation?: Resolver<Maybe<ResolversTypes['CloudCIXSupportIrisConditionTranslation']>, ParentType, ContextType, RequireFields<CloudCixSupportQueryIrisConditionTranslationArgs, 'platformId'>>;
-  irisConditionTranslations?: Resolver<ResolversTypes['CloudCIXSupportIrisConditionTranslationConnection'], ParentType, ContextType, Partial<CloudCixSupportQueryIrisConditionTranslationsArgs>>;
-  irisConditions?: Resolver<ResolversTypes['CloudCIXSupportIrisConditionConnection'], ParentType, ContextType, Partial<CloudCixSupportQueryIrisConditionsArgs>>;
+  irisConditionTranslations?: Resolver<Maybe<ResolversTypes['CloudCIXSupportIrisConditionTranslationConnection']>, ParentType, ContextType, Partial<CloudCixSupportQueryIrisConditionTranslationsArgs>>;
+  irisConditions?: Resolver<Maybe<ResolversTypes['CloudCIXSupportIrisConditionConnection']>, ParentType, ContextType, Partial<CloudCixSupportQueryIrisConditionsArgs>>;
   irisDefect?: Resolver<Maybe<ResolversTypes['CloudCIXSupportIrisDefect']>, ParentType, ContextType, RequireFields<CloudCixSupportQueryIrisDefectArgs, 'platformId'>>;
   irisDefectTranslation?: Resolver<Maybe<ResolversTypes['CloudCIXSupportIrisDefectTranslation']>, ParentType, ContextType, RequireFields<CloudCixSupportQueryIrisDefectTranslationArgs, 'platformId'>>;
-  irisDefectTranslations?: Resolver<ResolversTypes['CloudCIXSupportIrisDefectTranslationConnection'], ParentType, ContextType, Partial<CloudCixSupportQueryIrisDefectTranslationsArgs>>;
-  irisDefects?: Resolver<ResolversTypes['CloudCIXSupportIrisDefectConnection'], ParentType, ContextType, Partial<CloudCixSupportQueryIrisDefectsArgs>>;
+  irisDefectTranslations?: Resolver<Maybe<ResolversTypes['CloudCIXSupportIrisDefectTranslationConnection']>, ParentType, ContextType, Partial<CloudCixSupportQueryIrisDefectTranslationsArgs>>;
+  irisDefects?: Resolver<Maybe<ResolversTypes['CloudCIXSupportIrisDefectConnection']>, ParentType, ContextType, Partial<CloudCixSupportQueryIrisDefectsArgs>>;
   irisExtendedCondition?: Resolver<Maybe<ResolversTypes['CloudCIXSupportIrisExtendedCondition']>, ParentType, ContextType, RequireFields<CloudCixSupportQueryIrisExtendedConditionArgs, 'platformId'>>;
   irisExtendedConditionTranslation?: Resolver<Maybe<ResolversTypes['CloudCIXSupportIrisExtendedConditionTranslation']>, ParentType, ContextType, RequireFields<CloudCixSupportQueryIrisExtendedConditionTranslationArgs, 'platformId'>>;
-  irisExtendedConditionTranslations?: Resolver<ResolversTypes['CloudCIXSupportIrisExtendedConditionTranslationConnection'], ParentType, ContextType, Partial<CloudCixSupportQueryIrisExtendedConditionTranslationsArgs>>;
-  irisExtendedConditions?: Resolver<ResolversTypes['CloudCIXSupportIrisExtendedConditionConnection'], ParentType, ContextType, Partial<CloudCixSupportQueryIrisExtendedConditionsArgs>>;
+  irisExtendedConditionTranslations?: Resolver<Maybe<ResolversTypes['CloudCIXSupportIrisExtendedConditionTranslationConnection']>, ParentType, ContextType, Partial<CloudCixSupportQueryIrisExtendedConditionTranslationsArgs>>;
+  irisExtendedConditions?: Resolver<Maybe<ResolversTypes['CloudCIXSupportIrisExtendedConditionConnection']>, ParentType, ContextType, Partial<CloudCixSupportQueryIrisExtendedConditionsArgs>>;
   irisNtf?: Resolver<Maybe<ResolversTypes['CloudCIXSupportIrisNtf']>, ParentType, ContextType, RequireFields<CloudCixSupportQueryIrisNtfArgs, 'platformId'>>;
   irisNtfTranslation?: Resolver<Maybe<ResolversTypes['CloudCIXSupportIrisNtfTranslation']>, ParentType, ContextType, RequireFields<CloudCixSupportQueryIrisNtfTranslationArgs, 'platformId'>>;
-  irisNtfTranslations?: Resolver<ResolversTypes['CloudCIXSupportIrisNtfTranslationConnection'], ParentType, ContextType, Partial<CloudCixSupportQueryIrisNtfTranslationsArgs>>;
-  irisNtfs?: Resolver<ResolversTypes['CloudCIXSupportIrisNtfConnection'], ParentType, ContextType, Partial<CloudCixSupportQueryIrisNtfsArgs>>;
+  irisNtfTranslations?: Resolver<Maybe<ResolversTypes['CloudCIXSupportIrisNtfTranslationConnection']>, ParentType, ContextType, Partial<CloudCixSupportQueryIrisNtfTranslationsArgs>>;
+  irisNtfs?: Resolver<Maybe<ResolversTypes['CloudCIXSupportIrisNtfConnection']>, ParentType, ContextType, Partial<CloudCixSupportQueryIrisNtfsArgs>>;
   irisRepair?: Resolver<Maybe<ResolversTypes['CloudCIXSupportIrisRepair']>, ParentType, ContextType, RequireFields<CloudCixSupportQueryIrisRepairArgs, 'platformId'>>;
   irisRepairTranslation?: Resolver<Maybe<ResolversTypes['CloudCIXSupportIrisRepairTranslation']>, ParentType, ContextType, RequireFields<CloudCixSupportQueryIrisRepairTranslationArgs, 'platformId'>>;
-  irisRepairTranslations?: Resolver<ResolversTypes['CloudCIXSupportIrisRepairTranslationConnection'], ParentType, ContextType, Partial<CloudCixSupportQueryIrisRepairTranslationsArgs>>;
-  irisRepairs?: Resolver<ResolversTypes['CloudCIXSupportIrisRepairConnection'], ParentType, ContextType, Partial<CloudCixSupportQueryIrisRepairsArgs>>;
+  irisRepairTranslations?: Resolver<Maybe<ResolversTypes['CloudCIXSupportIrisRepairTranslationConnection']>, ParentType, ContextType, Partial<CloudCixSupportQueryIrisRepairTranslationsArgs>>;
+  irisRepairs?: Resolver<Maybe<ResolversTypes['CloudCIXSupportIrisRepairConnection']>, ParentType, ContextType, Partial<CloudCixSupportQueryIrisRepairsArgs>>;
   irisSection?: Resolver<Maybe<ResolversTypes['CloudCIXSupportIrisSection']>, ParentType, ContextType, RequireFields<CloudCixSupportQueryIrisSectionArgs, 'platformId'>>;
   irisSectionTranslation?: Resolver<Maybe<ResolversTypes['CloudCIXSupportIrisSectionTranslation']>, ParentType, ContextType, RequireFields<CloudCixSupportQueryIrisSectionTranslationArgs, 'platformId'>>;
-  irisSectionTranslations?: Resolver<ResolversTypes['CloudCIXSupportIrisSectionTranslationConnection'], ParentType, ContextType, Partial<CloudCixSupportQueryIrisSectionTranslationsArgs>>;
-  irisSections?: Resolver<ResolversTypes['CloudCIXSupportIrisSectionConnection'], ParentType, ContextType, Partial<CloudCixSupportQueryIrisSectionsArgs>>;
+  irisSectionTranslations?: Resolver<Maybe<ResolversTypes['CloudCIXSupportIrisSectionTranslationConnection']>, ParentType, ContextType, Partial<CloudCixSupportQueryIrisSectionTranslationsArgs>>;
+  irisSections?: Resolver<Maybe<ResolversTypes['CloudCIXSupportIrisSectionConnection']>, ParentType, ContextType, Partial<CloudCixSupportQueryIrisSectionsArgs>>;
   irisSymptom?: Resolver<Maybe<ResolversTypes['CloudCIXSupportIrisSymptom']>, ParentType, ContextType, RequireFields<CloudCixSupportQueryIrisSymptomArgs, 'platformId'>>;
   irisSymptomTranslation?: Resolver<Maybe<ResolversTypes['CloudCIXSupportIrisSymptomTranslation']>, ParentType, ContextType, RequireFields<CloudCixSupportQueryIrisSymptomTranslationArgs, 'platformId'>>;
-  irisSymptomTranslations?: Resolver<ResolversTypes['CloudCIXSupportIrisSymptomTranslationConnection'], ParentType, ContextType, Partial<CloudCixSupportQueryIrisSymptomTranslationsArgs>>;
-  irisSymptoms?: Resolver<ResolversTypes['CloudCIXSupportIrisSymptomConnection'], ParentType, ContextType, Partial<CloudCixSupportQueryIrisSymptomsArgs>>;
+  irisSymptomTranslations?: Resolver<Maybe<ResolversTypes['CloudCIXSupportIrisSymptomTranslationConnection']>, ParentType, ContextType, Partial<CloudCixSupportQueryIrisSymptomTranslationsArgs>>;
+  irisSymptoms?: Resolver<Maybe<ResolversTypes['CloudCIXSupportIrisSymptomConnection']>, ParentType, ContextType, Partial<CloudCixSupportQueryIrisSymptomsArgs>>;
   item?: Resolver<Maybe<ResolversTypes['CloudCIXSupportItem']>, ParentType, ContextType, RequireFields<CloudCixSupportQueryItemArgs, 'platformId'>>;
-  itemHistories?: Resolver<ResolversTypes['CloudCIXSupportItemHistoryConnection'], ParentType, ContextType, Partial<CloudCixSupportQueryItemHistoriesArgs>>;
-  itemStatuses?: Resolver<ResolversTypes['CloudCIXSupportItemStatusConnection'], ParentType, ContextType, Partial<CloudCixSupportQueryItemStatusesArgs>>;
-  items?: Resolver<ResolversTypes['CloudCIXSupportItemConnection'], ParentType, ContextType, Partial<CloudCixSupportQueryItemsArgs>>;
+  itemHistories?: Resolver<Maybe<ResolversTypes['CloudCIXSupportItemHistoryConnection']>, ParentType, ContextType, Partial<CloudCixSupportQueryItemHistoriesArgs>>;
+  itemStatuses?: Resolver<Maybe<ResolversTypes['CloudCIXSupportItemStatusConnection']>, ParentType, ContextType, Partial<CloudCixSupportQueryItemStatusesArgs>>;
+  items?: Resolver<Maybe<ResolversTypes['CloudCIXSupportItemConnection']>, ParentType, ContextType, Partial<CloudCixSupportQueryItemsArgs>>;
   partUsed?: Resolver<Maybe<ResolversTypes['CloudCIXSupportPartUsed']>, ParentType, ContextType, RequireFields<CloudCixSupportQueryPartUsedArgs, 'platformId'>>;
-  partUseds?: Resolver<ResolversTypes['CloudCIXSupportPartUsedConnection'], ParentType, ContextType, Partial<CloudCixSupportQueryPartUsedsArgs>>;
+  partUseds?: Resolver<Maybe<ResolversTypes['CloudCIXSupportPartUsedConnection']>, ParentType, ContextType, Partial<CloudCixSupportQueryPartUsedsArgs>>;
   reasonForReturn?: Resolver<Maybe<ResolversTypes['CloudCIXSupportReasonForReturn']>, ParentType, ContextType, RequireFields<CloudCixSupportQueryReasonForReturnArgs, 'platformId'>>;
   reasonForReturnTranslation?: Resolver<Maybe<ResolversTypes['CloudCIXSupportReasonForReturnTranslation']>, ParentType, ContextType, RequireFields<CloudCixSupportQueryReasonForReturnTranslationArgs, 'platformId'>>;
-  reasonForReturnTranslations?: Resolver<ResolversTypes['CloudCIXSupportReasonForReturnTranslationConnection'], ParentType, ContextType, Partial<CloudCixSupportQueryReasonForReturnTranslationsArgs>>;
-  reasonForReturns?: Resolver<ResolversTypes['CloudCIXSupportReasonForReturnConnection'], ParentType, ContextType, Partial<CloudCixSupportQueryReasonForReturnsArgs>>;
+  reasonForReturnTranslations?: Resolver<Maybe<ResolversTypes['CloudCIXSupportReasonForReturnTranslationConnection']>, ParentType, ContextType, Partial<CloudCixSupportQueryReasonForReturnTranslationsArgs>>;
+  reasonForReturns?: Resolver<Maybe<ResolversTypes['CloudCIXSupportReasonForReturnConnection']>, ParentType, ContextType, Partial<CloudCixSupportQueryReasonForReturnsArgs>>;
   serviceCentreLogic?: Resolver<Maybe<ResolversTypes['CloudCIXSupportServiceCentreLogic']>, ParentType, ContextType, RequireFields<CloudCixSupportQueryServiceCentreLogicArgs, 'platformId'>>;
   serviceCentreWarrantor?: Resolver<Maybe<ResolversTypes['CloudCIXSupportServiceCentreWarrantor']>, ParentType, ContextType, RequireFields<CloudCixSupportQueryServiceCentreWarrantorArgs, 'platformId'>>;
-  serviceCentreWarrantors?: Resolver<ResolversTypes['CloudCIXSupportServiceCentreWarrantorConnection'], ParentType, ContextType, Partial<CloudCixSupportQueryServiceCentreWarrantorsArgs>>;
-  statuses?: Resolver<ResolversTypes['CloudCIXSupportStatusConnection'], ParentType, ContextType, Partial<CloudCixSupportQueryStatusesArgs>>;
+  serviceCentreWarrantors?: Resolver<Maybe<ResolversTypes['CloudCIXSupportServiceCentreWarrantorConnection']>, ParentType, ContextType, Partial<CloudCixSupportQueryServiceCentreWarrantorsArgs>>;
+  statuses?: Resolver<Maybe<ResolversTypes['CloudCIXSupportStatusConnection']>, ParentType, ContextType, Partial<CloudCixSupportQueryStatusesArgs>>;
   ticket?: Resolver<Maybe<ResolversTypes['CloudCIXSupportTicket']>, ParentType, ContextType, RequireFields<CloudCixSupportQueryTicketArgs, 'platformId'>>;
-  ticketHistories?: Resolver<ResolversTypes['CloudCIXSupportTicketHistoryConnection'], ParentType, ContextType, Partial<CloudCixSupportQueryTicketHistoriesArgs>>;
+  ticketHistories?: Resolver<Maybe<ResolversTypes['CloudCIXSupportTicketHistoryConnection']>, ParentType, ContextType, Partial<CloudCixSupportQueryTicketHistoriesArgs>>;
   ticketQuestion?: Resolver<Maybe<ResolversTypes['CloudCIXSupportTicketQuestion']>, ParentType, ContextType, RequireFields<CloudCixSupportQueryTicketQuestionArgs, 'platformId'>>;
-  ticketQuestions?: Resolver<ResolversTypes['CloudCIXSupportTicketQuestionConnection'], ParentType, ContextType, Partial<CloudCixSupportQueryTicketQuestionsArgs>>;
+  ticketQuestions?: Resolver<Maybe<ResolversTypes['CloudCIXSupportTicketQuestionConnection']>, ParentType, ContextType, Partial<CloudCixSupportQueryTicketQuestionsArgs>>;
   ticketType?: Resolver<Maybe<ResolversTypes['CloudCIXSupportTicketType']>, ParentType, ContextType, RequireFields<CloudCixSupportQueryTicketTypeArgs, 'platformId'>>;
-  ticketTypes?: Resolver<ResolversTypes['CloudCIXSupportTicketTypeConnection'], ParentType, ContextType, Partial<CloudCixSupportQueryTicketTypesArgs>>;
-  tickets?: Resolver<ResolversTypes['CloudCIXSupportTicketConnection'], ParentType, ContextType, Partial<CloudCixSupportQueryTicketsArgs>>;
+  ticketTypes?: Resolver<Maybe<ResolversTypes['CloudCIXSupportTicketTypeConnection']>, ParentType, ContextType, Partial<CloudCixSupportQueryTicketTypesArgs>>;
+  tickets?: Resolver<Maybe<ResolversTypes['CloudCIXSupportTicketConnection']>, ParentType, ContextType, Partial<CloudCixSupportQueryTicketsArgs>>;
   warrantorLogic?: Resolver<Maybe<ResolversTypes['CloudCIXSupportWarrantorLogic']>, ParentType, ContextType, RequireFields<CloudCixSupportQueryWarrantorLogicArgs, 'platformId'>>;
   warrantorServiceCentre?: Resolver<Maybe<ResolversTypes['CloudCIXSupportWarrantorServiceCentre']>, ParentType, ContextType, RequireFields<CloudCixSupportQueryWarrantorServiceCentreArgs, 'platformId'>>;
-  warrantorServiceCentres?: Resolver<ResolversTypes['CloudCIXSupportWarrantorServiceCentreConnection'], ParentType, ContextType, Partial<CloudCixSupportQueryWarrantorServiceCentresArgs>>;
+  warrantorServiceCentres?: Resolver<Maybe<ResolversTypes['CloudCIXSupportWarrantorServiceCentreConnection']>, ParentType, ContextType, Partial<CloudCixSupportQueryWarrantorServiceCentresArgs>>;
 };
 
 export type CloudCixSupportReasonForReturnResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXSupportReasonForReturn'] = ResolversParentTypes['CloudCIXSupportReasonForReturn']> = {
@@ -34336,11 +34336,11 @@ export type CloudCixTrainingClsPayloadResolvers<ContextType = GraphQLContext, Pa
 
 export type CloudCixTrainingQueryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXTrainingQuery'] = ResolversParentTypes['CloudCIXTrainingQuery']> = {
   cls?: Resolver<Maybe<ResolversTypes['CloudCIXTrainingCls']>, ParentType, ContextType, RequireFields<CloudCixTrainingQueryClsArgs, 'platformId'>>;
-  clsList?: Resolver<ResolversTypes['CloudCIXTrainingClsConnection'], ParentType, ContextType, Partial<CloudCixTrainingQueryClsListArgs>>;
+  clsList?: Resolver<Maybe<ResolversTypes['CloudCIXTrainingClsConnection']>, ParentType, ContextType, Partial<CloudCixTrainingQueryClsListArgs>>;
   student?: Resolver<Maybe<ResolversTypes['CloudCIXTrainingStudent']>, ParentType, ContextType, RequireFields<CloudCixTrainingQueryStudentArgs, 'platformId'>>;
-  students?: Resolver<ResolversTypes['CloudCIXTrainingStudentConnection'], ParentType, ContextType, Partial<CloudCixTrainingQueryStudentsArgs>>;
+  students?: Resolver<Maybe<ResolversTypes['CloudCIXTrainingStudentConnection']>, ParentType, ContextType, Partial<CloudCixTrainingQueryStudentsArgs>>;
   syllabus?: Resolver<Maybe<ResolversTypes['CloudCIXTrainingSyllabus']>, ParentType, ContextType, RequireFields<CloudCixTrainingQuerySyllabusArgs, 'platformId'>>;
-  syllabuses?: Resolver<ResolversTypes['CloudCIXTrainingSyllabusConnection'], ParentType, ContextType, Partial<CloudCixTrainingQuerySyllabusesArgs>>;
+  syllabuses?: Resolver<Maybe<ResolversTypes['CloudCIXTrainingSyllabusConnection']>, ParentType, ContextType, Partial<CloudCixTrainingQuerySyllabusesArgs>>;
 };
 
 export type CloudCixTrainingStudentResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXTrainingStudent'] = ResolversParentTypes['CloudCIXTrainingStudent']> = {
@@ -34460,7 +34460,7 @@ export type CloudCixvmResolvers<ContextType = GraphQLContext, ParentType extends
   state?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
   storage?: Resolver<Maybe<ResolversTypes['CloudCIXIAASStorage']>, ParentType, ContextType, RequireFields<CloudCixvmStorageArgs, 'platformId'>>;
   storageType?: Resolver<Maybe<ResolversTypes['JSON']>, ParentType, ContextType>;
-  storages?: Resolver<ResolversTypes['CloudCIXIAASStorageConnection'], ParentType, ContextType, Partial<CloudCixvmStoragesArgs>>;
+  storages?: Resolver<Maybe<ResolversTypes['CloudCIXIAASStorageConnection']>, ParentType, ContextType, Partial<CloudCixvmStoragesArgs>>;
   updated?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   uri?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   userdata?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
@@ -34513,7 +34513,7 @@ export type CloudCixVaultObjectPayloadResolvers<ContextType = GraphQLContext, Pa
 export type CloudCixVaultQueryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXVaultQuery'] = ResolversParentTypes['CloudCIXVaultQuery']> = {
   bucket?: Resolver<Maybe<ResolversTypes['CloudCIXVaultBucket']>, ParentType, ContextType, RequireFields<CloudCixVaultQueryBucketArgs, 'platformId'>>;
   object?: Resolver<Maybe<ResolversTypes['CloudCIXVaultObject']>, ParentType, ContextType, RequireFields<CloudCixVaultQueryObjectArgs, 'platformId'>>;
-  regions?: Resolver<ResolversTypes['CloudCIXVaultRegionConnection'], ParentType, ContextType, Partial<CloudCixVaultQueryRegionsArgs>>;
+  regions?: Resolver<Maybe<ResolversTypes['CloudCIXVaultRegionConnection']>, ParentType, ContextType, Partial<CloudCixVaultQueryRegionsArgs>>;
 };
 
 export type CloudCixVaultRegionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudCIXVaultRegion'] = ResolversParentTypes['CloudCIXVaultRegion']> = {

@@ -89,7 +89,7 @@ export interface SimulatorFactory<TConfig = unknown> {
    * simulator, as a user would configure a real platform (`npm run simulate`
    * writes them to a file). May prepare what the platform needs first (a key pair).
    */
-  environment?(simulator: RunningSimulator<TConfig>, dataDir: string): Promise<Record<string, string>>;
+  environment(simulator: RunningSimulator<TConfig>, dataDir: string): Promise<Record<string, string>>;
 }
 
 /** Keeps a platform module's literal key, so `platforms/index.ts` can derive typed maps from the list. */

@@ -55,6 +55,13 @@ export const cloudcix = definePlatform({
   },
   simulator: {
     start: (options) => new CloudCIXSimulator(options).start(),
+    environment: async ({ config }) => ({
+      CLOUDCIX_BASE_URL: config.baseUrl!,
+      CLOUDCIX_EMAIL: config.email!,
+      CLOUDCIX_PASSWORD: config.password!,
+      CLOUDCIX_API_KEY: config.apiKey!,
+      CLOUDCIX_REQUESTS_PER_SECOND: String(config.requestsPerSecond),
+    }),
   },
 });
 
