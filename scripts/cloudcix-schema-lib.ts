@@ -62,7 +62,7 @@ function recordType(model: ServiceModel, all: CloudCIXModel): string {
   const typed = model.typed;
   const interfaces = ['Node', ...(typed?.interfaces ?? [])];
   const service = model.service;
-  const origin = `CloudCIX \`${service.application}.${service.service}\` at \`${url(model, false)}\`${service.pathAssumed ? ' (path assumed: the reference does not give it; see docs/platforms/cloudcix.md)' : ''}.`;
+  const origin = `CloudCIX \`${service.application}.${service.service}\` at \`${url(model, false)}\`${service.pathAssumed ? ' (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts")' : ''}.`;
   const fields: string[] = [
     `  "Global id: pass it to \`node(id:)\` to read this record again."\n  id: ID!\n`,
     `  "CloudCIX's own id of this record; rows CloudCIX gives no id (report lines) get a stable one starting with \`~\`."\n  platformId: ID!\n`,

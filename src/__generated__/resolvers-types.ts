@@ -322,7 +322,7 @@ export type CloudCixAppManagerQueryAppsArgs = {
 /**
  * This service handles the Assets of a Member
  *
- * CloudCIX `Asset.asset` at `https://asset.api.cloudcix.com/asset/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Asset.asset` at `https://asset.api.cloudcix.com/asset/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixAssetAsset = Node & {
   __typename?: 'CloudCIXAssetAsset';
@@ -364,7 +364,7 @@ export type CloudCixAssetAssetPayload = {
  * See also
  * For a list of supported transactions, please see the Asset Application section of the HTTP API Reference
  *
- * CloudCIX `Asset.asset_transaction` at `https://asset.api.cloudcix.com/asset_transaction/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Asset.asset_transaction` at `https://asset.api.cloudcix.com/asset_transaction/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixAssetAssetTransaction = Node & {
   __typename?: 'CloudCIXAssetAssetTransaction';
@@ -404,7 +404,7 @@ export type CloudCixAssetAssetTransactionPayload = {
  * This service allows the User to generate Depreciation Types for their Assets
  * A Depreciation Type is the percentage of value an Asset will lose for a period of time expressed in years until a certain date
  *
- * CloudCIX `Asset.depreciation_type` at `https://asset.api.cloudcix.com/depreciation_type/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Asset.depreciation_type` at `https://asset.api.cloudcix.com/depreciation_type/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixAssetDepreciationType = Node & {
   __typename?: 'CloudCIXAssetDepreciationType';
@@ -446,7 +446,7 @@ export type CloudCixAssetDepreciationTypePayload = {
  * The Asset must also be available and already on rent.
  * Every returned Asset will enter into the “for test” status
  *
- * CloudCIX `Asset.off_rent` at `https://asset.api.cloudcix.com/off_rent/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Asset.off_rent` at `https://asset.api.cloudcix.com/off_rent/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixAssetOffRent = Node & {
   __typename?: 'CloudCIXAssetOffRent';
@@ -485,7 +485,7 @@ export type CloudCixAssetOffRentPayload = {
 /**
  * This service allows the Users to manage their returned rentable Assets and take them out of the “for test” status
  *
- * CloudCIX `Asset.off_test` at `https://asset.api.cloudcix.com/off_test/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Asset.off_test` at `https://asset.api.cloudcix.com/off_test/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixAssetOffTest = Node & {
   __typename?: 'CloudCIXAssetOffTest';
@@ -776,7 +776,7 @@ export type CloudCixAssetQueryRentsArgs = {
  * The Asset must be set up as rentable in order to use this method
  * The Asset must also be available for rent, and not being tested or rented to another customer
  *
- * CloudCIX `Asset.rent` at `https://asset.api.cloudcix.com/rent/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Asset.rent` at `https://asset.api.cloudcix.com/rent/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixAssetRent = Node & {
   __typename?: 'CloudCIXAssetRent';
@@ -816,7 +816,7 @@ export type CloudCixAssetRentPayload = {
  * This service allows Users to manage their Circuits
  * A Circuit is a device installed in your active Address
  *
- * CloudCIX `Circuit.circuit` at `https://circuit.api.cloudcix.com/circuit/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Circuit.circuit` at `https://circuit.api.cloudcix.com/circuit/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixCircuitCircuit = Node & {
   __typename?: 'CloudCIXCircuitCircuit';
@@ -834,7 +834,7 @@ export type CloudCixCircuitCircuit = Node & {
  * This service allows for the management of Circuit Classes
  * A Circuit Class is a classification for the Circuits
  *
- * CloudCIX `Circuit.circuit_class` at `https://circuit.api.cloudcix.com/circuit_class/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Circuit.circuit_class` at `https://circuit.api.cloudcix.com/circuit_class/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixCircuitCircuitClass = Node & {
   __typename?: 'CloudCIXCircuitCircuitClass';
@@ -896,7 +896,7 @@ export type CloudCixCircuitCircuitPayload = {
  * This service is in place to offer a list of the supported Property Types
  * A Property Type is an identification of the expected input value for a given property.
  *
- * CloudCIX `Circuit.property_type` at `https://circuit.api.cloudcix.com/property_type/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Circuit.property_type` at `https://circuit.api.cloudcix.com/property_type/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixCircuitPropertyType = Node & {
   __typename?: 'CloudCIXCircuitPropertyType';
@@ -928,7 +928,7 @@ export type CloudCixCircuitPropertyTypeEdge = {
 /**
  * This service allows to search Circuit objects properties dictionaries by the value sent in the request.
  *
- * CloudCIX `Circuit.property_value` at `https://circuit.api.cloudcix.com/property_value/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Circuit.property_value` at `https://circuit.api.cloudcix.com/property_value/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixCircuitPropertyValue = Node & {
   __typename?: 'CloudCIXCircuitPropertyValue';
@@ -1090,7 +1090,7 @@ export type CloudCixCircuitQueryPropertyValuesArgs = {
 /**
  * This service allows a User to authenticate a Contact in their Member to login to their Chatbots.
  *
- * CloudCIX `Contact.auth` at `https://contact.api.cloudcix.com/auth/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Contact.auth` at `https://contact.api.cloudcix.com/auth/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixContactAuth = Node & {
   __typename?: 'CloudCIXContactAuth';
@@ -1115,7 +1115,7 @@ export type CloudCixContactAuthPayload = {
  * This service allows for management of Campaigns
  * Campaigns are a many to many classification of contact
  *
- * CloudCIX `Contact.campaign` at `https://contact.api.cloudcix.com/campaign/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Contact.campaign` at `https://contact.api.cloudcix.com/campaign/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixContactCampaign = Node & {
   __typename?: 'CloudCIXContactCampaign';
@@ -1141,7 +1141,7 @@ export type CloudCixContactCampaignConnection = {
 /**
  * This service manages the many to many links between Campaigns and contact
  *
- * CloudCIX `Contact.campaign_contact` at `https://contact.api.cloudcix.com/campaign_contact/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Contact.campaign_contact` at `https://contact.api.cloudcix.com/campaign_contact/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixContactCampaignContact = Node & {
   __typename?: 'CloudCIXContactCampaignContact';
@@ -1178,7 +1178,7 @@ export type CloudCixContactCampaignPayload = {
 /**
  * This service allows for the management of your Members CloudCIX Chatbots
  *
- * CloudCIX `Contact.chatbot` at `https://contact.api.cloudcix.com/chatbot/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Contact.chatbot` at `https://contact.api.cloudcix.com/chatbot/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixContactChatbot = Node & {
   __typename?: 'CloudCIXContactChatbot';
@@ -1218,7 +1218,7 @@ export type CloudCixContactChatbotPayload = {
  * This service allows for management of contact
  * contact are people that are potential customers
  *
- * CloudCIX `Contact.contact` at `https://contact.api.cloudcix.com/contact/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Contact.contact` at `https://contact.api.cloudcix.com/contact/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixContactContact = Node & {
   __typename?: 'CloudCIXContactContact';
@@ -1257,7 +1257,7 @@ export type CloudCixContactContactPayload = {
 /**
  * This service allows for the review of conversations the User’s Member Contacts have had with their Chatbot
  *
- * CloudCIX `Contact.conversation` at `https://contact.api.cloudcix.com/conversation/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Contact.conversation` at `https://contact.api.cloudcix.com/conversation/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixContactConversation = Node & {
   __typename?: 'CloudCIXContactConversation';
@@ -1298,7 +1298,7 @@ export type CloudCixContactConversationPayload = {
  * The Corpora of a Chatbot will be be converted to vector embeddings before being used by the Chatbot.
  * The Chatbot will draw information from the Corpora embeddings when generating answers for Contacts.
  *
- * CloudCIX `Contact.corpus` at `https://contact.api.cloudcix.com/corpus/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Contact.corpus` at `https://contact.api.cloudcix.com/corpus/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixContactCorpus = Node & {
   __typename?: 'CloudCIXContactCorpus';
@@ -1337,7 +1337,7 @@ export type CloudCixContactCorpusPayload = {
 /**
  * This service allows to manage excluding elements in an HTML Document
  *
- * CloudCIX `Contact.exclusion` at `https://contact.api.cloudcix.com/exclusion/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Contact.exclusion` at `https://contact.api.cloudcix.com/exclusion/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixContactExclusion = Node & {
   __typename?: 'CloudCIXContactExclusion';
@@ -1377,7 +1377,7 @@ export type CloudCixContactExclusionPayload = {
  * This service allows for management of Groups
  * Groups are many to many classifications of contact
  *
- * CloudCIX `Contact.group` at `https://contact.api.cloudcix.com/group/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Contact.group` at `https://contact.api.cloudcix.com/group/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixContactGroup = Node & {
   __typename?: 'CloudCIXContactGroup';
@@ -1403,7 +1403,7 @@ export type CloudCixContactGroupConnection = {
 /**
  * This service lets a User assign Contacts to any number of Groups
  *
- * CloudCIX `Contact.group_contact` at `https://contact.api.cloudcix.com/group_contact/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Contact.group_contact` at `https://contact.api.cloudcix.com/group_contact/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixContactGroupContact = Node & {
   __typename?: 'CloudCIXContactGroupContact';
@@ -1441,7 +1441,7 @@ export type CloudCixContactGroupPayload = {
  * This service allows for the management of Opportunity records
  * Opportunities are the estimated chances of getting into business with one more contact with its possible marketing value
  *
- * CloudCIX `Contact.opportunity` at `https://contact.api.cloudcix.com/opportunity/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Contact.opportunity` at `https://contact.api.cloudcix.com/opportunity/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixContactOpportunity = Node & {
   __typename?: 'CloudCIXContactOpportunity';
@@ -1468,7 +1468,7 @@ export type CloudCixContactOpportunityConnection = {
  * This service allows Users to manage links between Opportunities and Contacts
  * There is a many-to-many relation between Opportunities and Contacts
  *
- * CloudCIX `Contact.opportunity_contact` at `https://contact.api.cloudcix.com/opportunity_contact/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Contact.opportunity_contact` at `https://contact.api.cloudcix.com/opportunity_contact/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixContactOpportunityContact = Node & {
   __typename?: 'CloudCIXContactOpportunityContact';
@@ -1498,7 +1498,7 @@ export type CloudCixContactOpportunityEdge = {
 /**
  * This service allows Users to log updates on an Opportunity, as well as sending emails to the associated contact
  *
- * CloudCIX `Contact.opportunity_history` at `https://contact.api.cloudcix.com/opportunity_history/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Contact.opportunity_history` at `https://contact.api.cloudcix.com/opportunity_history/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixContactOpportunityHistory = Node & {
   __typename?: 'CloudCIXContactOpportunityHistory';
@@ -1545,7 +1545,7 @@ export type CloudCixContactOpportunityPayload = {
  * A q_and_a record contains one question asked by a Contact and the response generated by a Chatbot as the answer in a Conversation.
  * An ordered collection of q_and_a records form a Conversation the Contact had with a specific Chatbot.
  *
- * CloudCIX `Contact.q_and_a` at `https://contact.api.cloudcix.com/q_and_a/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Contact.q_and_a` at `https://contact.api.cloudcix.com/q_and_a/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixContactQAndA = Node & {
   __typename?: 'CloudCIXContactQAndA';
@@ -2082,7 +2082,7 @@ export type CloudCixContactQueryQuestionsArgs = {
  * A question record contains question_set record as a foreign key in order to know the question_set it belongs to.
  * An ordered collection of question records from Contact with in a question_set.
  *
- * CloudCIX `Contact.question` at `https://contact.api.cloudcix.com/question/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Contact.question` at `https://contact.api.cloudcix.com/question/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixContactQuestion = Node & {
   __typename?: 'CloudCIXContactQuestion';
@@ -2122,7 +2122,7 @@ export type CloudCixContactQuestionPayload = {
  * A question_set record used to group the questions
  * An ordered collection of question_set records from Contact
  *
- * CloudCIX `Contact.question_set` at `https://contact.api.cloudcix.com/question_set/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Contact.question_set` at `https://contact.api.cloudcix.com/question_set/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixContactQuestionSet = Node & {
   __typename?: 'CloudCIXContactQuestionSet';
@@ -2163,7 +2163,7 @@ export type CloudCixContactQuestionSetPayload = {
  * An Activity is a sub category of an Activity Type
  * Each Activity has only one ActivityType but an ActivityType may have many Activities
  *
- * CloudCIX `Contacts.activity` at `https://contacts.api.cloudcix.com/activity/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Contacts.activity` at `https://contacts.api.cloudcix.com/activity/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixContactsActivity = Node & {
   __typename?: 'CloudCIXContactsActivity';
@@ -2202,7 +2202,7 @@ export type CloudCixContactsActivityPayload = {
 /**
  * This service allows the User to manage Activity Types
  *
- * CloudCIX `Contacts.activity_type` at `https://contacts.api.cloudcix.com/activity_type/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Contacts.activity_type` at `https://contacts.api.cloudcix.com/activity_type/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixContactsActivityType = Node & {
   __typename?: 'CloudCIXContactsActivityType';
@@ -2242,7 +2242,7 @@ export type CloudCixContactsActivityTypePayload = {
  * This service allows for management of Campaigns
  * Campaigns are a many to many classification of Contacts
  *
- * CloudCIX `Contacts.campaign` at `https://contacts.api.cloudcix.com/campaign/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Contacts.campaign` at `https://contacts.api.cloudcix.com/campaign/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixContactsCampaign = Node & {
   __typename?: 'CloudCIXContactsCampaign';
@@ -2260,7 +2260,7 @@ export type CloudCixContactsCampaign = Node & {
  * This service manages Campaign Activities related to a Campaign and an Activity
  * The Campaign Activity allows Users to organize Activities into further subcategories
  *
- * CloudCIX `Contacts.campaign_activity` at `https://contacts.api.cloudcix.com/campaign_activity/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Contacts.campaign_activity` at `https://contacts.api.cloudcix.com/campaign_activity/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixContactsCampaignActivity = Node & {
   __typename?: 'CloudCIXContactsCampaignActivity';
@@ -2308,7 +2308,7 @@ export type CloudCixContactsCampaignConnection = {
 /**
  * This service manages the many to many links between Campaigns and Contacts
  *
- * CloudCIX `Contacts.campaign_contact` at `https://contacts.api.cloudcix.com/campaign_contact/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Contacts.campaign_contact` at `https://contacts.api.cloudcix.com/campaign_contact/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixContactsCampaignContact = Node & {
   __typename?: 'CloudCIXContactsCampaignContact';
@@ -2346,7 +2346,7 @@ export type CloudCixContactsCampaignPayload = {
  * This service allows for management of Contacts
  * Contacts are people that are potential customers
  *
- * CloudCIX `Contacts.contact` at `https://contacts.api.cloudcix.com/contact/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Contacts.contact` at `https://contacts.api.cloudcix.com/contact/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixContactsContact = Node & {
   __typename?: 'CloudCIXContactsContact';
@@ -2386,7 +2386,7 @@ export type CloudCixContactsContactPayload = {
  * This service allows for management of Groups
  * Groups are many to many classifications of Contacts
  *
- * CloudCIX `Contacts.group` at `https://contacts.api.cloudcix.com/group/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Contacts.group` at `https://contacts.api.cloudcix.com/group/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixContactsGroup = Node & {
   __typename?: 'CloudCIXContactsGroup';
@@ -2412,7 +2412,7 @@ export type CloudCixContactsGroupConnection = {
 /**
  * This service manages the many to many links between Groups and Contacts
  *
- * CloudCIX `Contacts.group_contact` at `https://contacts.api.cloudcix.com/group_contact/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Contacts.group_contact` at `https://contacts.api.cloudcix.com/group_contact/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixContactsGroupContact = Node & {
   __typename?: 'CloudCIXContactsGroupContact';
@@ -2450,7 +2450,7 @@ export type CloudCixContactsGroupPayload = {
  * This service allows for the management of Opportunity records
  * Opportunities are the estimated chances of getting into business with one more Contacts with its possible marketing value
  *
- * CloudCIX `Contacts.opportunity` at `https://contacts.api.cloudcix.com/opportunity/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Contacts.opportunity` at `https://contacts.api.cloudcix.com/opportunity/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixContactsOpportunity = Node & {
   __typename?: 'CloudCIXContactsOpportunity';
@@ -2476,7 +2476,7 @@ export type CloudCixContactsOpportunityConnection = {
 /**
  * This service manages the many to many links between Opportunities and Contacts
  *
- * CloudCIX `Contacts.opportunity_contact` at `https://contacts.api.cloudcix.com/opportunity_contact/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Contacts.opportunity_contact` at `https://contacts.api.cloudcix.com/opportunity_contact/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixContactsOpportunityContact = Node & {
   __typename?: 'CloudCIXContactsOpportunityContact';
@@ -2506,7 +2506,7 @@ export type CloudCixContactsOpportunityEdge = {
 /**
  * This service allows Users to log updates on an Opportunity, as well as sending emails to the associated Contacts
  *
- * CloudCIX `Contacts.opportunity_history` at `https://contacts.api.cloudcix.com/opportunity_history/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Contacts.opportunity_history` at `https://contacts.api.cloudcix.com/opportunity_history/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixContactsOpportunityHistory = Node & {
   __typename?: 'CloudCIXContactsOpportunityHistory';
@@ -2866,7 +2866,7 @@ export type CloudCixContactsQueryOpportunityHistoriesArgs = {
 /**
  * This service allows the User to get Country information in accordance with ISO 3166-1
  *
- * CloudCIX `Membership.country` at `https://membership.api.cloudcix.com/country/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Membership.country` at `https://membership.api.cloudcix.com/country/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixCountry = Node & {
   __typename?: 'CloudCIXCountry';
@@ -2908,7 +2908,7 @@ export type CloudCixCountry = Node & {
 /**
  * This service allows the User to get Country information in accordance with ISO 3166-1
  *
- * CloudCIX `Membership.country` at `https://membership.api.cloudcix.com/country/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Membership.country` at `https://membership.api.cloudcix.com/country/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixCountrySubdivisionArgs = {
   platformId: Scalars['ID']['input'];
@@ -2918,7 +2918,7 @@ export type CloudCixCountrySubdivisionArgs = {
 /**
  * This service allows the User to get Country information in accordance with ISO 3166-1
  *
- * CloudCIX `Membership.country` at `https://membership.api.cloudcix.com/country/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Membership.country` at `https://membership.api.cloudcix.com/country/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixCountrySubdivisionsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
@@ -2946,7 +2946,7 @@ export type CloudCixCountryEdge = {
 /**
  * This service allows the User to get information about the different Currencies supported by CloudCIX
  *
- * CloudCIX `Membership.currency` at `https://membership.api.cloudcix.com/currency/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Membership.currency` at `https://membership.api.cloudcix.com/currency/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixCurrency = Node & {
   __typename?: 'CloudCIXCurrency';
@@ -2983,7 +2983,7 @@ export type CloudCixCurrencyEdge = {
  * This service allows Users to manage their Circuits
  * A Circuit is a device installed in your active Address
  *
- * CloudCIX `DCIM.circuit` at `https://dcim.api.cloudcix.com/circuit/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `DCIM.circuit` at `https://dcim.api.cloudcix.com/circuit/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixdcimCircuit = Node & {
   __typename?: 'CloudCIXDCIMCircuit';
@@ -3001,7 +3001,7 @@ export type CloudCixdcimCircuit = Node & {
  * This service allows for the management of Circuit Classes
  * A Circuit Class is a classification for the Circuits
  *
- * CloudCIX `DCIM.circuit_class` at `https://dcim.api.cloudcix.com/circuit_class/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `DCIM.circuit_class` at `https://dcim.api.cloudcix.com/circuit_class/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixdcimCircuitClass = Node & {
   __typename?: 'CloudCIXDCIMCircuitClass';
@@ -3063,7 +3063,7 @@ export type CloudCixdcimCircuitPayload = {
  * This service is in place to offer a list of the supported Property Types
  * A Property Type is an identification of the expected input value for a given property.
  *
- * CloudCIX `DCIM.property_type` at `https://dcim.api.cloudcix.com/property_type/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `DCIM.property_type` at `https://dcim.api.cloudcix.com/property_type/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixdcimPropertyType = Node & {
   __typename?: 'CloudCIXDCIMPropertyType';
@@ -3095,7 +3095,7 @@ export type CloudCixdcimPropertyTypeEdge = {
 /**
  * This service allows to search Circuit objects properties dictionaries by the value sent in the request.
  *
- * CloudCIX `DCIM.property_value` at `https://dcim.api.cloudcix.com/property_value/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `DCIM.property_value` at `https://dcim.api.cloudcix.com/property_value/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixdcimPropertyValue = Node & {
   __typename?: 'CloudCIXDCIMPropertyValue';
@@ -3269,7 +3269,7 @@ export type CloudCixDeletePayload = {
  * The balance of debits and credits must be equal
  * The adjustment has an unallocated balance until it has been fully allocated through the Allocation service
  *
- * CloudCIX `Financial.account_purchase_adjustment` at `https://financial.api.cloudcix.com/account_purchase_adjustment/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.account_purchase_adjustment` at `https://financial.api.cloudcix.com/account_purchase_adjustment/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialAccountPurchaseAdjustment = Node & {
   __typename?: 'CloudCIXFinancialAccountPurchaseAdjustment';
@@ -3287,7 +3287,7 @@ export type CloudCixFinancialAccountPurchaseAdjustment = Node & {
  * This service allows the User to create and read an Account Purchase Adjustment from an Account Sale Adjustment created by the target Address
  * The adjustment has an unallocated balance until it has been fully allocated through the Allocation service
  *
- * CloudCIX `Financial.account_purchase_adjustment_contra` at `https://financial.api.cloudcix.com/account_purchase_adjustment_contra/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.account_purchase_adjustment_contra` at `https://financial.api.cloudcix.com/account_purchase_adjustment_contra/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialAccountPurchaseAdjustmentContra = Node & {
   __typename?: 'CloudCIXFinancialAccountPurchaseAdjustmentContra';
@@ -3320,7 +3320,7 @@ export type CloudCixFinancialAccountPurchaseAdjustmentPayload = {
  * An Account Purchase Debit Note (10003) is a transaction in which a purchase has not been immediately debited
  * The debit note has an unallocated balance until it has been fully allocated through the Allocation service
  *
- * CloudCIX `Financial.account_purchase_debit_note` at `https://financial.api.cloudcix.com/account_purchase_debit_note/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.account_purchase_debit_note` at `https://financial.api.cloudcix.com/account_purchase_debit_note/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialAccountPurchaseDebitNote = Node & {
   __typename?: 'CloudCIXFinancialAccountPurchaseDebitNote';
@@ -3338,7 +3338,7 @@ export type CloudCixFinancialAccountPurchaseDebitNote = Node & {
  * This service allows the User to create and read an Account Purchase Debit Note from an Account Sale Credit Note created by the target Address
  * The debit note has an unallocated balance until it has been fully allocated through the Allocation service
  *
- * CloudCIX `Financial.account_purchase_debit_note_contra` at `https://financial.api.cloudcix.com/account_purchase_debit_note_contra/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.account_purchase_debit_note_contra` at `https://financial.api.cloudcix.com/account_purchase_debit_note_contra/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialAccountPurchaseDebitNoteContra = Node & {
   __typename?: 'CloudCIXFinancialAccountPurchaseDebitNoteContra';
@@ -3371,7 +3371,7 @@ export type CloudCixFinancialAccountPurchaseDebitNotePayload = {
  * An Account Purchase Invoice (10002) is a transaction in which a purchase has not been paid immediately
  * The invoice has an unallocated balance until the invoice has been fully allocated through the Allocation service
  *
- * CloudCIX `Financial.account_purchase_invoice` at `https://financial.api.cloudcix.com/account_purchase_invoice/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.account_purchase_invoice` at `https://financial.api.cloudcix.com/account_purchase_invoice/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialAccountPurchaseInvoice = Node & {
   __typename?: 'CloudCIXFinancialAccountPurchaseInvoice';
@@ -3389,7 +3389,7 @@ export type CloudCixFinancialAccountPurchaseInvoice = Node & {
  * This service allows the User to create and read an Account Purchase Invoice from an Account Sale Invoice created by the target Address
  * The invoice has an unallocated balance until the invoice has been fully allocated through the Allocation service
  *
- * CloudCIX `Financial.account_purchase_invoice_contra` at `https://financial.api.cloudcix.com/account_purchase_invoice_contra/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.account_purchase_invoice_contra` at `https://financial.api.cloudcix.com/account_purchase_invoice_contra/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialAccountPurchaseInvoiceContra = Node & {
   __typename?: 'CloudCIXFinancialAccountPurchaseInvoiceContra';
@@ -3424,7 +3424,7 @@ export type CloudCixFinancialAccountPurchaseInvoicePayload = {
  * Note
  * A Nominal Contra must be associated with the selected Payment Method and this transaction type in order to get the Nominal Account which will be credited
  *
- * CloudCIX `Financial.account_purchase_payment` at `https://financial.api.cloudcix.com/account_purchase_payment/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.account_purchase_payment` at `https://financial.api.cloudcix.com/account_purchase_payment/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialAccountPurchasePayment = Node & {
   __typename?: 'CloudCIXFinancialAccountPurchasePayment';
@@ -3442,7 +3442,7 @@ export type CloudCixFinancialAccountPurchasePayment = Node & {
  * This service allows the User to create and read an Account Purchase Payment from an Account Sale Payment created by the target Address
  * The payment has an unallocated balance until the payment has been fully allocated through the Allocation service
  *
- * CloudCIX `Financial.account_purchase_payment_contra` at `https://financial.api.cloudcix.com/account_purchase_payment_contra/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.account_purchase_payment_contra` at `https://financial.api.cloudcix.com/account_purchase_payment_contra/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialAccountPurchasePaymentContra = Node & {
   __typename?: 'CloudCIXFinancialAccountPurchasePaymentContra';
@@ -3477,7 +3477,7 @@ export type CloudCixFinancialAccountPurchasePaymentPayload = {
  * The balance of debits and credits must be the same amount
  * The adjustment has an unallocated balance until it has been fully allocated through the Allocation service
  *
- * CloudCIX `Financial.account_sale_adjustment` at `https://financial.api.cloudcix.com/account_sale_adjustment/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.account_sale_adjustment` at `https://financial.api.cloudcix.com/account_sale_adjustment/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialAccountSaleAdjustment = Node & {
   __typename?: 'CloudCIXFinancialAccountSaleAdjustment';
@@ -3495,7 +3495,7 @@ export type CloudCixFinancialAccountSaleAdjustment = Node & {
  * This service allows the User to create and read an Account Sale Adjustment from an Account Purchase Adjustment created by the target Address
  * The adjustment has an unallocated balance until it has been fully allocated through the Allocation service
  *
- * CloudCIX `Financial.account_sale_adjustment_contra` at `https://financial.api.cloudcix.com/account_sale_adjustment_contra/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.account_sale_adjustment_contra` at `https://financial.api.cloudcix.com/account_sale_adjustment_contra/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialAccountSaleAdjustmentContra = Node & {
   __typename?: 'CloudCIXFinancialAccountSaleAdjustmentContra';
@@ -3528,7 +3528,7 @@ export type CloudCixFinancialAccountSaleAdjustmentPayload = {
  * An Account Sale Credit Note (11003) is a transaction in which a sale has not been credited immediately
  * The credit note has an unallocated balance until it has been fully allocated through the Allocation service
  *
- * CloudCIX `Financial.account_sale_credit_note` at `https://financial.api.cloudcix.com/account_sale_credit_note/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.account_sale_credit_note` at `https://financial.api.cloudcix.com/account_sale_credit_note/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialAccountSaleCreditNote = Node & {
   __typename?: 'CloudCIXFinancialAccountSaleCreditNote';
@@ -3545,7 +3545,7 @@ export type CloudCixFinancialAccountSaleCreditNote = Node & {
 /**
  * This service allows the User to create or read an Account Sale Credit Note transaction from an Account Purchase Debit Note created by the target Address
  *
- * CloudCIX `Financial.account_sale_credit_note_contra` at `https://financial.api.cloudcix.com/account_sale_credit_note_contra/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.account_sale_credit_note_contra` at `https://financial.api.cloudcix.com/account_sale_credit_note_contra/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialAccountSaleCreditNoteContra = Node & {
   __typename?: 'CloudCIXFinancialAccountSaleCreditNoteContra';
@@ -3578,7 +3578,7 @@ export type CloudCixFinancialAccountSaleCreditNotePayload = {
  * An Account Sale Invoice (11002) is a transaction in which a sale has not been paid immediately
  * The invoice has an unallocated balance until the invoice has been fully allocated through the Allocation service
  *
- * CloudCIX `Financial.account_sale_invoice` at `https://financial.api.cloudcix.com/account_sale_invoice/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.account_sale_invoice` at `https://financial.api.cloudcix.com/account_sale_invoice/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialAccountSaleInvoice = Node & {
   __typename?: 'CloudCIXFinancialAccountSaleInvoice';
@@ -3596,7 +3596,7 @@ export type CloudCixFinancialAccountSaleInvoice = Node & {
  * This service allows the User to create or read an Account Sale Invoice from an Account Purchase Invoice created by the target Address
  * The invoice has an unallocated balance until the invoice has been fully allocated through the Allocation service
  *
- * CloudCIX `Financial.account_sale_invoice_contra` at `https://financial.api.cloudcix.com/account_sale_invoice_contra/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.account_sale_invoice_contra` at `https://financial.api.cloudcix.com/account_sale_invoice_contra/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialAccountSaleInvoiceContra = Node & {
   __typename?: 'CloudCIXFinancialAccountSaleInvoiceContra';
@@ -3631,7 +3631,7 @@ export type CloudCixFinancialAccountSaleInvoicePayload = {
  * Note
  * A Nominal Contra must be associated to the selected Payment Method and this Transaction Type in order to get the Nominal Account which will be debited
  *
- * CloudCIX `Financial.account_sale_payment` at `https://financial.api.cloudcix.com/account_sale_payment/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.account_sale_payment` at `https://financial.api.cloudcix.com/account_sale_payment/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialAccountSalePayment = Node & {
   __typename?: 'CloudCIXFinancialAccountSalePayment';
@@ -3648,7 +3648,7 @@ export type CloudCixFinancialAccountSalePayment = Node & {
 /**
  * This service allows the User to create and read an Account Sale Payment from an Account Purchase Payment transaction created by the target Address
  *
- * CloudCIX `Financial.account_sale_payment_contra` at `https://financial.api.cloudcix.com/account_sale_payment_contra/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.account_sale_payment_contra` at `https://financial.api.cloudcix.com/account_sale_payment_contra/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialAccountSalePaymentContra = Node & {
   __typename?: 'CloudCIXFinancialAccountSalePaymentContra';
@@ -3680,7 +3680,7 @@ export type CloudCixFinancialAccountSalePaymentPayload = {
  * This service allows the User to manage its Allocations
  * An Allocation is a set of Transactions allocating a certain amount of Debits and Credits against each other
  *
- * CloudCIX `Financial.allocation` at `https://financial.api.cloudcix.com/allocation/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.allocation` at `https://financial.api.cloudcix.com/allocation/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialAllocation = Node & {
   __typename?: 'CloudCIXFinancialAllocation';
@@ -3720,7 +3720,7 @@ export type CloudCixFinancialAllocationPayload = {
  * This service allows the User to generate a Balance Sheet
  * The Balance Sheet presents a company’s Financial position at the end of a specified date Therefore, it is a list of Nominal Accounts with their total Debits, Credits and balance at a given date
  *
- * CloudCIX `Financial.balance_sheet` at `https://financial.api.cloudcix.com/balance_sheet/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.balance_sheet` at `https://financial.api.cloudcix.com/balance_sheet/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialBalanceSheet = Node & {
   __typename?: 'CloudCIXFinancialBalanceSheet';
@@ -3755,7 +3755,7 @@ export type CloudCixFinancialBalanceSheetEdge = {
  * Note
  * A Nominal Contra must be associated with the selected Payment Method and this Transaction Type in order to get the Nominal Account which will be debited
  *
- * CloudCIX `Financial.cash_purchase_debit_note` at `https://financial.api.cloudcix.com/cash_purchase_debit_note/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.cash_purchase_debit_note` at `https://financial.api.cloudcix.com/cash_purchase_debit_note/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialCashPurchaseDebitNote = Node & {
   __typename?: 'CloudCIXFinancialCashPurchaseDebitNote';
@@ -3772,7 +3772,7 @@ export type CloudCixFinancialCashPurchaseDebitNote = Node & {
 /**
  * This service allows the User to create or read a Cash Purchase Debit Note from a Cash Sale Credit Note created by the target Address
  *
- * CloudCIX `Financial.cash_purchase_debit_note_contra` at `https://financial.api.cloudcix.com/cash_purchase_debit_note_contra/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.cash_purchase_debit_note_contra` at `https://financial.api.cloudcix.com/cash_purchase_debit_note_contra/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialCashPurchaseDebitNoteContra = Node & {
   __typename?: 'CloudCIXFinancialCashPurchaseDebitNoteContra';
@@ -3806,7 +3806,7 @@ export type CloudCixFinancialCashPurchaseDebitNotePayload = {
  * Note
  * A Nominal Contra must be associated with the selected Payment Method and this Transaction Type in order to get the Nominal Account which will be credited
  *
- * CloudCIX `Financial.cash_purchase_invoice` at `https://financial.api.cloudcix.com/cash_purchase_invoice/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.cash_purchase_invoice` at `https://financial.api.cloudcix.com/cash_purchase_invoice/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialCashPurchaseInvoice = Node & {
   __typename?: 'CloudCIXFinancialCashPurchaseInvoice';
@@ -3823,7 +3823,7 @@ export type CloudCixFinancialCashPurchaseInvoice = Node & {
 /**
  * This service allows the User to create or read a Cash Purchase Invoice from a Cash Sale Invoice created by the target Address
  *
- * CloudCIX `Financial.cash_purchase_invoice_contra` at `https://financial.api.cloudcix.com/cash_purchase_invoice_contra/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.cash_purchase_invoice_contra` at `https://financial.api.cloudcix.com/cash_purchase_invoice_contra/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialCashPurchaseInvoiceContra = Node & {
   __typename?: 'CloudCIXFinancialCashPurchaseInvoiceContra';
@@ -3855,7 +3855,7 @@ export type CloudCixFinancialCashPurchaseInvoicePayload = {
  * This service allows the User to create and manage Cash Purchase Receipts
  * A Cash Purchase Receipt (10006) is a transaction in which a purchase has been credited in cash and does not take a contra address
  *
- * CloudCIX `Financial.cash_purchase_receipt` at `https://financial.api.cloudcix.com/cash_purchase_receipt/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.cash_purchase_receipt` at `https://financial.api.cloudcix.com/cash_purchase_receipt/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialCashPurchaseReceipt = Node & {
   __typename?: 'CloudCIXFinancialCashPurchaseReceipt';
@@ -3880,7 +3880,7 @@ export type CloudCixFinancialCashPurchaseReceiptPayload = {
  * This service allows the User to create and manage Cash Purchase Refunds
  * A Cash Purchase Refund (10007) is a transaction in which a purchase has been debited in cash and does not take a contra address
  *
- * CloudCIX `Financial.cash_purchase_refund` at `https://financial.api.cloudcix.com/cash_purchase_refund/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.cash_purchase_refund` at `https://financial.api.cloudcix.com/cash_purchase_refund/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialCashPurchaseRefund = Node & {
   __typename?: 'CloudCIXFinancialCashPurchaseRefund';
@@ -3907,7 +3907,7 @@ export type CloudCixFinancialCashPurchaseRefundPayload = {
  * Note
  * A Nominal Contra must be associated with the selected Payment Type and this Transaction Type in order to get the Nominal Account which will be credited
  *
- * CloudCIX `Financial.cash_sale_credit_note` at `https://financial.api.cloudcix.com/cash_sale_credit_note/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.cash_sale_credit_note` at `https://financial.api.cloudcix.com/cash_sale_credit_note/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialCashSaleCreditNote = Node & {
   __typename?: 'CloudCIXFinancialCashSaleCreditNote';
@@ -3924,7 +3924,7 @@ export type CloudCixFinancialCashSaleCreditNote = Node & {
 /**
  * This service allows the User to create or read a Cash Sale Credit Note from a Cash Purchase Debit Note created by the target Address
  *
- * CloudCIX `Financial.cash_sale_credit_note_contra` at `https://financial.api.cloudcix.com/cash_sale_credit_note_contra/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.cash_sale_credit_note_contra` at `https://financial.api.cloudcix.com/cash_sale_credit_note_contra/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialCashSaleCreditNoteContra = Node & {
   __typename?: 'CloudCIXFinancialCashSaleCreditNoteContra';
@@ -3958,7 +3958,7 @@ export type CloudCixFinancialCashSaleCreditNotePayload = {
  * Note
  * A Nominal Contra must be associated with the selected Payment Method and this Transaction Type in order to get the Nominal Account which will be debited
  *
- * CloudCIX `Financial.cash_sale_invoice` at `https://financial.api.cloudcix.com/cash_sale_invoice/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.cash_sale_invoice` at `https://financial.api.cloudcix.com/cash_sale_invoice/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialCashSaleInvoice = Node & {
   __typename?: 'CloudCIXFinancialCashSaleInvoice';
@@ -3975,7 +3975,7 @@ export type CloudCixFinancialCashSaleInvoice = Node & {
 /**
  * This service allows the User to create or read a Cash Sale Invoice from a Cash Purchase Invoice created by the target Address
  *
- * CloudCIX `Financial.cash_sale_invoice_contra` at `https://financial.api.cloudcix.com/cash_sale_invoice_contra/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.cash_sale_invoice_contra` at `https://financial.api.cloudcix.com/cash_sale_invoice_contra/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialCashSaleInvoiceContra = Node & {
   __typename?: 'CloudCIXFinancialCashSaleInvoiceContra';
@@ -4007,7 +4007,7 @@ export type CloudCixFinancialCashSaleInvoicePayload = {
  * This service allows the User to create and manage Cash Sale Receipts
  * A Cash Sale Receipt (11006) is a transaction in which a sale has been debited in cash and does not take a contra address
  *
- * CloudCIX `Financial.cash_sale_receipt` at `https://financial.api.cloudcix.com/cash_sale_receipt/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.cash_sale_receipt` at `https://financial.api.cloudcix.com/cash_sale_receipt/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialCashSaleReceipt = Node & {
   __typename?: 'CloudCIXFinancialCashSaleReceipt';
@@ -4032,7 +4032,7 @@ export type CloudCixFinancialCashSaleReceiptPayload = {
  * This service allows the User to create and manage Cash Sale Refunds
  * A Cash sale Refund (11007) is a transaction in which a sale has been credited in cash and does not take a contra address
  *
- * CloudCIX `Financial.cash_sale_refund` at `https://financial.api.cloudcix.com/cash_sale_refund/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.cash_sale_refund` at `https://financial.api.cloudcix.com/cash_sale_refund/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialCashSaleRefund = Node & {
   __typename?: 'CloudCIXFinancialCashSaleRefund';
@@ -4056,7 +4056,7 @@ export type CloudCixFinancialCashSaleRefundPayload = {
 /**
  * This service allows a User to read or list Credit Limits for their customers
  *
- * CloudCIX `Financial.credit_limit` at `https://financial.api.cloudcix.com/credit_limit/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.credit_limit` at `https://financial.api.cloudcix.com/credit_limit/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialCreditLimit = Node & {
   __typename?: 'CloudCIXFinancialCreditLimit';
@@ -4089,7 +4089,7 @@ export type CloudCixFinancialCreditLimitEdge = {
  * This service allows the User to get a list of Transactions for a given Creditor
  * It also returns the Creditor’s current balance
  *
- * CloudCIX `Financial.creditor_account_history` at `https://financial.api.cloudcix.com/creditor_account_history/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.creditor_account_history` at `https://financial.api.cloudcix.com/creditor_account_history/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialCreditorAccountHistory = Node & {
   __typename?: 'CloudCIXFinancialCreditorAccountHistory';
@@ -4122,7 +4122,7 @@ export type CloudCixFinancialCreditorAccountHistoryEdge = {
  * This service allows the User to see a Statement for a given Address
  * A Statement is a list of unallocated transactions
  *
- * CloudCIX `Financial.creditor_account_statement` at `https://financial.api.cloudcix.com/creditor_account_statement/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.creditor_account_statement` at `https://financial.api.cloudcix.com/creditor_account_statement/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialCreditorAccountStatement = Node & {
   __typename?: 'CloudCIXFinancialCreditorAccountStatement';
@@ -4154,7 +4154,7 @@ export type CloudCixFinancialCreditorAccountStatementEdge = {
 /**
  * This service allows the User to get a list of Creditors who are owed money by the User’s Address
  *
- * CloudCIX `Financial.creditor_ledger` at `https://financial.api.cloudcix.com/creditor_ledger/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.creditor_ledger` at `https://financial.api.cloudcix.com/creditor_ledger/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialCreditorLedger = Node & {
   __typename?: 'CloudCIXFinancialCreditorLedger';
@@ -4171,7 +4171,7 @@ export type CloudCixFinancialCreditorLedger = Node & {
 /**
  * This service allows the User to get a list of Creditors with their current balance, as well as their balances at 30, 60, 90, 120 days and older
  *
- * CloudCIX `Financial.creditor_ledger_aged` at `https://financial.api.cloudcix.com/creditor_ledger_aged/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.creditor_ledger_aged` at `https://financial.api.cloudcix.com/creditor_ledger_aged/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialCreditorLedgerAged = Node & {
   __typename?: 'CloudCIXFinancialCreditorLedgerAged';
@@ -4213,7 +4213,7 @@ export type CloudCixFinancialCreditorLedgerConnection = {
  * This service allows the User to get a list of Creditor Contra Transactions
  * A Contra Transaction is a Transaction created by the Creditor for the User’s Address
  *
- * CloudCIX `Financial.creditor_ledger_contra_transaction` at `https://financial.api.cloudcix.com/creditor_ledger_contra_transaction/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.creditor_ledger_contra_transaction` at `https://financial.api.cloudcix.com/creditor_ledger_contra_transaction/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialCreditorLedgerContraTransaction = Node & {
   __typename?: 'CloudCIXFinancialCreditorLedgerContraTransaction';
@@ -4251,7 +4251,7 @@ export type CloudCixFinancialCreditorLedgerEdge = {
 /**
  * This service allows the User to get a list of Creditor Transactions for their acting Address
  *
- * CloudCIX `Financial.creditor_ledger_transaction` at `https://financial.api.cloudcix.com/creditor_ledger_transaction/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.creditor_ledger_transaction` at `https://financial.api.cloudcix.com/creditor_ledger_transaction/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialCreditorLedgerTransaction = Node & {
   __typename?: 'CloudCIXFinancialCreditorLedgerTransaction';
@@ -4284,7 +4284,7 @@ export type CloudCixFinancialCreditorLedgerTransactionEdge = {
  * This service allows the User to get a list of Transactions for a given Debtor
  * It also returns the Debtor’s current balance
  *
- * CloudCIX `Financial.debtor_account_history` at `https://financial.api.cloudcix.com/debtor_account_history/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.debtor_account_history` at `https://financial.api.cloudcix.com/debtor_account_history/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialDebtorAccountHistory = Node & {
   __typename?: 'CloudCIXFinancialDebtorAccountHistory';
@@ -4317,7 +4317,7 @@ export type CloudCixFinancialDebtorAccountHistoryEdge = {
  * This service allows the User to see a Statement for a given Address
  * A Statement is a list of unallocated Transactions
  *
- * CloudCIX `Financial.debtor_account_statement` at `https://financial.api.cloudcix.com/debtor_account_statement/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.debtor_account_statement` at `https://financial.api.cloudcix.com/debtor_account_statement/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialDebtorAccountStatement = Node & {
   __typename?: 'CloudCIXFinancialDebtorAccountStatement';
@@ -4349,7 +4349,7 @@ export type CloudCixFinancialDebtorAccountStatementEdge = {
 /**
  * This service allows the User to get a list of Debtors who owe money to the User’s Address
  *
- * CloudCIX `Financial.debtor_ledger` at `https://financial.api.cloudcix.com/debtor_ledger/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.debtor_ledger` at `https://financial.api.cloudcix.com/debtor_ledger/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialDebtorLedger = Node & {
   __typename?: 'CloudCIXFinancialDebtorLedger';
@@ -4366,7 +4366,7 @@ export type CloudCixFinancialDebtorLedger = Node & {
 /**
  * This service allows the User to get a list of Debtors with their current balance, as well as their balances at 30, 60, 90, 120 days and older
  *
- * CloudCIX `Financial.debtor_ledger_aged` at `https://financial.api.cloudcix.com/debtor_ledger_aged/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.debtor_ledger_aged` at `https://financial.api.cloudcix.com/debtor_ledger_aged/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialDebtorLedgerAged = Node & {
   __typename?: 'CloudCIXFinancialDebtorLedgerAged';
@@ -4413,7 +4413,7 @@ export type CloudCixFinancialDebtorLedgerEdge = {
 /**
  * This service allows the User to get a list of Debtor Transactions for their acting Address
  *
- * CloudCIX `Financial.debtor_ledger_transaction` at `https://financial.api.cloudcix.com/debtor_ledger_transaction/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.debtor_ledger_transaction` at `https://financial.api.cloudcix.com/debtor_ledger_transaction/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialDebtorLedgerTransaction = Node & {
   __typename?: 'CloudCIXFinancialDebtorLedgerTransaction';
@@ -4440,7 +4440,7 @@ export type CloudCixFinancialDebtorLedgerTransactionConnection = {
  * This service allows the User to get a list of Debtor Contra Transactions
  * A Contra Transaction is a Transaction created by the Debtor for the User’s Address
  *
- * CloudCIX `Financial.debtor_ledger_transaction_contra` at `https://financial.api.cloudcix.com/debtor_ledger_transaction_contra/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.debtor_ledger_transaction_contra` at `https://financial.api.cloudcix.com/debtor_ledger_transaction_contra/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialDebtorLedgerTransactionContra = Node & {
   __typename?: 'CloudCIXFinancialDebtorLedgerTransactionContra';
@@ -4480,7 +4480,7 @@ export type CloudCixFinancialDebtorLedgerTransactionEdge = {
  * A Nominal Account stores accounting Transactions for a fiscal year.
  * A Member can have a set of Global Nominal Accounts.
  *
- * CloudCIX `Financial.global_nominal_account` at `https://financial.api.cloudcix.com/global_nominal_account/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.global_nominal_account` at `https://financial.api.cloudcix.com/global_nominal_account/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialGlobalNominalAccount = Node & {
   __typename?: 'CloudCIXFinancialGlobalNominalAccount';
@@ -4520,7 +4520,7 @@ export type CloudCixFinancialGlobalNominalAccountPayload = {
  * This service allows the User to manage its Nominal Ledger’s Journal Entries
  * A Journal Entry (12000) is an internal transaction with the purpose of adjusting Nominal Accounts
  *
- * CloudCIX `Financial.journal_entry` at `https://financial.api.cloudcix.com/journal_entry/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.journal_entry` at `https://financial.api.cloudcix.com/journal_entry/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialJournalEntry = Node & {
   __typename?: 'CloudCIXFinancialJournalEntry';
@@ -4559,7 +4559,7 @@ export type CloudCixFinancialJournalEntryPayload = {
 /**
  * This service allows the User to get a Nominal Account balance in a given period of time, as well as the list of transactions in which the Account has been used
  *
- * CloudCIX `Financial.nominal_account_history` at `https://financial.api.cloudcix.com/nominal_account_history/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.nominal_account_history` at `https://financial.api.cloudcix.com/nominal_account_history/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialNominalAccountHistory = Node & {
   __typename?: 'CloudCIXFinancialNominalAccountHistory';
@@ -4592,7 +4592,7 @@ export type CloudCixFinancialNominalAccountHistoryEdge = {
  * This service allows the User to get a list of supported Nominal Account Types
  * Nominal Accounts are classified within different Types
  *
- * CloudCIX `Financial.nominal_account_type` at `https://financial.api.cloudcix.com/nominal_account_type/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.nominal_account_type` at `https://financial.api.cloudcix.com/nominal_account_type/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialNominalAccountType = Node & {
   __typename?: 'CloudCIXFinancialNominalAccountType';
@@ -4628,7 +4628,7 @@ export type CloudCixFinancialNominalAccountTypeEdge = {
  * See also
  * For information on the supported Transaction Types, see the Financial Application section of the HTTP API Reference
  *
- * CloudCIX `Financial.nominal_contra` at `https://financial.api.cloudcix.com/nominal_contra/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.nominal_contra` at `https://financial.api.cloudcix.com/nominal_contra/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialNominalContra = Node & {
   __typename?: 'CloudCIXFinancialNominalContra';
@@ -4668,7 +4668,7 @@ export type CloudCixFinancialNominalContraPayload = {
  * This service allows the User to manage its Payment Methods
  * A Payment Method is one of the ways to pay for a Transaction
  *
- * CloudCIX `Financial.payment_method` at `https://financial.api.cloudcix.com/payment_method/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.payment_method` at `https://financial.api.cloudcix.com/payment_method/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialPaymentMethod = Node & {
   __typename?: 'CloudCIXFinancialPaymentMethod';
@@ -4709,7 +4709,7 @@ export type CloudCixFinancialPaymentMethodPayload = {
  * A Period End Transaction (12001) calculates the balance from the previous Period End (or the oldest Transaction if none exists) and the given transaction date
  * Creating a Period End will disallow any modification or creation of Transactions with a date before the Period End’s transaction date
  *
- * CloudCIX `Financial.period_end` at `https://financial.api.cloudcix.com/period_end/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.period_end` at `https://financial.api.cloudcix.com/period_end/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialPeriodEnd = Node & {
   __typename?: 'CloudCIXFinancialPeriodEnd';
@@ -4749,7 +4749,7 @@ export type CloudCixFinancialPeriodEndPayload = {
  * This service allows the User to generate a Profit & Loss account
  * The Profit & Loss shows the company’s revenues and expenses during a particular period
  *
- * CloudCIX `Financial.profit_loss` at `https://financial.api.cloudcix.com/profit_loss/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.profit_loss` at `https://financial.api.cloudcix.com/profit_loss/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialProfitLoss = Node & {
   __typename?: 'CloudCIXFinancialProfitLoss';
@@ -4782,7 +4782,7 @@ export type CloudCixFinancialProfitLossEdge = {
  * This service allows the User to view the total Purchased from their partner Addresses
  * For each Address the service will calculate the total amount Purchased through Invoices less Debit Notes.
  *
- * CloudCIX `Financial.purchases_analysis` at `https://financial.api.cloudcix.com/purchases_analysis/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.purchases_analysis` at `https://financial.api.cloudcix.com/purchases_analysis/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialPurchasesAnalysis = Node & {
   __typename?: 'CloudCIXFinancialPurchasesAnalysis';
@@ -4815,7 +4815,7 @@ export type CloudCixFinancialPurchasesAnalysisEdge = {
  * This service allows the User to get a list of Countries along with the amounts spent in Purchases for each in a period of time
  * Each Country will have the total amount excluding VAT, and the total amount of VAT spent
  *
- * CloudCIX `Financial.purchases_by_country` at `https://financial.api.cloudcix.com/purchases_by_country/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.purchases_by_country` at `https://financial.api.cloudcix.com/purchases_by_country/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialPurchasesByCountry = Node & {
   __typename?: 'CloudCIXFinancialPurchasesByCountry';
@@ -4848,7 +4848,7 @@ export type CloudCixFinancialPurchasesByCountryEdge = {
  * This service allows the User to get a list of Addresses in the given Territory
  * Each Address will have the total value of goods purchased from them
  *
- * CloudCIX `Financial.purchases_by_territory` at `https://financial.api.cloudcix.com/purchases_by_territory/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.purchases_by_territory` at `https://financial.api.cloudcix.com/purchases_by_territory/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialPurchasesByTerritory = Node & {
   __typename?: 'CloudCIXFinancialPurchasesByTerritory';
@@ -6499,7 +6499,7 @@ export type CloudCixFinancialQueryYearEndsArgs = {
 /**
  * This service aggregates all the transactions in an Address for a year and calculates the total Sales, Purchases from the EU (excluding Ireland), Purchases for Resale, and Purchases not for Resale. Each of these totals are broken down according to the percentage tax that were applied to the transactions.
  *
- * CloudCIX `Financial.rtd` at `https://financial.api.cloudcix.com/rtd/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.rtd` at `https://financial.api.cloudcix.com/rtd/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialRtd = Node & {
   __typename?: 'CloudCIXFinancialRtd';
@@ -6532,7 +6532,7 @@ export type CloudCixFinancialRtdEdge = {
  * This service allows the User to view the total Sales made to their Addresses
  * For each Address the service will calculate the total amount sold through Invoices less Credit Notes.
  *
- * CloudCIX `Financial.sales_analysis` at `https://financial.api.cloudcix.com/sales_analysis/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.sales_analysis` at `https://financial.api.cloudcix.com/sales_analysis/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialSalesAnalysis = Node & {
   __typename?: 'CloudCIXFinancialSalesAnalysis';
@@ -6565,7 +6565,7 @@ export type CloudCixFinancialSalesAnalysisEdge = {
  * This service allows the User to get a list of Countries along with the amounts spent in Sales for each in a period of time
  * Each Country will have the total amount excluding VAT, and the total amount of VAT spent
  *
- * CloudCIX `Financial.sales_by_country` at `https://financial.api.cloudcix.com/sales_by_country/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.sales_by_country` at `https://financial.api.cloudcix.com/sales_by_country/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialSalesByCountry = Node & {
   __typename?: 'CloudCIXFinancialSalesByCountry';
@@ -6598,7 +6598,7 @@ export type CloudCixFinancialSalesByCountryEdge = {
  * This service allows the User to get a list of Addresses in the given Territory
  * Each Address will have the total value of goods sold to them
  *
- * CloudCIX `Financial.sales_by_territory` at `https://financial.api.cloudcix.com/sales_by_territory/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.sales_by_territory` at `https://financial.api.cloudcix.com/sales_by_territory/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialSalesByTerritory = Node & {
   __typename?: 'CloudCIXFinancialSalesByTerritory';
@@ -6630,7 +6630,7 @@ export type CloudCixFinancialSalesByTerritoryEdge = {
 /**
  * This service allows the User to issue Statements to each of their debtors.
  *
- * CloudCIX `Financial.statement` at `https://financial.api.cloudcix.com/statement/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.statement` at `https://financial.api.cloudcix.com/statement/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialStatement = Node & {
   __typename?: 'CloudCIXFinancialStatement';
@@ -6648,7 +6648,7 @@ export type CloudCixFinancialStatement = Node & {
  * This service allows the User to see a list of Statement Logs.
  * A Statement Log is a record that gets generated every time a statement is requested to be sent automatically by the system
  *
- * CloudCIX `Financial.statement_log` at `https://financial.api.cloudcix.com/statement_log/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.statement_log` at `https://financial.api.cloudcix.com/statement_log/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialStatementLog = Node & {
   __typename?: 'CloudCIXFinancialStatementLog';
@@ -6688,7 +6688,7 @@ export type CloudCixFinancialStatementPayload = {
  * This service allows the User to manage its Statement Settings
  * The Statement Settings define the paramaters for if and when a Statement will be sent to an Address’s Debtors
  *
- * CloudCIX `Financial.statement_settings` at `https://financial.api.cloudcix.com/statement_settings/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.statement_settings` at `https://financial.api.cloudcix.com/statement_settings/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialStatementSettings = Node & {
   __typename?: 'CloudCIXFinancialStatementSettings';
@@ -6713,7 +6713,7 @@ export type CloudCixFinancialStatementSettingsPayload = {
  * This service allows the User to manage its Tax Rates
  * In a tax system, the Tax Rate describes a ratio (usually expressed as a percentage) at which a business or person is taxed
  *
- * CloudCIX `Financial.tax_rate` at `https://financial.api.cloudcix.com/tax_rate/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.tax_rate` at `https://financial.api.cloudcix.com/tax_rate/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialTaxRate = Node & {
   __typename?: 'CloudCIXFinancialTaxRate';
@@ -6755,7 +6755,7 @@ export type CloudCixFinancialTaxRatePayload = {
  * This list will contain the name of each Nominal Ledger account, and the value of that Nominal Ledger balance
  * Each Nominal Ledger account will hold either a Debit or Credit balance
  *
- * CloudCIX `Financial.trial_balance` at `https://financial.api.cloudcix.com/trial_balance/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.trial_balance` at `https://financial.api.cloudcix.com/trial_balance/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialTrialBalance = Node & {
   __typename?: 'CloudCIXFinancialTrialBalance';
@@ -6788,7 +6788,7 @@ export type CloudCixFinancialTrialBalanceEdge = {
  * This service allows the User to generate the data for a VAT3 report
  * A VAT3 report is a summary of all VAT incurred by an Address on all Sales and Purchases for a given date range
  *
- * CloudCIX `Financial.vat3` at `https://financial.api.cloudcix.com/vat3/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.vat3` at `https://financial.api.cloudcix.com/vat3/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialVat3 = Node & {
   __typename?: 'CloudCIXFinancialVat3';
@@ -6823,7 +6823,7 @@ export type CloudCixFinancialVat3Edge = {
  * EU law requires that, where goods or services are procured with the EU, VAT must only be paid in the member state where the purchaser resides
  * For this reason, suppliers need an easy way to validate the VAT numbers presented by purchasers. This validation is performed through VIES
  *
- * CloudCIX `Financial.vies_purchases` at `https://financial.api.cloudcix.com/vies_purchases/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.vies_purchases` at `https://financial.api.cloudcix.com/vies_purchases/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialViesPurchases = Node & {
   __typename?: 'CloudCIXFinancialViesPurchases';
@@ -6858,7 +6858,7 @@ export type CloudCixFinancialViesPurchasesEdge = {
  * EU law requires that, where goods or services are procured with the EU, VAT must only be paid in the member state where the purchaser resides
  * For this reason, suppliers need an easy way to validate the VAT numbers presented by purchasers. This validation is performed through VIES
  *
- * CloudCIX `Financial.vies_sales` at `https://financial.api.cloudcix.com/vies_sales/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.vies_sales` at `https://financial.api.cloudcix.com/vies_sales/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialViesSales = Node & {
   __typename?: 'CloudCIXFinancialViesSales';
@@ -6892,7 +6892,7 @@ export type CloudCixFinancialViesSalesEdge = {
  * A Year End Transaction (12002) is a transaction which will calculate the balance between the previous Year End (or the oldest transaction if none exists) and the given transaction date
  * A Year End Transaction is always associated with a Period End Transaction
  *
- * CloudCIX `Financial.year_end` at `https://financial.api.cloudcix.com/year_end/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Financial.year_end` at `https://financial.api.cloudcix.com/year_end/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixFinancialYearEnd = Node & {
   __typename?: 'CloudCIXFinancialYearEnd';
@@ -6934,7 +6934,7 @@ export type CloudCixFinancialYearEndPayload = {
  * Note
  * Only Users in the CIX Member are able to create new Allocations.
  *
- * CloudCIX `IAAS.allocation` at `https://iaas.api.cloudcix.com/allocation/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `IAAS.allocation` at `https://iaas.api.cloudcix.com/allocation/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixiaasAllocation = Node & {
   __typename?: 'CloudCIXIAASAllocation';
@@ -6977,7 +6977,7 @@ export type CloudCixiaasAllocationPayload = {
  * Note
  * While the ASN service provides a full set of CRUDL methods, Create, Update and Delete can only be used by Users within the CIX Member. Please contact support if you need to run one of these methods.
  *
- * CloudCIX `IAAS.asn` at `https://iaas.api.cloudcix.com/asn/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `IAAS.asn` at `https://iaas.api.cloudcix.com/asn/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixiaasAsn = Node & {
   __typename?: 'CloudCIXIAASAsn';
@@ -7016,7 +7016,7 @@ export type CloudCixiaasAsnPayload = {
 /**
  * This service lets a user link two Resources that they own
  *
- * CloudCIX `IAAS.attach` at `https://iaas.api.cloudcix.com/attach/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `IAAS.attach` at `https://iaas.api.cloudcix.com/attach/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixiaasAttach = Node & {
   __typename?: 'CloudCIXIAASAttach';
@@ -7073,7 +7073,7 @@ export type CloudCixiaasBackupEdge = {
  * This service allows the User to retrieve the History for their Backup.
  * Backup History records are created whenever there are state changes. These records have a user attached to them, so that all changes can be traced back to the User that made them.
  *
- * CloudCIX `IAAS.backup_history` at `https://iaas.api.cloudcix.com/backup_history/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `IAAS.backup_history` at `https://iaas.api.cloudcix.com/backup_history/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixiaasBackupHistory = Node & {
   __typename?: 'CloudCIXIAASBackupHistory';
@@ -7112,7 +7112,7 @@ export type CloudCixiaasBackupPayload = {
 /**
  * CIX Blacklist is a storage for CIDRs that are recognised by CIX as malicious.
  *
- * CloudCIX `IAAS.blacklist` at `https://iaas.api.cloudcix.com/blacklist/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `IAAS.blacklist` at `https://iaas.api.cloudcix.com/blacklist/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixiaasBlacklist = Node & {
   __typename?: 'CloudCIXIAASBlacklist';
@@ -7144,7 +7144,7 @@ export type CloudCixiaasBlacklistEdge = {
 /**
  * This service lets a User list the VMs with the largest capacity that they can build in a region, grouped by Server type (KVM, HyperV), and Storage Type (HDD, SSD). The user must be a customer of a region to list the specs of VMs they can build.
  *
- * CloudCIX `IAAS.capacity` at `https://iaas.api.cloudcix.com/capacity/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `IAAS.capacity` at `https://iaas.api.cloudcix.com/capacity/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixiaasCapacity = Node & {
   __typename?: 'CloudCIXIAASCapacity';
@@ -7176,7 +7176,7 @@ export type CloudCixiaasCapacityEdge = {
 /**
  * This service lets a User manage Ceph Drives for network-attached storage.
  *
- * CloudCIX `IAAS.ceph` at `https://iaas.api.cloudcix.com/ceph/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `IAAS.ceph` at `https://iaas.api.cloudcix.com/ceph/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixiaasCeph = Node & {
   __typename?: 'CloudCIXIAASCeph';
@@ -7240,7 +7240,7 @@ export type CloudCixiaasCloudPayload = {
 /**
  * This service lets a user un-link two Resources that they own
  *
- * CloudCIX `IAAS.detach` at `https://iaas.api.cloudcix.com/detach/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `IAAS.detach` at `https://iaas.api.cloudcix.com/detach/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixiaasDetach = Node & {
   __typename?: 'CloudCIXIAASDetach';
@@ -7264,7 +7264,7 @@ export type CloudCixiaasDetachPayload = {
 /**
  * This service provides information regarding Devices.
  *
- * CloudCIX `IAAS.device` at `https://iaas.api.cloudcix.com/device/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `IAAS.device` at `https://iaas.api.cloudcix.com/device/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixiaasDevice = Node & {
   __typename?: 'CloudCIXIAASDevice';
@@ -7303,7 +7303,7 @@ export type CloudCixiaasDevicePayload = {
 /**
  * This service provides access to a list of Device Type options that we can currently provide as Devices.
  *
- * CloudCIX `IAAS.device_type` at `https://iaas.api.cloudcix.com/device_type/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `IAAS.device_type` at `https://iaas.api.cloudcix.com/device_type/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixiaasDeviceType = Node & {
   __typename?: 'CloudCIXIAASDeviceType';
@@ -7339,7 +7339,7 @@ export type CloudCixiaasDeviceTypeEdge = {
  * In order to use DNS records set up through this service, please set your domain’s nameservers to ns1.r4ns.com
  * and ns2.r4ns.com
  *
- * CloudCIX `IAAS.domain` at `https://iaas.api.cloudcix.com/domain/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `IAAS.domain` at `https://iaas.api.cloudcix.com/domain/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixiaasDomain = Node & {
   __typename?: 'CloudCIXIAASDomain';
@@ -7410,7 +7410,7 @@ export type CloudCixiaasImageEdge = {
 /**
  * This service provides information regarding physical interfaces on Servers.
  *
- * CloudCIX `IAAS.interface` at `https://iaas.api.cloudcix.com/interface/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `IAAS.interface` at `https://iaas.api.cloudcix.com/interface/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixiaasInterface = Node & {
   __typename?: 'CloudCIXIAASInterface';
@@ -7485,7 +7485,7 @@ export type CloudCixiaasIpAddressEdge = {
  * A service that allows Members manage a set of IP Networks in an IP Address Group.
  * There are two types of IP Address Groups: 1. Global: Managed by CloudCIX and are available to all Members to list or read. 2. Member: Each Member can manage their own IP Address Groups and they are only available to Users in that Member.
  *
- * CloudCIX `IAAS.ip_address_group` at `https://iaas.api.cloudcix.com/ip_address_group/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `IAAS.ip_address_group` at `https://iaas.api.cloudcix.com/ip_address_group/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixiaasIpAddressGroup = Node & {
   __typename?: 'CloudCIXIAASIpAddressGroup';
@@ -7532,7 +7532,7 @@ export type CloudCixiaasIpAddressPayload = {
  * A utility service that can validate any number of address ranges and/or ip addresses.
  * It provides various details about the supplied parameters.
  *
- * CloudCIX `IAAS.ip_validator` at `https://iaas.api.cloudcix.com/ip_validator/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `IAAS.ip_validator` at `https://iaas.api.cloudcix.com/ip_validator/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixiaasIpValidator = Node & {
   __typename?: 'CloudCIXIAASIpValidator';
@@ -7564,7 +7564,7 @@ export type CloudCixiaasIpValidatorEdge = {
 /**
  * This service provides metric information about a given region.
  *
- * CloudCIX `IAAS.metrics` at `https://iaas.api.cloudcix.com/metrics/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `IAAS.metrics` at `https://iaas.api.cloudcix.com/metrics/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixiaasMetrics = Node & {
   __typename?: 'CloudCIXIAASMetrics';
@@ -7581,7 +7581,7 @@ export type CloudCixiaasMetrics = Node & {
 /**
  * Retrieves the logs for a Virtual Router for a specified Project.
  *
- * CloudCIX `IAAS.policy_log` at `https://iaas.api.cloudcix.com/policy_log/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `IAAS.policy_log` at `https://iaas.api.cloudcix.com/policy_log/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixiaasPolicyLog = Node & {
   __typename?: 'CloudCIXIAASPolicyLog';
@@ -7615,7 +7615,7 @@ export type CloudCixiaasPolicyLogEdge = {
  * The User is required to provide an IPAddress that the Record will target, and the content that should be stored with the Record.
  * The service will select the correct reverse domain correctly based on the IP Address and will automatically populate the name field of the record which will be the reversed IP Address.
  *
- * CloudCIX `IAAS.ptr_record` at `https://iaas.api.cloudcix.com/ptr_record/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `IAAS.ptr_record` at `https://iaas.api.cloudcix.com/ptr_record/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixiaasPtrRecord = Node & {
   __typename?: 'CloudCIXIAASPtrRecord';
@@ -8957,7 +8957,7 @@ export type CloudCixiaasQueryWhitelistsArgs = {
  * NAPTR |
  * 12 |
  *
- * CloudCIX `IAAS.record` at `https://iaas.api.cloudcix.com/record/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `IAAS.record` at `https://iaas.api.cloudcix.com/record/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixiaasRecord = Node & {
   __typename?: 'CloudCIXIAASRecord';
@@ -8996,7 +8996,7 @@ export type CloudCixiaasRecordPayload = {
 /**
  * This service allows a user in a region to add/remove supported images to their region.
  *
- * CloudCIX `IAAS.region_image` at `https://iaas.api.cloudcix.com/region_image/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `IAAS.region_image` at `https://iaas.api.cloudcix.com/region_image/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixiaasRegionImage = Node & {
   __typename?: 'CloudCIXIAASRegionImage';
@@ -9020,7 +9020,7 @@ export type CloudCixiaasRegionImagePayload = {
 /**
  * This service allows a user in a region to add/remove supported storage types to their region.
  *
- * CloudCIX `IAAS.region_storage_type` at `https://iaas.api.cloudcix.com/region_storage_type/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `IAAS.region_storage_type` at `https://iaas.api.cloudcix.com/region_storage_type/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixiaasRegionStorageType = Node & {
   __typename?: 'CloudCIXIAASRegionStorageType';
@@ -9083,7 +9083,7 @@ export type CloudCixiaasRouterPayload = {
 /**
  * This service provides information on wether there has been any changes to a region and infrastructure should be built or updated.
  *
- * CloudCIX `IAAS.run_robot` at `https://iaas.api.cloudcix.com/run_robot/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `IAAS.run_robot` at `https://iaas.api.cloudcix.com/run_robot/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixiaasRunRobot = Node & {
   __typename?: 'CloudCIXIAASRunRobot';
@@ -9122,7 +9122,7 @@ export type CloudCixiaasRunRobotPayload = {
 /**
  * This service provides information regarding Servers.
  *
- * CloudCIX `IAAS.server` at `https://iaas.api.cloudcix.com/server/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `IAAS.server` at `https://iaas.api.cloudcix.com/server/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixiaasServer = Node & {
   __typename?: 'CloudCIXIAASServer';
@@ -9161,7 +9161,7 @@ export type CloudCixiaasServerPayload = {
 /**
  * This service provides access to a list of Server Type options that we can currently provide as Servers.
  *
- * CloudCIX `IAAS.server_type` at `https://iaas.api.cloudcix.com/server_type/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `IAAS.server_type` at `https://iaas.api.cloudcix.com/server_type/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixiaasServerType = Node & {
   __typename?: 'CloudCIXIAASServerType';
@@ -9226,7 +9226,7 @@ export type CloudCixiaasSnapshotEdge = {
  * This service allows the User to retrieve the History for their Snapshots.
  * Snapshot History records are created whenever there are state changes. These records have a user attached to them, so that all changes can be traced back to the User that made them.
  *
- * CloudCIX `IAAS.snapshot_history` at `https://iaas.api.cloudcix.com/snapshot_history/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `IAAS.snapshot_history` at `https://iaas.api.cloudcix.com/snapshot_history/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixiaasSnapshotHistory = Node & {
   __typename?: 'CloudCIXIAASSnapshotHistory';
@@ -9265,7 +9265,7 @@ export type CloudCixiaasSnapshotPayload = {
 /**
  * This service provides methods used to manage a Snapshot Tree of a VM.
  *
- * CloudCIX `IAAS.snapshot_tree` at `https://iaas.api.cloudcix.com/snapshot_tree/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `IAAS.snapshot_tree` at `https://iaas.api.cloudcix.com/snapshot_tree/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixiaasSnapshotTree = Node & {
   __typename?: 'CloudCIXIAASSnapshotTree';
@@ -9322,7 +9322,7 @@ export type CloudCixiaasStoragePayload = {
 /**
  * This service provides access to a list of Storage options that we can currently provide for VMs to be built in.
  *
- * CloudCIX `IAAS.storage_type` at `https://iaas.api.cloudcix.com/storage_type/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `IAAS.storage_type` at `https://iaas.api.cloudcix.com/storage_type/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixiaasStorageType = Node & {
   __typename?: 'CloudCIXIAASStorageType';
@@ -9395,7 +9395,7 @@ export type CloudCixiaasSubnetPayload = {
 /**
  * This service will return a list of existing and free subnets avialable for a particular Allocation.
  *
- * CloudCIX `IAAS.subnet_space` at `https://iaas.api.cloudcix.com/subnet_space/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `IAAS.subnet_space` at `https://iaas.api.cloudcix.com/subnet_space/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixiaasSubnetSpace = Node & {
   __typename?: 'CloudCIXIAASSubnetSpace';
@@ -9428,7 +9428,7 @@ export type CloudCixiaasSubnetSpaceEdge = {
  * This service provides methods used to manage a Virtual Router.
  * A Virtual Router is a software based Router built specifically for a Cloud Project.
  *
- * CloudCIX `IAAS.virtual_router` at `https://iaas.api.cloudcix.com/virtual_router/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `IAAS.virtual_router` at `https://iaas.api.cloudcix.com/virtual_router/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixiaasVirtualRouter = Node & {
   __typename?: 'CloudCIXIAASVirtualRouter';
@@ -9468,7 +9468,7 @@ export type CloudCixiaasVirtualRouterPayload = {
  * This service allows the User to retrieve the History for their VMs.
  * VM History records are created whenever important details about the VM are changed, like the VM’s state for example. These records have a user attached to them, so that all changes can be traced back to the User that made them.
  *
- * CloudCIX `IAAS.vm_history` at `https://iaas.api.cloudcix.com/vm_history/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `IAAS.vm_history` at `https://iaas.api.cloudcix.com/vm_history/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixiaasVmHistory = Node & {
   __typename?: 'CloudCIXIAASVmHistory';
@@ -9534,7 +9534,7 @@ export type CloudCixiaasVpnEdge = {
  * This service allows the User to retrieve the History for their VPNs.
  * VPN History records are created whenever important details about the VPN are changed, like when the VPN is built for example. These records have a user attached to them, so that all changes can be traced back to the User that made them.
  *
- * CloudCIX `IAAS.vpn_history` at `https://iaas.api.cloudcix.com/vpn_history/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `IAAS.vpn_history` at `https://iaas.api.cloudcix.com/vpn_history/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixiaasVpnHistory = Node & {
   __typename?: 'CloudCIXIAASVpnHistory';
@@ -9573,7 +9573,7 @@ export type CloudCixiaasVpnPayload = {
 /**
  * Retrieves the vpn status for a specified VPN.
  *
- * CloudCIX `IAAS.vpn_status` at `https://iaas.api.cloudcix.com/vpn_status/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `IAAS.vpn_status` at `https://iaas.api.cloudcix.com/vpn_status/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixiaasVpnStatus = Node & {
   __typename?: 'CloudCIXIAASVpnStatus';
@@ -9590,7 +9590,7 @@ export type CloudCixiaasVpnStatus = Node & {
 /**
  * CIX Whitelist is a storage for CIDRs that are recognised by CIX as trustworthy.
  *
- * CloudCIX `IAAS.whitelist` at `https://iaas.api.cloudcix.com/whitelist/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `IAAS.whitelist` at `https://iaas.api.cloudcix.com/whitelist/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixiaasWhitelist = Node & {
   __typename?: 'CloudCIXIAASWhitelist';
@@ -9626,7 +9626,7 @@ export type CloudCixiaasWhitelistEdge = {
  * If a Member is not Self Managed, that means there is another Member which is responsible for managing it
  * This service provides methods to manage Member records
  *
- * CloudCIX `Membership.member` at `https://membership.api.cloudcix.com/member/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Membership.member` at `https://membership.api.cloudcix.com/member/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixMember = Customer & Node & {
   __typename?: 'CloudCIXMember';
@@ -9664,7 +9664,7 @@ export type CloudCixMember = Customer & Node & {
  * If a Member is not Self Managed, that means there is another Member which is responsible for managing it
  * This service provides methods to manage Member records
  *
- * CloudCIX `Membership.member` at `https://membership.api.cloudcix.com/member/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Membership.member` at `https://membership.api.cloudcix.com/member/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixMemberLinkArgs = {
   platformId: Scalars['ID']['input'];
@@ -9721,7 +9721,7 @@ export type CloudCixMembershipAddressLinkPayload = {
 /**
  * The API Key service allows for an Address to store multiple API Keys in CloudCIX Membership.
  *
- * CloudCIX `Membership.api_key` at `https://membership.api.cloudcix.com/api_key/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Membership.api_key` at `https://membership.api.cloudcix.com/api_key/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixMembershipApiKey = Node & {
   __typename?: 'CloudCIXMembershipApiKey';
@@ -9762,7 +9762,7 @@ export type CloudCixMembershipApiKeyPayload = {
  * Example Departments can include: - Design - IT - Software Development - Sales
  * This service provides methods to manage the Departments in an organisation
  *
- * CloudCIX `Membership.department` at `https://membership.api.cloudcix.com/department/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Membership.department` at `https://membership.api.cloudcix.com/department/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixMembershipDepartment = Node & {
   __typename?: 'CloudCIXMembershipDepartment';
@@ -9802,7 +9802,7 @@ export type CloudCixMembershipDepartmentPayload = {
  * Email Confirmation allows the user to verify their email
  * This service provides methods to verify a users email
  *
- * CloudCIX `Membership.email_confirmation` at `https://membership.api.cloudcix.com/email_confirmation/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Membership.email_confirmation` at `https://membership.api.cloudcix.com/email_confirmation/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixMembershipEmailConfirmation = Node & {
   __typename?: 'CloudCIXMembershipEmailConfirmation';
@@ -9819,7 +9819,7 @@ export type CloudCixMembershipEmailConfirmation = Node & {
 /**
  * This service returns the franchise logic between for sent builder_address_id, distributor_address_id and CloudCIX.
  *
- * CloudCIX `Membership.franchise_logic` at `https://membership.api.cloudcix.com/franchise_logic/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Membership.franchise_logic` at `https://membership.api.cloudcix.com/franchise_logic/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixMembershipFranchiseLogic = Node & {
   __typename?: 'CloudCIXMembershipFranchiseLogic';
@@ -9836,7 +9836,7 @@ export type CloudCixMembershipFranchiseLogic = Node & {
 /**
  * This service allows the User to get information about the languages that are available for use in CloudCIX
  *
- * CloudCIX `Membership.language` at `https://membership.api.cloudcix.com/language/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Membership.language` at `https://membership.api.cloudcix.com/language/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixMembershipLanguage = Node & {
   __typename?: 'CloudCIXMembershipLanguage';
@@ -9904,7 +9904,7 @@ export type CloudCixMembershipNotification = Node & {
  * A Profile can be a group of nurses (Users) in a hospital (Member).
  * Profiles are a custom or default classification for a User for a particular Member
  *
- * CloudCIX `Membership.profile` at `https://membership.api.cloudcix.com/profile/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Membership.profile` at `https://membership.api.cloudcix.com/profile/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixMembershipProfile = Node & {
   __typename?: 'CloudCIXMembershipProfile';
@@ -9943,7 +9943,7 @@ export type CloudCixMembershipProfilePayload = {
 /**
  * The Public Key service allows for a user to store multiple Public Keys in CloudCIX Membership.
  *
- * CloudCIX `Membership.public_key` at `https://membership.api.cloudcix.com/public_key/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Membership.public_key` at `https://membership.api.cloudcix.com/public_key/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixMembershipPublicKey = Node & {
   __typename?: 'CloudCIXMembershipPublicKey';
@@ -10811,7 +10811,7 @@ export type CloudCixMembershipSubdivisionEdge = {
  * A Team is a tag describing a group of Users in a Member
  * For example, a Team can be a group of Users working on a particular project
  *
- * CloudCIX `Membership.team` at `https://membership.api.cloudcix.com/team/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Membership.team` at `https://membership.api.cloudcix.com/team/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixMembershipTeam = Node & {
   __typename?: 'CloudCIXMembershipTeam';
@@ -10851,7 +10851,7 @@ export type CloudCixMembershipTeamPayload = {
  * A Territory is a classification or tag that a Member can use for grouping their business partners
  * For example, a Member can group partners be location or by what product they sell/purchase
  *
- * CloudCIX `Membership.territory` at `https://membership.api.cloudcix.com/territory/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Membership.territory` at `https://membership.api.cloudcix.com/territory/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixMembershipTerritory = Node & {
   __typename?: 'CloudCIXMembershipTerritory';
@@ -10921,7 +10921,7 @@ export type CloudCixMembershipTokenPayload = {
  * are all examples of Transaction based services, and each of these services has their own transaction_type_id
  * Transaction Types identify each one in a unique way, and along with the Transaction Sequence Number (TSN) it makes a transaction unique for each Address of a Member
  *
- * CloudCIX `Membership.transaction_type` at `https://membership.api.cloudcix.com/transaction_type/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Membership.transaction_type` at `https://membership.api.cloudcix.com/transaction_type/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixMembershipTransactionType = Node & {
   __typename?: 'CloudCIXMembershipTransactionType';
@@ -10985,7 +10985,7 @@ export type CloudCixMembershipVerboseAddressEdge = {
 /**
  * This service is used in the NLP application to contact a NN Model and return the embeddings for the sent text.
  *
- * CloudCIX `NLP.embedding_use` at `https://nlp.api.cloudcix.com/embedding_use/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `NLP.embedding_use` at `https://nlp.api.cloudcix.com/embedding_use/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixnlpEmbeddingUse = Node & {
   __typename?: 'CloudCIXNLPEmbeddingUse';
@@ -11009,7 +11009,7 @@ export type CloudCixnlpEmbeddingUsePayload = {
 /**
  * This service is used in the OTP authentication to save the OTP details and validate them
  *
- * CloudCIX `OTP.otp` at `https://otp.api.cloudcix.com/otp/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `OTP.otp` at `https://otp.api.cloudcix.com/otp/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixotpOtp = Node & {
   __typename?: 'CloudCIXOTPOtp';
@@ -11026,7 +11026,7 @@ export type CloudCixotpOtp = Node & {
 /**
  * This service is used in the OTP authentication to save the OTP details and validate them
  *
- * CloudCIX `OTP.otp_auth` at `https://otp.api.cloudcix.com/otp_auth/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `OTP.otp_auth` at `https://otp.api.cloudcix.com/otp_auth/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixotpOtpAuth = Node & {
   __typename?: 'CloudCIXOTPOtpAuth';
@@ -11076,7 +11076,7 @@ export type CloudCixotpQueryOtpAuthArgs = {
  * This services allows for the management of Galaxy records.
  * A Galaxy represents the PAT properties to support Pods it supports.
  *
- * CloudCIX `PAT.galaxy` at `https://pat.api.cloudcix.com/galaxy/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `PAT.galaxy` at `https://pat.api.cloudcix.com/galaxy/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixpatGalaxy = Node & {
   __typename?: 'CloudCIXPATGalaxy';
@@ -11100,7 +11100,7 @@ export type CloudCixpatGalaxyPayload = {
 /**
  * This services allows for the management the Main Firewall Rules for a Pod.
  *
- * CloudCIX `PAT.main_firewall_rules` at `https://pat.api.cloudcix.com/pod/{pod_id}/main_firewall_rules/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `PAT.main_firewall_rules` at `https://pat.api.cloudcix.com/pod/{pod_id}/main_firewall_rules/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixpatMainFirewallRules = Node & {
   __typename?: 'CloudCIXPATMainFirewallRules';
@@ -11140,7 +11140,7 @@ export type CloudCixpatMainFirewallRulesPayload = {
  * This services allows for the management of Pod records.
  * A Pod represents a logical unit of hardware and functionality in a cloud. A Pod is fully defined by a config.json file, which can be read using this Pod endpoint.
  *
- * CloudCIX `PAT.pod` at `https://pat.api.cloudcix.com/pod/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `PAT.pod` at `https://pat.api.cloudcix.com/pod/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixpatPod = Node & {
   __typename?: 'CloudCIXPATPod';
@@ -11167,7 +11167,7 @@ export type CloudCixpatPod = Node & {
  * This services allows for the management of Pod records.
  * A Pod represents a logical unit of hardware and functionality in a cloud. A Pod is fully defined by a config.json file, which can be read using this Pod endpoint.
  *
- * CloudCIX `PAT.pod` at `https://pat.api.cloudcix.com/pod/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `PAT.pod` at `https://pat.api.cloudcix.com/pod/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixpatPodMainFirewallRulesArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
@@ -11296,7 +11296,7 @@ export type CloudCixPhone = {
  * This service helps to get alerts based on the Reading records
  * An Alert represents either a red or an amber alert of a Source’s Latest Reading
  *
- * CloudCIX `Plot.alert` at `https://plot.api.cloudcix.com/alert/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Plot.alert` at `https://plot.api.cloudcix.com/alert/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixPlotAlert = Node & {
   __typename?: 'CloudCIXPlotAlert';
@@ -11329,7 +11329,7 @@ export type CloudCixPlotAlertEdge = {
  * This services allows for the management of Category records.
  * A Category represents a logical group name for Sources.
  *
- * CloudCIX `Plot.category` at `https://plot.api.cloudcix.com/category/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Plot.category` at `https://plot.api.cloudcix.com/category/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixPlotCategory = Node & {
   __typename?: 'CloudCIXPlotCategory';
@@ -11596,7 +11596,7 @@ export type CloudCixPlotQueryUnitsArgs = {
  * This services allows for the management of Reading records.
  * A Reading represents the measurement of a source at a specic point in time.
  *
- * CloudCIX `Plot.reading` at `https://plot.api.cloudcix.com/reading/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Plot.reading` at `https://plot.api.cloudcix.com/reading/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixPlotReading = Node & {
   __typename?: 'CloudCIXPlotReading';
@@ -11636,7 +11636,7 @@ export type CloudCixPlotReadingPayload = {
  * This services allows for the management of Source records.
  * A Source represents an item to group readings together for.
  *
- * CloudCIX `Plot.source` at `https://plot.api.cloudcix.com/source/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Plot.source` at `https://plot.api.cloudcix.com/source/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixPlotSource = Node & {
   __typename?: 'CloudCIXPlotSource';
@@ -11670,7 +11670,7 @@ export type CloudCixPlotSourceEdge = {
  * A Source Group Summary is a summary of the Readings for a group of Source for a specific period and defined interval.
  * A group of Sources is defined by the source parameter in the endpoint and the unit_id and accumulating search parameters
  *
- * CloudCIX `Plot.source_group_summary` at `https://plot.api.cloudcix.com/source_group_summary/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Plot.source_group_summary` at `https://plot.api.cloudcix.com/source_group_summary/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixPlotSourceGroupSummary = Node & {
   __typename?: 'CloudCIXPlotSourceGroupSummary';
@@ -11710,7 +11710,7 @@ export type CloudCixPlotSourcePayload = {
  * This services allows to view the summary of Readings of a Source.
  * A Source Summary is a summary of the Readings for a Source for a specific period and defined interval.
  *
- * CloudCIX `Plot.source_summary` at `https://plot.api.cloudcix.com/source_summary/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Plot.source_summary` at `https://plot.api.cloudcix.com/source_summary/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixPlotSourceSummary = Node & {
   __typename?: 'CloudCIXPlotSourceSummary';
@@ -11743,7 +11743,7 @@ export type CloudCixPlotSourceSummaryEdge = {
  * This services allows for the management of Unit records.
  * A Unit represents the measurement of the Readings of the Source instance it is assigned to.
  *
- * CloudCIX `Plot.unit` at `https://plot.api.cloudcix.com/unit/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Plot.unit` at `https://plot.api.cloudcix.com/unit/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixPlotUnit = Node & {
   __typename?: 'CloudCIXPlotUnit';
@@ -11936,7 +11936,7 @@ export type CloudCixQuery = {
 /**
  * This service is used to create a file in the desired format by passing in data that should be used to collect the data being exported
  *
- * CloudCIX `Reporting.export` at `https://reporting.api.cloudcix.com/export/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Reporting.export` at `https://reporting.api.cloudcix.com/export/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixReportingExport = Node & {
   __typename?: 'CloudCIXReportingExport';
@@ -11976,7 +11976,7 @@ export type CloudCixReportingExportPayload = {
  * This service allows Users to create Packages of Reports and download a single file instead of a large number of files
  * The workflow for this method is as follows: 1. Create a Package 2. Create Report(s), passing in the idPackage each time 3. Update the Package and set its status to closed 4. When the status becomes closed, the report generation will begin 5. When the Package is ready, download your reports
  *
- * CloudCIX `Reporting.package` at `https://reporting.api.cloudcix.com/package/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Reporting.package` at `https://reporting.api.cloudcix.com/package/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixReportingPackage = Node & {
   __typename?: 'CloudCIXReportingPackage';
@@ -12178,7 +12178,7 @@ export type CloudCixReportingQueryReportsArgs = {
 /**
  * This service is used to create PDF or HTML documents from existing Templates by passing in the data to populate the Template
  *
- * CloudCIX `Reporting.report` at `https://reporting.api.cloudcix.com/report/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Reporting.report` at `https://reporting.api.cloudcix.com/report/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixReportingReport = Node & {
   __typename?: 'CloudCIXReportingReport';
@@ -12217,7 +12217,7 @@ export type CloudCixReportingReportPayload = {
 /**
  * This service allows Users to manage the Templates that they can use to generate HTML or PDF documents
  *
- * CloudCIX `Reporting.report_template` at `https://reporting.api.cloudcix.com/report_template/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Reporting.report_template` at `https://reporting.api.cloudcix.com/report_template/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixReportingReportTemplate = Node & {
   __typename?: 'CloudCIXReportingReportTemplate';
@@ -12258,7 +12258,7 @@ export type CloudCixReportingReportTemplatePayload = {
  * An Application contains one or more Services
  * This service allows the User to manage Applications
  *
- * CloudCIX `Repository.application` at `https://repository.api.cloudcix.com/application/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Repository.application` at `https://repository.api.cloudcix.com/application/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixRepositoryApplication = Node & {
   __typename?: 'CloudCIXRepositoryApplication';
@@ -12299,7 +12299,7 @@ export type CloudCixRepositoryApplicationPayload = {
  * DTOs are used to build complex objects
  * This service allows the User to manage DTO instances
  *
- * CloudCIX `Repository.dto` at `https://repository.api.cloudcix.com/dto/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Repository.dto` at `https://repository.api.cloudcix.com/dto/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixRepositoryDto = Node & {
   __typename?: 'CloudCIXRepositoryDto';
@@ -12332,7 +12332,7 @@ export type CloudCixRepositoryDtoEdge = {
  * A DTO has one or more parameters
  * This service allows the User to manage parameters belonging to different DTOs
  *
- * CloudCIX `Repository.dto_parameter` at `https://repository.api.cloudcix.com/dto_parameter/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Repository.dto_parameter` at `https://repository.api.cloudcix.com/dto_parameter/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixRepositoryDtoParameter = Node & {
   __typename?: 'CloudCIXRepositoryDtoParameter';
@@ -12380,7 +12380,7 @@ export type CloudCixRepositoryDtoPayload = {
  * Error codes are returned by a Method when an error occurs, and this service provides a mapping of an error code to its message
  * This service allows the User to manage Exception Codes
  *
- * CloudCIX `Repository.exception_code` at `https://repository.api.cloudcix.com/exception_code/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Repository.exception_code` at `https://repository.api.cloudcix.com/exception_code/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixRepositoryExceptionCode = Node & {
   __typename?: 'CloudCIXRepositoryExceptionCode';
@@ -12419,7 +12419,7 @@ export type CloudCixRepositoryExceptionCodePayload = {
 /**
  * This service allows the User to manage translations for existing Exception Codes
  *
- * CloudCIX `Repository.language_exception_code` at `https://repository.api.cloudcix.com/language_exception_code/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Repository.language_exception_code` at `https://repository.api.cloudcix.com/language_exception_code/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixRepositoryLanguageExceptionCode = Node & {
   __typename?: 'CloudCIXRepositoryLanguageExceptionCode';
@@ -12468,7 +12468,7 @@ export type CloudCixRepositoryLanguageExceptionCodePayload = {
  * for use within the Repository
  * application to group Applications.
  *
- * CloudCIX `Repository.member` at `https://repository.api.cloudcix.com/member/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Repository.member` at `https://repository.api.cloudcix.com/member/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixRepositoryMember = Node & {
   __typename?: 'CloudCIXRepositoryMember';
@@ -12517,7 +12517,7 @@ export type CloudCixRepositoryMemberEdge = {
  * Read requires an id
  * PUT requires the full object is sent in the request, PATCH only requires the fields to be updated
  *
- * CloudCIX `Repository.method` at `https://repository.api.cloudcix.com/method/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Repository.method` at `https://repository.api.cloudcix.com/method/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixRepositoryMethod = Node & {
   __typename?: 'CloudCIXRepositoryMethod';
@@ -12550,7 +12550,7 @@ export type CloudCixRepositoryMethodEdge = {
  * Every Method has a set of parameters which conform the Request and Response objects
  * This service allows the User to manage the Parameters for a Method
  *
- * CloudCIX `Repository.method_parameter` at `https://repository.api.cloudcix.com/method_parameter/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Repository.method_parameter` at `https://repository.api.cloudcix.com/method_parameter/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixRepositoryMethodParameter = Node & {
   __typename?: 'CloudCIXRepositoryMethodParameter';
@@ -13012,7 +13012,7 @@ export type CloudCixRepositoryQueryServicesArgs = {
  * A Service has an endpoint which is defined to tell other developers the path to consume it
  * This service allows the User to manage Service records
  *
- * CloudCIX `Repository.service` at `https://repository.api.cloudcix.com/service/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Repository.service` at `https://repository.api.cloudcix.com/service/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixRepositoryService = Node & {
   __typename?: 'CloudCIXRepositoryService';
@@ -13051,7 +13051,7 @@ export type CloudCixRepositoryServicePayload = {
 /**
  * This service allows the User to manage the agreed prices for SKUs between addresses they are linked to
  *
- * CloudCIX `SCM.agreed_price` at `https://scm.api.cloudcix.com/agreed_price/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `SCM.agreed_price` at `https://scm.api.cloudcix.com/agreed_price/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixscmAgreedPrice = Node & {
   __typename?: 'CloudCIXSCMAgreedPrice';
@@ -13090,7 +13090,7 @@ export type CloudCixscmAgreedPricePayload = {
 /**
  * This service allows the Users to manage their Bins. A Bin is a classification for SKUs used to manage their inventory
  *
- * CloudCIX `SCM.bin` at `https://scm.api.cloudcix.com/bin/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `SCM.bin` at `https://scm.api.cloudcix.com/bin/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixscmBin = Node & {
   __typename?: 'CloudCIXSCMBin';
@@ -13129,7 +13129,7 @@ export type CloudCixscmBinPayload = {
 /**
  * This service allows the User to associate their SKUs with their Bins
  *
- * CloudCIX `SCM.bin_sku` at `https://scm.api.cloudcix.com/bin_sku/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `SCM.bin_sku` at `https://scm.api.cloudcix.com/bin_sku/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixscmBinSku = Node & {
   __typename?: 'CloudCIXSCMBinSku';
@@ -13153,7 +13153,7 @@ export type CloudCixscmBinSkuPayload = {
 /**
  * A Brand is an optional classification for a SKU
  *
- * CloudCIX `SCM.brand` at `https://scm.api.cloudcix.com/brand/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `SCM.brand` at `https://scm.api.cloudcix.com/brand/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixscmBrand = Node & {
   __typename?: 'CloudCIXSCMBrand';
@@ -13194,7 +13194,7 @@ export type CloudCixscmBrandPayload = {
  * A BOM is a list of the raw materials, sub-assemblies, intermediate assemblies, sub-components, parts, and the quantities of each needed to manufacture an end product
  * This service requires an idSKU for each method
  *
- * CloudCIX `SCM.critical_bom` at `https://scm.api.cloudcix.com/sku/{sku_id}/critical_bom/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `SCM.critical_bom` at `https://scm.api.cloudcix.com/sku/{sku_id}/critical_bom/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixscmCriticalBom = Node & {
   __typename?: 'CloudCIXSCMCriticalBom';
@@ -13226,7 +13226,7 @@ export type CloudCixscmCriticalBomEdge = {
 /**
  * This service provides a method to list all BOM records belonging to the Member of the User making the request
  *
- * CloudCIX `SCM.critical_bom_for_member` at `https://scm.api.cloudcix.com/critical_bom_for_member/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `SCM.critical_bom_for_member` at `https://scm.api.cloudcix.com/critical_bom_for_member/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixscmCriticalBomForMember = Node & {
   __typename?: 'CloudCIXSCMCriticalBomForMember';
@@ -13266,7 +13266,7 @@ export type CloudCixscmCriticalBomPayload = {
  * This service allows the User to manage Manufactured Items
  * A Manufactured Item is an SKU with a serial number
  *
- * CloudCIX `SCM.manufactured_item` at `https://scm.api.cloudcix.com/manufactured_item/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `SCM.manufactured_item` at `https://scm.api.cloudcix.com/manufactured_item/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixscmManufacturedItem = Node & {
   __typename?: 'CloudCIXSCMManufacturedItem';
@@ -13306,7 +13306,7 @@ export type CloudCixscmManufacturedItemPayload = {
  * This is a record of a request made to another Address for stock elements.
  * Purchase Orders can be used to maintain records of stock quantities of SKUs that were ordered.
  *
- * CloudCIX `SCM.purchase_order` at `https://scm.api.cloudcix.com/purchase_order/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `SCM.purchase_order` at `https://scm.api.cloudcix.com/purchase_order/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixscmPurchaseOrder = Node & {
   __typename?: 'CloudCIXSCMPurchaseOrder';
@@ -13952,7 +13952,7 @@ export type CloudCixscmQuerySkusArgs = {
  * Every SKU Category can have a set of questions defined by default and used for certain transactions
  * This service allows the Users to handle these questions
  *
- * CloudCIX `SCM.return_question` at `https://scm.api.cloudcix.com/return_question/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `SCM.return_question` at `https://scm.api.cloudcix.com/return_question/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixscmReturnQuestion = Node & {
   __typename?: 'CloudCIXSCMReturnQuestion';
@@ -13987,7 +13987,7 @@ export type CloudCixscmReturnQuestionEdge = {
  * Note
  * The types are natural types supported by Python
  *
- * CloudCIX `SCM.return_question_field_type` at `https://scm.api.cloudcix.com/return_question_field_type/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `SCM.return_question_field_type` at `https://scm.api.cloudcix.com/return_question_field_type/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixscmReturnQuestionFieldType = Node & {
   __typename?: 'CloudCIXSCMReturnQuestionFieldType';
@@ -14027,7 +14027,7 @@ export type CloudCixscmReturnQuestionPayload = {
  * A Sales Order is a record of an order of stock elements by a certain Address.
  * Sales Orders can be used to create Invoices, and maintain records of price and quantities of SKUs that were ordered.
  *
- * CloudCIX `SCM.sales_order` at `https://scm.api.cloudcix.com/sales_order/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `SCM.sales_order` at `https://scm.api.cloudcix.com/sales_order/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixscmSalesOrder = Node & {
   __typename?: 'CloudCIXSCMSalesOrder';
@@ -14067,7 +14067,7 @@ export type CloudCixscmSalesOrderPayload = {
  * Service Groups are used to put Model Numbers into groups with the same repair complexity and therefore cost
  * Service Groups facilitate the simplification of contracts between Warrantors and Service Centers by basing contracts on a small list of Service Groups rather than the complete list of Model Numbers
  *
- * CloudCIX `SCM.service_group` at `https://scm.api.cloudcix.com/service_group/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `SCM.service_group` at `https://scm.api.cloudcix.com/service_group/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixscmServiceGroup = Node & {
   __typename?: 'CloudCIXSCMServiceGroup';
@@ -14107,7 +14107,7 @@ export type CloudCixscmServiceGroupPayload = {
  * A Stock Keeping Unit (SKU) is the unit by which stock is managed.
  * Two manufactured items of the same SKU are identical in every way (with the possible exception of a label containing a unique serial number)
  *
- * CloudCIX `SCM.sku` at `https://scm.api.cloudcix.com/sku/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `SCM.sku` at `https://scm.api.cloudcix.com/sku/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixscmSku = Node & {
   __typename?: 'CloudCIXSCMSku';
@@ -14142,7 +14142,7 @@ export type CloudCixscmSku = Node & {
  * A Stock Keeping Unit (SKU) is the unit by which stock is managed.
  * Two manufactured items of the same SKU are identical in every way (with the possible exception of a label containing a unique serial number)
  *
- * CloudCIX `SCM.sku` at `https://scm.api.cloudcix.com/sku/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `SCM.sku` at `https://scm.api.cloudcix.com/sku/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixscmSkuCriticalBomArgs = {
   platformId: Scalars['ID']['input'];
@@ -14153,7 +14153,7 @@ export type CloudCixscmSkuCriticalBomArgs = {
  * A Stock Keeping Unit (SKU) is the unit by which stock is managed.
  * Two manufactured items of the same SKU are identical in every way (with the possible exception of a label containing a unique serial number)
  *
- * CloudCIX `SCM.sku` at `https://scm.api.cloudcix.com/sku/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `SCM.sku` at `https://scm.api.cloudcix.com/sku/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixscmSkuCriticalBomsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
@@ -14166,7 +14166,7 @@ export type CloudCixscmSkuCriticalBomsArgs = {
 /**
  * An SKU Category is a classification for an SKU
  *
- * CloudCIX `SCM.sku_category` at `https://scm.api.cloudcix.com/sku_category/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `SCM.sku_category` at `https://scm.api.cloudcix.com/sku_category/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixscmSkuCategory = Node & {
   __typename?: 'CloudCIXSCMSkuCategory';
@@ -14205,7 +14205,7 @@ export type CloudCixscmSkuCategoryPayload = {
 /**
  * This service allows the User to associate Return Questions with SKU Categories
  *
- * CloudCIX `SCM.sku_category_return_question` at `https://scm.api.cloudcix.com/sku_category_return_question/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `SCM.sku_category_return_question` at `https://scm.api.cloudcix.com/sku_category_return_question/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixscmSkuCategoryReturnQuestion = Node & {
   __typename?: 'CloudCIXSCMSkuCategoryReturnQuestion';
@@ -14251,7 +14251,7 @@ export type CloudCixscmSkuPayload = {
 /**
  * This service allows the User to see SKU Stock values
  *
- * CloudCIX `SCM.sku_stock` at `https://scm.api.cloudcix.com/sku_stock/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `SCM.sku_stock` at `https://scm.api.cloudcix.com/sku_stock/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixscmSkuStock = Node & {
   __typename?: 'CloudCIXSCMSkuStock';
@@ -14269,7 +14269,7 @@ export type CloudCixscmSkuStock = Node & {
  * This service allows Users to manage their SKU Stock by making adjustments to it
  * A SKU Stock Adjustment Transaction allows Users to adjust the SKU inventory by increasing or decreasing the amount of items or volume in stock
  *
- * CloudCIX `SCM.sku_stock_adjustment` at `https://scm.api.cloudcix.com/sku_stock_adjustment/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `SCM.sku_stock_adjustment` at `https://scm.api.cloudcix.com/sku_stock_adjustment/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixscmSkuStockAdjustment = Node & {
   __typename?: 'CloudCIXSCMSkuStockAdjustment';
@@ -14323,7 +14323,7 @@ export type CloudCixscmSkuStockEdge = {
 /**
  * This service allows Users to manage the values for an SKU on each class
  *
- * CloudCIX `SCM.sku_value` at `https://scm.api.cloudcix.com/sku_value/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `SCM.sku_value` at `https://scm.api.cloudcix.com/sku_value/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixscmSkuValue = Node & {
   __typename?: 'CloudCIXSCMSkuValue';
@@ -14362,7 +14362,7 @@ export type CloudCixscmSkuValuePayload = {
 /**
  * This service allows Users to validate data before submitting it to modify a Purchase Order
  *
- * CloudCIX `SCM.validate_purchase_order` at `https://scm.api.cloudcix.com/validate_purchase_order/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `SCM.validate_purchase_order` at `https://scm.api.cloudcix.com/validate_purchase_order/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixscmValidatePurchaseOrder = Node & {
   __typename?: 'CloudCIXSCMValidatePurchaseOrder';
@@ -14386,7 +14386,7 @@ export type CloudCixscmValidatePurchaseOrderPayload = {
 /**
  * This service allows Users to validate data before submitting it to modify a Sales Order
  *
- * CloudCIX `SCM.validate_sales_order` at `https://scm.api.cloudcix.com/validate_sales_order/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `SCM.validate_sales_order` at `https://scm.api.cloudcix.com/validate_sales_order/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixscmValidateSalesOrder = Node & {
   __typename?: 'CloudCIXSCMValidateSalesOrder';
@@ -14480,7 +14480,7 @@ export type CloudCixSchedulerQueryTasksArgs = {
  * The Task service allows Users to manage their recurring transactions.
  * A Task is a recurring transaction that will run from time to time according to a set of rules defined by the User.
  *
- * CloudCIX `Scheduler.task` at `https://scheduler.api.cloudcix.com/task/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Scheduler.task` at `https://scheduler.api.cloudcix.com/task/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixSchedulerTask = Node & {
   __typename?: 'CloudCIXSchedulerTask';
@@ -14514,7 +14514,7 @@ export type CloudCixSchedulerTaskEdge = {
  * Every time a recurring task is processed, a log is created.
  * The Log contains if the transaction was successful or failed, along with details of why it failed
  *
- * CloudCIX `Scheduler.task_log` at `https://scheduler.api.cloudcix.com/task_log/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Scheduler.task_log` at `https://scheduler.api.cloudcix.com/task_log/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixSchedulerTaskLog = Node & {
   __typename?: 'CloudCIXSchedulerTaskLog';
@@ -14589,7 +14589,7 @@ export type CloudCixSecurityQuerySecurityEventsArgs = {
  * A Security Event is a transaction that occurs when a person enters or exits a building.
  * This service is used to track Users arriving at an Address
  *
- * CloudCIX `Security.security_event` at `https://security.api.cloudcix.com/security_event/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Security.security_event` at `https://security.api.cloudcix.com/security_event/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixSecuritySecurityEvent = Node & {
   __typename?: 'CloudCIXSecuritySecurityEvent';
@@ -14623,7 +14623,7 @@ export type CloudCixSecuritySecurityEventEdge = {
  * This service is used to track Users leaving an Address
  * A Security Event for leaving cannot be created unless the User has first logged their arrival to an Address
  *
- * CloudCIX `Security.security_event_logout` at `https://security.api.cloudcix.com/security_event_logout/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Security.security_event_logout` at `https://security.api.cloudcix.com/security_event_logout/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixSecuritySecurityEventLogout = Node & {
   __typename?: 'CloudCIXSecuritySecurityEventLogout';
@@ -14654,7 +14654,7 @@ export type CloudCixSecuritySecurityEventPayload = {
 /**
  * This service allows the User to handle its IRIS Condition codes
  *
- * CloudCIX `Support.iris_condition` at `https://support.api.cloudcix.com/iris_condition/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Support.iris_condition` at `https://support.api.cloudcix.com/iris_condition/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixSupportIrisCondition = Node & {
   __typename?: 'CloudCIXSupportIrisCondition';
@@ -14693,7 +14693,7 @@ export type CloudCixSupportIrisConditionPayload = {
 /**
  * This service allows the User to handle the Translations for IRIS Condition codes
  *
- * CloudCIX `Support.iris_condition_translation` at `https://support.api.cloudcix.com/iris_condition_translation/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Support.iris_condition_translation` at `https://support.api.cloudcix.com/iris_condition_translation/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixSupportIrisConditionTranslation = Node & {
   __typename?: 'CloudCIXSupportIrisConditionTranslation';
@@ -14732,7 +14732,7 @@ export type CloudCixSupportIrisConditionTranslationPayload = {
 /**
  * This service allows the User to handle its IRIS Defect Codes
  *
- * CloudCIX `Support.iris_defect` at `https://support.api.cloudcix.com/iris_defect/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Support.iris_defect` at `https://support.api.cloudcix.com/iris_defect/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixSupportIrisDefect = Node & {
   __typename?: 'CloudCIXSupportIrisDefect';
@@ -14771,7 +14771,7 @@ export type CloudCixSupportIrisDefectPayload = {
 /**
  * This service allows the User to handle the Translations for IRIS Defect codes
  *
- * CloudCIX `Support.iris_defect_translation` at `https://support.api.cloudcix.com/iris_defect_translation/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Support.iris_defect_translation` at `https://support.api.cloudcix.com/iris_defect_translation/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixSupportIrisDefectTranslation = Node & {
   __typename?: 'CloudCIXSupportIrisDefectTranslation';
@@ -14810,7 +14810,7 @@ export type CloudCixSupportIrisDefectTranslationPayload = {
 /**
  * This service allows the User to handle its IRIS Extended Condition codes
  *
- * CloudCIX `Support.iris_extended_condition` at `https://support.api.cloudcix.com/iris_extended_condition/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Support.iris_extended_condition` at `https://support.api.cloudcix.com/iris_extended_condition/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixSupportIrisExtendedCondition = Node & {
   __typename?: 'CloudCIXSupportIrisExtendedCondition';
@@ -14849,7 +14849,7 @@ export type CloudCixSupportIrisExtendedConditionPayload = {
 /**
  * This service allows the User to handle the Translations for IRIS Extended Condition codes
  *
- * CloudCIX `Support.iris_extended_condition_translation` at `https://support.api.cloudcix.com/iris_extended_condition_translation/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Support.iris_extended_condition_translation` at `https://support.api.cloudcix.com/iris_extended_condition_translation/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixSupportIrisExtendedConditionTranslation = Node & {
   __typename?: 'CloudCIXSupportIrisExtendedConditionTranslation';
@@ -14888,7 +14888,7 @@ export type CloudCixSupportIrisExtendedConditionTranslationPayload = {
 /**
  * This service allows the User to handle its IRIS NTF codes
  *
- * CloudCIX `Support.iris_ntf` at `https://support.api.cloudcix.com/iris_ntf/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Support.iris_ntf` at `https://support.api.cloudcix.com/iris_ntf/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixSupportIrisNtf = Node & {
   __typename?: 'CloudCIXSupportIrisNtf';
@@ -14927,7 +14927,7 @@ export type CloudCixSupportIrisNtfPayload = {
 /**
  * This service allows the User to handle the Translations for IRIS NTF codes
  *
- * CloudCIX `Support.iris_ntf_translation` at `https://support.api.cloudcix.com/iris_ntf_translation/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Support.iris_ntf_translation` at `https://support.api.cloudcix.com/iris_ntf_translation/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixSupportIrisNtfTranslation = Node & {
   __typename?: 'CloudCIXSupportIrisNtfTranslation';
@@ -14966,7 +14966,7 @@ export type CloudCixSupportIrisNtfTranslationPayload = {
 /**
  * This service allows the User to handle its IRIS NTF codes
  *
- * CloudCIX `Support.iris_repair` at `https://support.api.cloudcix.com/iris_repair/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Support.iris_repair` at `https://support.api.cloudcix.com/iris_repair/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixSupportIrisRepair = Node & {
   __typename?: 'CloudCIXSupportIrisRepair';
@@ -15005,7 +15005,7 @@ export type CloudCixSupportIrisRepairPayload = {
 /**
  * This service allows the User to handle the Translations for IRIS Repair codes
  *
- * CloudCIX `Support.iris_repair_translation` at `https://support.api.cloudcix.com/iris_repair_translation/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Support.iris_repair_translation` at `https://support.api.cloudcix.com/iris_repair_translation/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixSupportIrisRepairTranslation = Node & {
   __typename?: 'CloudCIXSupportIrisRepairTranslation';
@@ -15044,7 +15044,7 @@ export type CloudCixSupportIrisRepairTranslationPayload = {
 /**
  * This service allows the User to handle its IRIS Section codes
  *
- * CloudCIX `Support.iris_section` at `https://support.api.cloudcix.com/iris_section/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Support.iris_section` at `https://support.api.cloudcix.com/iris_section/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixSupportIrisSection = Node & {
   __typename?: 'CloudCIXSupportIrisSection';
@@ -15083,7 +15083,7 @@ export type CloudCixSupportIrisSectionPayload = {
 /**
  * This service allows the User to handle the Translations for IRIS Section codes
  *
- * CloudCIX `Support.iris_section_translation` at `https://support.api.cloudcix.com/iris_section_translation/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Support.iris_section_translation` at `https://support.api.cloudcix.com/iris_section_translation/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixSupportIrisSectionTranslation = Node & {
   __typename?: 'CloudCIXSupportIrisSectionTranslation';
@@ -15122,7 +15122,7 @@ export type CloudCixSupportIrisSectionTranslationPayload = {
 /**
  * This service allows the User to handle its IRIS Symptom codes
  *
- * CloudCIX `Support.iris_symptom` at `https://support.api.cloudcix.com/iris_symptom/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Support.iris_symptom` at `https://support.api.cloudcix.com/iris_symptom/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixSupportIrisSymptom = Node & {
   __typename?: 'CloudCIXSupportIrisSymptom';
@@ -15161,7 +15161,7 @@ export type CloudCixSupportIrisSymptomPayload = {
 /**
  * This service allows the User to handle the Translations for IRIS Symptom codes
  *
- * CloudCIX `Support.iris_symptom_translation` at `https://support.api.cloudcix.com/iris_symptom_translation/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Support.iris_symptom_translation` at `https://support.api.cloudcix.com/iris_symptom_translation/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixSupportIrisSymptomTranslation = Node & {
   __typename?: 'CloudCIXSupportIrisSymptomTranslation';
@@ -15201,7 +15201,7 @@ export type CloudCixSupportIrisSymptomTranslationPayload = {
  * Every Ticket can have a set of Items
  * This service allows the User to manage those Items
  *
- * CloudCIX `Support.item` at `https://support.api.cloudcix.com/item/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Support.item` at `https://support.api.cloudcix.com/item/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixSupportItem = Node & {
   __typename?: 'CloudCIXSupportItem';
@@ -15234,7 +15234,7 @@ export type CloudCixSupportItemEdge = {
  * Every Ticket can have a set of Items, and every Item has its own History log
  * This service allows the Users to handle the History log for their Items
  *
- * CloudCIX `Support.item_history` at `https://support.api.cloudcix.com/item_history/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Support.item_history` at `https://support.api.cloudcix.com/item_history/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixSupportItemHistory = Node & {
   __typename?: 'CloudCIXSupportItemHistory';
@@ -15280,7 +15280,7 @@ export type CloudCixSupportItemPayload = {
 /**
  * This service allows the Users to determine the at what stage of the customer service process an Item is
  *
- * CloudCIX `Support.item_status` at `https://support.api.cloudcix.com/item_status/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Support.item_status` at `https://support.api.cloudcix.com/item_status/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixSupportItemStatus = Node & {
   __typename?: 'CloudCIXSupportItemStatus';
@@ -15313,7 +15313,7 @@ export type CloudCixSupportItemStatusEdge = {
  * Every Ticket can have a set of Items, and every Item can have a set of Parts Used to fix an issue
  * This service allows the Users to handle the Parts Used for their Items
  *
- * CloudCIX `Support.part_used` at `https://support.api.cloudcix.com/part_used/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Support.part_used` at `https://support.api.cloudcix.com/part_used/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixSupportPartUsed = Node & {
   __typename?: 'CloudCIXSupportPartUsed';
@@ -16740,7 +16740,7 @@ export type CloudCixSupportQueryWarrantorServiceCentresArgs = {
 /**
  * This service allows the User to handle the different Reasons For Return that can be associated with Items in a Ticket
  *
- * CloudCIX `Support.reason_for_return` at `https://support.api.cloudcix.com/reason_for_return/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Support.reason_for_return` at `https://support.api.cloudcix.com/reason_for_return/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixSupportReasonForReturn = Node & {
   __typename?: 'CloudCIXSupportReasonForReturn';
@@ -16779,7 +16779,7 @@ export type CloudCixSupportReasonForReturnPayload = {
 /**
  * This service allows the User to handle translations for Reason For Return descriptions
  *
- * CloudCIX `Support.reason_for_return_translation` at `https://support.api.cloudcix.com/reason_for_return_translation/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Support.reason_for_return_translation` at `https://support.api.cloudcix.com/reason_for_return_translation/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixSupportReasonForReturnTranslation = Node & {
   __typename?: 'CloudCIXSupportReasonForReturnTranslation';
@@ -16822,7 +16822,7 @@ export type CloudCixSupportReasonForReturnTranslationPayload = {
  * can be specified in the request
  * Otherwise, the local Address will be used
  *
- * CloudCIX `Support.service_centre_logic` at `https://support.api.cloudcix.com/service_centre_logic/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Support.service_centre_logic` at `https://support.api.cloudcix.com/service_centre_logic/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixSupportServiceCentreLogic = Node & {
   __typename?: 'CloudCIXSupportServiceCentreLogic';
@@ -16851,7 +16851,7 @@ export type CloudCixSupportServiceCentreLogicPayload = {
  * Otherwise, the local Address will be used
  * Only Addresses belonging to the User’s Member can be managed
  *
- * CloudCIX `Support.service_centre_warrantor` at `https://support.api.cloudcix.com/service_centre_warrantor/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Support.service_centre_warrantor` at `https://support.api.cloudcix.com/service_centre_warrantor/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixSupportServiceCentreWarrantor = Node & {
   __typename?: 'CloudCIXSupportServiceCentreWarrantor';
@@ -16890,7 +16890,7 @@ export type CloudCixSupportServiceCentreWarrantorPayload = {
 /**
  * The Status service denotes at what stage of the customer service process a ticket is
  *
- * CloudCIX `Support.status` at `https://support.api.cloudcix.com/status/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Support.status` at `https://support.api.cloudcix.com/status/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixSupportStatus = Node & {
   __typename?: 'CloudCIXSupportStatus';
@@ -16933,7 +16933,7 @@ export type CloudCixSupportStatusEdge = {
  * Service Centre |
  * When reading a Ticket, the User must specify if they are a Client, Warrantor, or Service Centre, and the corresponding address_id
  *
- * CloudCIX `Support.ticket` at `https://support.api.cloudcix.com/ticket/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Support.ticket` at `https://support.api.cloudcix.com/ticket/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixSupportTicket = Node & {
   __typename?: 'CloudCIXSupportTicket';
@@ -16965,7 +16965,7 @@ export type CloudCixSupportTicketEdge = {
 /**
  * The Ticket History service allows the User to create separate snippets of information on a ticket relating to the customer query/issue
  *
- * CloudCIX `Support.ticket_history` at `https://support.api.cloudcix.com/ticket_history/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Support.ticket_history` at `https://support.api.cloudcix.com/ticket_history/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixSupportTicketHistory = Node & {
   __typename?: 'CloudCIXSupportTicketHistory';
@@ -17012,7 +17012,7 @@ export type CloudCixSupportTicketPayload = {
  * Every Ticket can have a set of questions defined by default
  * This service allows the users to handle these questions
  *
- * CloudCIX `Support.ticket_question` at `https://support.api.cloudcix.com/ticket_question/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Support.ticket_question` at `https://support.api.cloudcix.com/ticket_question/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixSupportTicketQuestion = Node & {
   __typename?: 'CloudCIXSupportTicketQuestion';
@@ -17053,7 +17053,7 @@ export type CloudCixSupportTicketQuestionPayload = {
  * If a Ticket Type has questions associated with it at the time a Ticket with that Type is created, those questions will be associated with the Ticket
  * This service allows the User to manage the different Ticket Types
  *
- * CloudCIX `Support.ticket_type` at `https://support.api.cloudcix.com/ticket_type/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Support.ticket_type` at `https://support.api.cloudcix.com/ticket_type/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixSupportTicketType = Node & {
   __typename?: 'CloudCIXSupportTicketType';
@@ -17097,7 +17097,7 @@ export type CloudCixSupportTicketTypePayload = {
  * Otherwise, the local Address will be used
  * Only Addresses belonging to the User’s Member can be managed
  *
- * CloudCIX `Support.warrantor_logic` at `https://support.api.cloudcix.com/warrantor_logic/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Support.warrantor_logic` at `https://support.api.cloudcix.com/warrantor_logic/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixSupportWarrantorLogic = Node & {
   __typename?: 'CloudCIXSupportWarrantorLogic';
@@ -17126,7 +17126,7 @@ export type CloudCixSupportWarrantorLogicPayload = {
  * Otherwise, the local Address will be used
  * Only Addresses belonging to the User’s Member can be managed
  *
- * CloudCIX `Support.warrantor_service_centre` at `https://support.api.cloudcix.com/warrantor_service_centre/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Support.warrantor_service_centre` at `https://support.api.cloudcix.com/warrantor_service_centre/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixSupportWarrantorServiceCentre = Node & {
   __typename?: 'CloudCIXSupportWarrantorServiceCentre';
@@ -17166,7 +17166,7 @@ export type CloudCixSupportWarrantorServiceCentrePayload = {
  * This services allows for the management of Class records.
  * A Class record represents a Class in a Syllabus, and each one has a trainer assigned, as well as both a start and end date
  *
- * CloudCIX `Training.cls` at `https://training.api.cloudcix.com/cls/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Training.cls` at `https://training.api.cloudcix.com/cls/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixTrainingCls = Node & {
   __typename?: 'CloudCIXTrainingCls';
@@ -17329,7 +17329,7 @@ export type CloudCixTrainingQuerySyllabusesArgs = {
  * This service allows for the management of Student records.
  * Students are Users that are enrolled for one or more Classes
  *
- * CloudCIX `Training.student` at `https://training.api.cloudcix.com/student/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Training.student` at `https://training.api.cloudcix.com/student/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixTrainingStudent = Node & {
   __typename?: 'CloudCIXTrainingStudent';
@@ -17368,7 +17368,7 @@ export type CloudCixTrainingStudentPayload = {
 /**
  * This service allows for the management of Syllabus records.
  *
- * CloudCIX `Training.syllabus` at `https://training.api.cloudcix.com/syllabus/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Training.syllabus` at `https://training.api.cloudcix.com/syllabus/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixTrainingSyllabus = Node & {
   __typename?: 'CloudCIXTrainingSyllabus';
@@ -17411,7 +17411,7 @@ export type CloudCixTrainingSyllabusPayload = {
  * Administrators also set the permissions for other Users in the Member
  * In order to create additional Administrators for your Member, it is necessary to contact CloudCIX support directly
  *
- * CloudCIX `Membership.user` at `https://membership.api.cloudcix.com/user/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Membership.user` at `https://membership.api.cloudcix.com/user/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixUser = Node & {
   __typename?: 'CloudCIXUser';
@@ -17610,7 +17610,7 @@ export type CloudCixvmPayload = {
  * path
  * This paramater is used to specify the location of a Bucket in the region’s MinIO.
  *
- * CloudCIX `Vault.bucket` at `https://vault.api.cloudcix.com/bucket/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Vault.bucket` at `https://vault.api.cloudcix.com/bucket/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixVaultBucket = Node & {
   __typename?: 'CloudCIXVaultBucket';
@@ -17651,7 +17651,7 @@ export type CloudCixVaultBucketPayload = {
  * last_modified
  * The time in UTC of when the Object was last modified.
  *
- * CloudCIX `Vault.object` at `https://vault.api.cloudcix.com/object/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Vault.object` at `https://vault.api.cloudcix.com/object/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixVaultObject = Node & {
   __typename?: 'CloudCIXVaultObject';
@@ -17743,7 +17743,7 @@ export type CloudCixVaultQueryRegionsArgs = {
  * This services allows for the management of Regions in the Vault Application.
  * A Region is a public cloud address that has a MinIO instance set up for linked addresses to utilize.
  *
- * CloudCIX `Vault.region` at `https://vault.api.cloudcix.com/region/` (path assumed: the reference does not give it; see docs/platforms/cloudcix.md).
+ * CloudCIX `Vault.region` at `https://vault.api.cloudcix.com/region/` (path assumed: the reference does not give it; see README, "CloudCIX", "Assumed parts").
  */
 export type CloudCixVaultRegion = Node & {
   __typename?: 'CloudCIXVaultRegion';
