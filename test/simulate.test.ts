@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -16,13 +16,19 @@ import { platforms } from '../src/platforms/index.js';
 describe('npm run simulate', () => {
   let child: ChildProcess | undefined;
   let gateway: Gateway | undefined;
+  let dataDir: string | undefined;
   afterAll(async () => {
     await gateway?.close();
-    child?.kill('SIGTERM');
+    if (child && child.exitCode === null) {
+      const exited = new Promise((resolve) => child!.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 
   it('writes settings that a separate gateway uses to serve every platform from the simulators', async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), 'switchboard-simulate-'));
+    dataDir = await mkdtemp(join(tmpdir(), 'switchboard-simulate-'));
     child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'simulate'], {
       env: { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'pipe', 'pipe'],
