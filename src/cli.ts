@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { printSchema } from 'graphql';
 import { loadConfig } from './config.js';
@@ -46,6 +46,8 @@ async function main(argv: string[]): Promise<void> {
     }
     await mkdir(dirname(envFile), { recursive: true });
     await writeFile(envFile, `${lines.join('\n')}\n`, { mode: 0o600 });
+    await chmod(envFile, 0o600); // `mode` applies only when the file is created
+
     process.stdout.write(
       [
         'Switchboard simulators are running:',

@@ -41,16 +41,21 @@ export interface ContextFactoryOptions {
 }
 
 /**
- * The one context factory, for HTTP requests and WebSocket operations alike. It
- * builds every platform's per-request scope (loaders are never shared between
- * requests, so one user's data never answers another's).
+ * The one context factory, for HTTP requests and WebSocket operations alike. Each
+ * platform's per-request scope (its loaders) is built on first use, so a query
+ * that touches one platform pays for one; scopes are never shared between
+ * requests, so one user's data never answers another's.
  */
 export function createContextFactory(options: ContextFactoryOptions) {
   return (request: RequestInfo): GraphQLContext => {
     const requestId = request.headers['x-request-id'] ?? randomUUID();
     const scopes: Record<string, unknown> = {};
     for (const platform of platforms) {
-      scopes[platform.key] = platform.createScope(options.clients[platform.key] as never, request);
+      let scope: unknown;
+      Object.defineProperty(scopes, platform.key, {
+        enumerable: true,
+        get: () => (scope ??= platform.createScope(options.clients[platform.key] as never, request)),
+      });
     }
     return {
       requestId,

@@ -5,7 +5,7 @@ import type { RunningSimulator } from './core/platform.js';
 import { SwitchboardError } from './core/upstream/errors.js';
 import { platforms, type PlatformClients, type PlatformConfigs, type PlatformKey } from './platforms/index.js';
 import { buildSchema } from './schema.js';
-import { createGatewayServer, type ReadinessReport } from './server.js';
+import { createGatewayServer, type GatewayServer, type ReadinessReport } from './server.js';
 
 export interface Gateway {
   /** Base URL of the gateway (`http://127.0.0.1:4000`). */
@@ -41,6 +41,8 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
   const simulated = new Set<string>();
   const clients: Record<string, unknown> = {};
   const resolvedConfigs: Record<string, unknown> = {};
+  let server: GatewayServer | undefined;
+  const closeClients = () => Promise.all(platforms.map((p) => (clients[p.key] ? p.closeClient(clients[p.key] as never) : undefined)));
   try {
     for (const platform of platforms) {
       let platformConfig = config.platforms[platform.key] as PlatformConfigs[typeof platform.key];
@@ -82,8 +84,9 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
       );
       return { ready: entries.every(([, e]) => e.ok), platforms: Object.fromEntries(entries) };
     };
-    const server = await createGatewayServer({ schema, createContext, log, maxRequestBytes: config.maxRequestBytes, executor: config.executor, readiness });
+    server = await createGatewayServer({ schema, createContext, log, maxRequestBytes: config.maxRequestBytes, executor: config.executor, readiness });
     const url = await server.listen(config.port, config.host);
+    const running = server;
     return {
       url,
       graphqlUrl: `${url}/graphql`,
@@ -91,12 +94,15 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
       simulators,
       clients: typedClients,
       async close() {
-        await server.close();
-        await Promise.all(platforms.map((p) => (clients[p.key] ? p.closeClient(clients[p.key] as never) : undefined)));
+        await running.close();
+        await closeClients();
         await Promise.all(started.map((s) => s.close()));
       },
     };
   } catch (error) {
+    // A port already taken, say: undo everything started so far, so the process can exit.
+    await server?.close().catch(() => undefined);
+    await closeClients().catch(() => undefined);
     await Promise.all(started.map((s) => s.close().catch(() => undefined)));
     throw error;
   }

@@ -42,6 +42,9 @@ export interface GatewayServer {
 
 const require = createRequire(import.meta.url);
 
+/** How long a shutdown waits for requests in flight before closing their connections. */
+const SHUTDOWN_GRACE_MS = 5_000;
+
 /** Browser IDE assets, served from node_modules: no CDN, no bundler, no internet needed. */
 const IDE_ASSETS: Record<string, { file: string; type: string }> = {
   'react.js': { file: 'react/umd/react.production.min.js', type: 'text/javascript' },
@@ -113,6 +116,7 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
   });
   await apollo.start();
 
+  const idePage = ideHtml();
   const sockets = new Set<Socket>();
   const server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
@@ -126,7 +130,8 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
     socket.on('close', () => sockets.delete(socket));
   });
 
-  const wss = new WebSocketServer({ server, path: '/graphql' });
+  // The same size limit as HTTP bodies (ws would otherwise accept 100 MiB messages).
+  const wss = new WebSocketServer({ server, path: '/graphql', maxPayload: options.maxRequestBytes });
   const wsCleanup = useServer<Record<string, unknown>>(
     {
       schema,
@@ -160,7 +165,7 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
     const url = new URL(req.url ?? '/', 'http://gateway');
     const path = url.pathname.replace(/\/+$/, '') || '/';
     if (path === '/graphql') {
-      if (req.method === 'GET' && wantsHtml(req) && !url.searchParams.has('query')) return sendHtml(res, ideHtml());
+      if (req.method === 'GET' && wantsHtml(req) && !url.searchParams.has('query')) return sendHtml(res, idePage);
       return graphql(req, res, url);
     }
     if (path === '/' && req.method === 'GET') {
@@ -234,8 +239,14 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
       await wsCleanup.dispose();
       for (const client of wss.clients) client.terminate();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
+      // Stop accepting, let requests in flight (a mutation, say) finish for a while, then cut what is left.
+      const closed = server.listening ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
+      server.closeIdleConnections();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([closed, new Promise<void>((resolve) => (timer = setTimeout(resolve, SHUTDOWN_GRACE_MS)))]);
+      clearTimeout(timer);
       for (const socket of sockets) socket.destroy();
-      if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closed;
       await apollo.stop();
     },
   };
@@ -272,7 +283,16 @@ function sendHtml(res: ServerResponse, html: string): void {
  * way Node does: these UMD files sit outside the packages' `exports`, so
  * `require.resolve` refuses them.
  */
+const packageFiles = new Map<string, string | undefined>();
+
 function packageFile(file: string): string | undefined {
+  if (packageFiles.has(file)) return packageFiles.get(file);
+  const found = findPackageFile(file);
+  packageFiles.set(file, found);
+  return found;
+}
+
+function findPackageFile(file: string): string | undefined {
   const name = file.split('/')[0]!;
   for (const dir of require.resolve.paths(name) ?? []) {
     const candidate = join(dir, file);

@@ -60,6 +60,25 @@ describe('the gateway over HTTP', () => {
     expect(res.body.errors[0].message).toContain('"!!not-an-id"');
   });
 
+  it('nodes(ids) nulls only the entries it cannot read, each with its own error', async () => {
+    const list = await stack.graphql('{ cloudlx { customers(first: 2) { nodes { id name } } } }');
+    const [a, b] = list.body.data.cloudlx.customers.nodes;
+    const res = await stack.graphql('query($ids: [ID!]!) { nodes(ids: $ids) { id ... on CloudLXCustomer { name } } }', { ids: [a.id, 'garbage!!', b.id] });
+    expect(res.body.data.nodes).toEqual([a, null, b]);
+    expect(res.body.errors).toHaveLength(1);
+    expect(res.body.errors[0]).toMatchObject({ path: ['nodes', 1], extensions: { code: 'BAD_USER_INPUT' } });
+  });
+
+  it('refuses "." and ".." as ids instead of letting them reach another upstream path', async () => {
+    const sim = stack.sim('cloudlx');
+    sim.server.clearLog();
+    const res = await stack.graphql('{ cloudlx { apiClient(platformId: "..") { name } webhook(platformId: ".") { url } } }');
+    expect(res.body.data.cloudlx).toEqual({ apiClient: null, webhook: null });
+    expect(res.body.errors.map((e: any) => e.extensions.code)).toEqual(['BAD_USER_INPUT', 'BAD_USER_INPUT']);
+    expect(res.body.errors[0].message).toBe('Expected an identifier, got "..": "." and ".." are not ids on cloudlx');
+    expect(sim.server.requests().filter((r) => r.route !== 'POST /api/oauth2/access-token')).toEqual([]);
+  });
+
   it('serves GET queries as well as POST', async () => {
     const url = `${stack.gateway.graphqlUrl}?query=${encodeURIComponent('{ platforms { platform } }')}`;
     const res = await fetch(url, { headers: { accept: 'application/json', 'apollo-require-preflight': 'true' } });

@@ -59,7 +59,13 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const simOptions = (options.simulators as Record<string, SimulatorOptions> | undefined)?.[platform.key] ?? {};
     simulators[platform.key] = await platform.simulator.start(simOptions);
   }
-  const gateway = await startGateway({ config, log, simulators });
+  let gateway: Gateway;
+  try {
+    gateway = await startGateway({ config, log, simulators });
+  } catch (error) {
+    await Promise.all(Object.values(simulators).map((s) => s.close()));
+    throw error;
+  }
   const responses: string[] = [];
   const stack: Stack = {
     gateway,

@@ -36,3 +36,9 @@ export function tagType<T extends object>(value: T, typename: string): T {
 export function taggedType(value: unknown): string | undefined {
   return value && typeof value === 'object' ? ((value as Record<symbol, unknown>)[TYPENAME] as string | undefined) : undefined;
 }
+
+/** `tagType` over a list, for `.then(tagAll('CloudLXCustomer'))`. */
+export const tagAll =
+  <T extends object>(typename: string) =>
+  (records: T[]): T[] =>
+    records.map((record) => tagType(record, typename));

@@ -74,7 +74,8 @@ export function createCoreResolvers(platforms: readonly PlatformModule[]) {
     JSON: JSONScalar,
     Query: {
       node: (_: unknown, { id }: { id: string }, ctx: CoreContext) => loadNode(id, ctx),
-      nodes: (_: unknown, { ids }: { ids: string[] }, ctx: CoreContext) => Promise.all(ids.map((id) => loadNode(id, ctx))),
+      // One promise per id, not Promise.all: a bad id nulls its own entry, with its error, not the whole list.
+      nodes: (_: unknown, { ids }: { ids: string[] }, ctx: CoreContext) => ids.map((id) => loadNode(id, ctx)),
       customers: unifiedList('customers'),
       apps: unifiedList('apps'),
       apiClients: unifiedList('apiClients'),

@@ -65,6 +65,8 @@ export class SimServer {
   readonly log: LoggedRequest[] = [];
   /** Added to every answer, in milliseconds. */
   latencyMs = 0;
+  /** The log keeps the most recent requests only, so a simulator running for days stays small. */
+  maxLogEntries = 10_000;
   private readonly routes: Route[] = [];
   private readonly faults = new Map<string, Fault>();
   private readonly sockets = new Set<Socket>();
@@ -200,6 +202,7 @@ export class SimServer {
       at: Date.now(),
     };
     this.log.push(entry);
+    if (this.log.length > this.maxLogEntries) this.log.splice(0, this.log.length - this.maxLogEntries);
     const fault = this.takeFault(routeKey);
     if (this.latencyMs > 0) await sleep(this.latencyMs);
     if (fault?.delayMs) await sleep(fault.delayMs);

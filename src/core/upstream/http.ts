@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { CircuitBreaker, type BreakerOptions } from './breaker.js';
 import type { Dispatcher } from 'undici';
 import {
+  BadUserInputError,
   SwitchboardError,
   UpstreamBadResponseError,
   UpstreamTimeoutError,
@@ -85,6 +86,15 @@ export class UpstreamHttp {
   }
 
   url(path: string): URL {
+    // An id of ".." would otherwise be resolved away by the URL parser and send the
+    // request (with the gateway's credentials) to another endpoint of the platform.
+    const pathPart = path.split(/[?#]/, 1)[0]!;
+    const dotted = pathPart.split('/').find((segment) => segment === '.' || segment === '..');
+    if (dotted !== undefined) {
+      throw new BadUserInputError(`Expected an identifier, got ${JSON.stringify(dotted)}: "." and ".." are not ids on ${this.options.platform}`, {
+        platform: this.options.platform,
+      });
+    }
     return /^https?:\/\//i.test(path) ? new URL(path) : new URL(path.replace(/^\/+/, ''), this.base);
   }
 
@@ -147,8 +157,9 @@ export class UpstreamHttp {
       else breaker.succeeded();
       return { status, headers: res.headers, body: parseBody(text, res.headers['content-type'], this.options.platform, route) };
     } catch (error) {
-      // No answer at all (refused, dropped, timed out) counts against the host.
-      if (status === 0) breaker.failed();
+      // No answer, or an answer whose body never arrived whole: both count against the host
+      // (and a trial call that ends this way must settle the breaker, or it would stay half-open).
+      breaker.failed();
       throw error;
     } finally {
       stopTimer({ status: String(status) });

@@ -1,4 +1,7 @@
-import { UnauthenticatedError } from './errors.js';
+import { ForbiddenError, UnauthenticatedError } from './errors.js';
+
+/** How long a refused login is answered from memory. */
+const REFUSED_LOGIN_MEMORY_MS = 10_000;
 import { upstreamTokenFetches } from '../observability/metrics.js';
 
 export interface IssuedToken {
@@ -29,6 +32,8 @@ export class TokenManager<T extends IssuedToken = IssuedToken> {
   /** When to renew `current`: before its expiry by the smaller of renewBeforeMs and a tenth of its lifetime. */
   private renewAt = 0;
   private inflight: Promise<T> | undefined;
+  /** A refused login, remembered for a while so that every request does not try the same wrong credentials again. */
+  private refused: { error: Error; until: number } | undefined;
   private readonly renewBeforeMs: number;
 
   constructor(private readonly options: TokenManagerOptions<T>) {
@@ -47,12 +52,22 @@ export class TokenManager<T extends IssuedToken = IssuedToken> {
   }
 
   private fetch(): Promise<T> {
+    if (this.refused && Date.now() < this.refused.until) return Promise.reject(this.refused.error);
     if (!this.inflight) {
       const previous = this.current;
       upstreamTokenFetches.inc({ platform: this.options.platform });
       this.inflight = this.options
         .fetchToken(previous)
+        .catch((error: unknown) => {
+          // Wrong credentials stay wrong: answer from memory instead of hammering the login
+          // (and risking the account's lockout). Outages are not remembered.
+          if (error instanceof UnauthenticatedError || error instanceof ForbiddenError) {
+            this.refused = { error, until: Date.now() + REFUSED_LOGIN_MEMORY_MS };
+          }
+          throw error;
+        })
         .then((token) => {
+          this.refused = undefined;
           const lifetime = Math.max(0, token.expiresAt - Date.now());
           this.current = token;
           this.renewAt = token.expiresAt - Math.min(this.renewBeforeMs, lifetime / 10);

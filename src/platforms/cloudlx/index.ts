@@ -1,13 +1,11 @@
 import { definePlatform } from '../../core/platform.js';
-import { tagType } from '../../core/graphql/ids.js';
+import { tagAll } from '../../core/graphql/ids.js';
 import { CloudLXClient } from './client.js';
 import { cloudlxConfigSchema } from './config.js';
 import { createCloudLXLoaders } from './loaders.js';
 import { cloudlxResolvers } from './resolvers.js';
 import { CloudLXSimulator } from './simulator.js';
 import { cloudlxWebhooks } from './webhooks.js';
-
-const tagAll = <T extends object>(typename: string) => (records: T[]) => records.map((r) => tagType(r, typename));
 
 export const cloudlx = definePlatform({
   key: 'cloudlx',

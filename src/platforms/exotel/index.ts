@@ -1,12 +1,10 @@
 import { definePlatform } from '../../core/platform.js';
-import { tagType } from '../../core/graphql/ids.js';
+import { tagAll } from '../../core/graphql/ids.js';
 import { ExotelClient } from './client.js';
 import { exotelConfigSchema } from './config.js';
 import { createExotelLoaders } from './loaders.js';
 import { exotelResolvers } from './resolvers.js';
 import { ExotelSimulator } from './simulator.js';
-
-const tagAll = <T extends object>(typename: string) => (records: T[]) => records.map((r) => tagType(r, typename));
 
 /**
  * Exotel documents no webhooks for its integrations core, so this module has no
