@@ -103,6 +103,9 @@ async function main(): Promise<void> {
     const running = { without: await startGateway(variants.without), with: await startGateway(variants.with) };
     try {
       const rows = [];
+      // Warm both up first, so neither pays for the process's JIT warm-up in the measured window.
+      await measure('warm-up', () => post(running.without.url), { concurrency: 4, seconds: 1 });
+      await measure('warm-up', () => post(running.with.url), { concurrency: 4, seconds: 1 });
       for (const concurrency of [1, 16]) {
         const a = await measure(`without CloudCIX, concurrency ${concurrency}`, () => post(running.without.url), { concurrency, seconds: 3 });
         const b = await measure(`with CloudCIX, concurrency ${concurrency}`, () => post(running.with.url), { concurrency, seconds: 3 });
