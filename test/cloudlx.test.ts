@@ -160,8 +160,8 @@ describe('CloudLX through the gateway', () => {
     expect(payload.clientSecret).toMatch(/^clxs_[0-9a-f]{32}$/);
     const id = payload.apiClient.platformId;
 
-    const listed = await stack.graphql(`{ cloudlx { apiClients { platformId name clientId } } apiClients(platforms: [CLOUDLX]) { nodes { platformId name } } }`);
-    expect(listed.body.data.cloudlx.apiClients).toContainEqual({ platformId: id, name: 'Provisioning robot', clientId: payload.apiClient.clientId });
+    const listed = await stack.graphql(`{ cloudlx { apiClients { totalCount nodes { platformId name clientId } } } apiClients(platforms: [CLOUDLX]) { nodes { platformId name } } }`);
+    expect(listed.body.data.cloudlx.apiClients.nodes).toContainEqual({ platformId: id, name: 'Provisioning robot', clientId: payload.apiClient.clientId });
     expect(listed.body.data.apiClients.nodes).toContainEqual({ platformId: id, name: 'Provisioning robot' });
     expect(JSON.stringify(listed.body)).not.toContain(payload.clientSecret);
 

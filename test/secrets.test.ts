@@ -13,7 +13,7 @@ describe('secrets', () => {
     await stack.graphql('{ cloudlx { customers(first: 3) { nodes { name } } realms { name } } }');
     const created = await stack.graphql('mutation { cloudlxCreateApiClient(input: { name: "Log test" }) { clientSecret apiClient { platformId } } }');
     const createdSecret: string = created.body.data.cloudlxCreateApiClient.clientSecret;
-    await stack.graphql('{ cloudlx { apiClients { name clientId } } apiClients { nodes { name } } }');
+    await stack.graphql('{ cloudlx { apiClients { nodes { name clientId } } } apiClients { nodes { name } } }');
     sim.expireAccessTokens(); // a 401 and a refresh, both logged
     await stack.graphql('{ cloudlx { realms { name } } }');
     sim.server.inject('GET /api/services', { status: 500, times: 1 });

@@ -17784,6 +17784,20 @@ export type CloudLxApiClient = ApiClient & Node & {
   platformId: Scalars['ID']['output'];
 };
 
+export type CloudLxApiClientConnection = {
+  __typename?: 'CloudLXApiClientConnection';
+  edges: Array<CloudLxApiClientEdge>;
+  nodes: Array<CloudLxApiClient>;
+  pageInfo: PageInfo;
+  totalCount: Maybe<Scalars['Int']['output']>;
+};
+
+export type CloudLxApiClientEdge = {
+  __typename?: 'CloudLXApiClientEdge';
+  cursor: Scalars['String']['output'];
+  node: CloudLxApiClient;
+};
+
 export type CloudLxApiClientPayload = {
   __typename?: 'CloudLXApiClientPayload';
   apiClient: Maybe<CloudLxApiClient>;
@@ -17906,7 +17920,7 @@ export type CloudLxPort = {
 export type CloudLxQuery = {
   __typename?: 'CloudLXQuery';
   apiClient: Maybe<CloudLxApiClient>;
-  apiClients: Maybe<Array<CloudLxApiClient>>;
+  apiClients: Maybe<CloudLxApiClientConnection>;
   /** One customer by its CloudLX id; null when there is none. */
   customer: Maybe<CloudLxCustomer>;
   customers: Maybe<CloudLxCustomerConnection>;
@@ -17914,7 +17928,7 @@ export type CloudLxQuery = {
   services: Maybe<CloudLxServiceConnection>;
   subRealms: Maybe<Array<CloudLxSubRealm>>;
   webhook: Maybe<CloudLxWebhook>;
-  webhooks: Maybe<Array<CloudLxWebhook>>;
+  webhooks: Maybe<CloudLxWebhookConnection>;
 };
 
 
@@ -17924,6 +17938,16 @@ export type CloudLxQuery = {
  */
 export type CloudLxQueryApiClientArgs = {
   platformId: Scalars['ID']['input'];
+};
+
+
+/**
+ * Everything CloudLX offers, under `cloudlx { … }`.
+ * Each field is nullable: when CloudLX fails to answer one, that field is null with an error, and its siblings still resolve.
+ */
+export type CloudLxQueryApiClientsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
@@ -17962,6 +17986,16 @@ export type CloudLxQueryServicesArgs = {
  */
 export type CloudLxQueryWebhookArgs = {
   platformId: Scalars['ID']['input'];
+};
+
+
+/**
+ * Everything CloudLX offers, under `cloudlx { … }`.
+ * Each field is nullable: when CloudLX fails to answer one, that field is null with an error, and its siblings still resolve.
+ */
+export type CloudLxQueryWebhooksArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 /** A realm: a family of CloudLX products (Networking, Voice …) a customer can be given access to. */
@@ -18049,6 +18083,20 @@ export type CloudLxWebhook = Node & Webhook & {
   platform: Platform;
   platformId: Scalars['ID']['output'];
   url: Maybe<Scalars['String']['output']>;
+};
+
+export type CloudLxWebhookConnection = {
+  __typename?: 'CloudLXWebhookConnection';
+  edges: Array<CloudLxWebhookEdge>;
+  nodes: Array<CloudLxWebhook>;
+  pageInfo: PageInfo;
+  totalCount: Maybe<Scalars['Int']['output']>;
+};
+
+export type CloudLxWebhookEdge = {
+  __typename?: 'CloudLXWebhookEdge';
+  cursor: Scalars['String']['output'];
+  node: CloudLxWebhook;
 };
 
 export type CloudLxWebhookPayload = {
@@ -18437,8 +18485,8 @@ export type IxcDevice = Node & {
   model: Maybe<Scalars['String']['output']>;
   /** Whether the device is reachable by the ACS now. */
   online: Scalars['Boolean']['output'];
-  /** TR-069 parameters, optionally only those whose name starts with `prefix`. */
-  parameters: Array<IxcParameter>;
+  /** TR-069 parameters, optionally only those whose name starts with `prefix`; null (with an error) when IXC ACS fails to answer. Secret values are redacted. */
+  parameters: Maybe<Array<IxcParameter>>;
   /** The serial number, IXC's key for a device. */
   platformId: Scalars['ID']['output'];
   /** The PPPoE login of the subscriber's connection. */
@@ -18449,7 +18497,8 @@ export type IxcDevice = Node & {
   /** Bytes sent on the WAN side. */
   txBytes: Maybe<Scalars['Float']['output']>;
   uptimeSeconds: Maybe<Scalars['Int']['output']>;
-  wifiNetworks: Array<IxcWifiNetwork>;
+  /** Its Wi-Fi networks; null (with an error) when IXC ACS fails to answer for this device. */
+  wifiNetworks: Maybe<Array<IxcWifiNetwork>>;
 };
 
 
@@ -18494,7 +18543,7 @@ export type IxcOperation = Node & {
   /** IXC's protocol number (a UUID). */
   protocol: Scalars['ID']['output'];
   requestedAt: Scalars['DateTime']['output'];
-  /** What the device answered: a diagnostic's measurements, the parameters applied. */
+  /** What the device answered: a diagnostic's measurements, the parameters applied. Secret parameter values are null, with `redacted: true` beside them. */
   result: Maybe<Scalars['JSON']['output']>;
   serialNumber: Scalars['String']['output'];
   status: IxcOperationStatus;
@@ -18521,14 +18570,22 @@ export type IxcOperationStatus =
   /** The device did not answer in time. */
   | 'TIMEOUT';
 
-/** One TR-069 parameter of a device. */
+/**
+ * One TR-069 parameter of a device. Credentials are never shown: a parameter whose
+ * last name segment says password, passphrase, passcode, secret, PSK, key or PIN
+ * (`…KeyPassphrase`, `…PreSharedKey`, `…ConnectionRequestPassword`, `…WEPKey`) has
+ * `value: null` and `redacted: true`; set it with `ixcUpdateDeviceParameters`.
+ */
 export type IxcParameter = {
   __typename?: 'IxcParameter';
   /** Full TR-069 path, e.g. InternetGatewayDevice.ManagementServer.PeriodicInformInterval. */
   name: Scalars['String']['output'];
+  /** Whether the value is a secret Switchboard does not show (write-only). */
+  redacted: Scalars['Boolean']['output'];
   /** TR-069 type: xsd:string, xsd:boolean, xsd:unsignedInt … */
   type: Scalars['String']['output'];
-  value: Scalars['String']['output'];
+  /** The current value; null when `redacted`. */
+  value: Maybe<Scalars['String']['output']>;
   writable: Scalars['Boolean']['output'];
 };
 
@@ -18537,35 +18594,47 @@ export type IxcParameterValueInput = {
   value: Scalars['String']['input'];
 };
 
-/** Everything IXC ACS offers, under `ixc { … }`. */
+/**
+ * Everything IXC ACS offers, under `ixc { … }`.
+ * Each field is nullable: when IXC ACS fails to answer one, that field is null with an error, and its siblings still resolve.
+ */
 export type IxcQuery = {
   __typename?: 'IxcQuery';
   apiClient: Maybe<IxcApiClient>;
-  apiClients: Array<IxcApiClient>;
+  apiClients: Maybe<Array<IxcApiClient>>;
   /** One device by serial number; null when there is none. */
   device: Maybe<IxcDevice>;
   /** Devices, optionally searched by serial number or PPPoE login (case-insensitive, part of the value matches); give at most one of the two. */
-  devices: IxcDeviceConnection;
+  devices: Maybe<IxcDeviceConnection>;
   /** The state of an asynchronous action; null when the protocol is unknown. */
   operation: Maybe<IxcOperation>;
   /** The webhook settings of every API client that has a webhook URI. */
-  webhooks: Array<IxcWebhook>;
+  webhooks: Maybe<Array<IxcWebhook>>;
 };
 
 
-/** Everything IXC ACS offers, under `ixc { … }`. */
+/**
+ * Everything IXC ACS offers, under `ixc { … }`.
+ * Each field is nullable: when IXC ACS fails to answer one, that field is null with an error, and its siblings still resolve.
+ */
 export type IxcQueryApiClientArgs = {
   platformId: Scalars['ID']['input'];
 };
 
 
-/** Everything IXC ACS offers, under `ixc { … }`. */
+/**
+ * Everything IXC ACS offers, under `ixc { … }`.
+ * Each field is nullable: when IXC ACS fails to answer one, that field is null with an error, and its siblings still resolve.
+ */
 export type IxcQueryDeviceArgs = {
   serialNumber: Scalars['String']['input'];
 };
 
 
-/** Everything IXC ACS offers, under `ixc { … }`. */
+/**
+ * Everything IXC ACS offers, under `ixc { … }`.
+ * Each field is nullable: when IXC ACS fails to answer one, that field is null with an error, and its siblings still resolve.
+ */
 export type IxcQueryDevicesArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
@@ -18574,7 +18643,10 @@ export type IxcQueryDevicesArgs = {
 };
 
 
-/** Everything IXC ACS offers, under `ixc { … }`. */
+/**
+ * Everything IXC ACS offers, under `ixc { … }`.
+ * Each field is nullable: when IXC ACS fails to answer one, that field is null with an error, and its siblings still resolve.
+ */
 export type IxcQueryOperationArgs = {
   protocol: Scalars['ID']['input'];
 };
@@ -27576,6 +27648,8 @@ export type ResolversTypes = {
   CloudCIXVaultRegionConnection: ResolverTypeWrapper<Connection<CloudCIXRecord>>;
   CloudCIXVaultRegionEdge: ResolverTypeWrapper<Omit<CloudCixVaultRegionEdge, 'node'> & { node: ResolversTypes['CloudCIXVaultRegion'] }>;
   CloudLXApiClient: ResolverTypeWrapper<CloudLXApiClientRecord>;
+  CloudLXApiClientConnection: ResolverTypeWrapper<Connection<CloudLXApiClientRecord>>;
+  CloudLXApiClientEdge: ResolverTypeWrapper<Omit<CloudLxApiClientEdge, 'node'> & { node: ResolversTypes['CloudLXApiClient'] }>;
   CloudLXApiClientPayload: ResolverTypeWrapper<Omit<CloudLxApiClientPayload, 'apiClient'> & { apiClient?: Maybe<ResolversTypes['CloudLXApiClient']> }>;
   CloudLXCountry: ResolverTypeWrapper<CloudLXCountryRecord>;
   CloudLXCreateApiClientInput: CloudLxCreateApiClientInput;
@@ -27600,6 +27674,8 @@ export type ResolversTypes = {
   CloudLXUpdateCustomerInput: CloudLxUpdateCustomerInput;
   CloudLXUpdateWebhookInput: CloudLxUpdateWebhookInput;
   CloudLXWebhook: ResolverTypeWrapper<CloudLXWebhookRecord>;
+  CloudLXWebhookConnection: ResolverTypeWrapper<Connection<CloudLXWebhookRecord>>;
+  CloudLXWebhookEdge: ResolverTypeWrapper<Omit<CloudLxWebhookEdge, 'node'> & { node: ResolversTypes['CloudLXWebhook'] }>;
   CloudLXWebhookPayload: ResolverTypeWrapper<Omit<CloudLxWebhookPayload, 'webhook'> & { webhook?: Maybe<ResolversTypes['CloudLXWebhook']> }>;
   Customer: ResolverTypeWrapper<ResolversInterfaceTypes<ResolversTypes>['Customer']>;
   CustomerConnection: ResolverTypeWrapper<Connection<object>>;
@@ -28530,6 +28606,8 @@ export type ResolversParentTypes = {
   CloudCIXVaultRegionConnection: Connection<CloudCIXRecord>;
   CloudCIXVaultRegionEdge: Omit<CloudCixVaultRegionEdge, 'node'> & { node: ResolversParentTypes['CloudCIXVaultRegion'] };
   CloudLXApiClient: CloudLXApiClientRecord;
+  CloudLXApiClientConnection: Connection<CloudLXApiClientRecord>;
+  CloudLXApiClientEdge: Omit<CloudLxApiClientEdge, 'node'> & { node: ResolversParentTypes['CloudLXApiClient'] };
   CloudLXApiClientPayload: Omit<CloudLxApiClientPayload, 'apiClient'> & { apiClient?: Maybe<ResolversParentTypes['CloudLXApiClient']> };
   CloudLXCountry: CloudLXCountryRecord;
   CloudLXCreateApiClientInput: CloudLxCreateApiClientInput;
@@ -28554,6 +28632,8 @@ export type ResolversParentTypes = {
   CloudLXUpdateCustomerInput: CloudLxUpdateCustomerInput;
   CloudLXUpdateWebhookInput: CloudLxUpdateWebhookInput;
   CloudLXWebhook: CloudLXWebhookRecord;
+  CloudLXWebhookConnection: Connection<CloudLXWebhookRecord>;
+  CloudLXWebhookEdge: Omit<CloudLxWebhookEdge, 'node'> & { node: ResolversParentTypes['CloudLXWebhook'] };
   CloudLXWebhookPayload: Omit<CloudLxWebhookPayload, 'webhook'> & { webhook?: Maybe<ResolversParentTypes['CloudLXWebhook']> };
   Customer: ResolversInterfaceTypes<ResolversParentTypes>['Customer'];
   CustomerConnection: Connection<object>;
@@ -34546,6 +34626,18 @@ export type CloudLxApiClientResolvers<ContextType = GraphQLContext, ParentType e
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
+export type CloudLxApiClientConnectionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudLXApiClientConnection'] = ResolversParentTypes['CloudLXApiClientConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['CloudLXApiClientEdge']>, ParentType, ContextType>;
+  nodes?: Resolver<Array<ResolversTypes['CloudLXApiClient']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+  totalCount?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+};
+
+export type CloudLxApiClientEdgeResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudLXApiClientEdge'] = ResolversParentTypes['CloudLXApiClientEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['CloudLXApiClient'], ParentType, ContextType>;
+};
+
 export type CloudLxApiClientPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudLXApiClientPayload'] = ResolversParentTypes['CloudLXApiClientPayload']> = {
   apiClient?: Resolver<Maybe<ResolversTypes['CloudLXApiClient']>, ParentType, ContextType>;
   userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
@@ -34613,14 +34705,14 @@ export type CloudLxPortResolvers<ContextType = GraphQLContext, ParentType extend
 
 export type CloudLxQueryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudLXQuery'] = ResolversParentTypes['CloudLXQuery']> = {
   apiClient?: Resolver<Maybe<ResolversTypes['CloudLXApiClient']>, ParentType, ContextType, RequireFields<CloudLxQueryApiClientArgs, 'platformId'>>;
-  apiClients?: Resolver<Maybe<Array<ResolversTypes['CloudLXApiClient']>>, ParentType, ContextType>;
+  apiClients?: Resolver<Maybe<ResolversTypes['CloudLXApiClientConnection']>, ParentType, ContextType, Partial<CloudLxQueryApiClientsArgs>>;
   customer?: Resolver<Maybe<ResolversTypes['CloudLXCustomer']>, ParentType, ContextType, RequireFields<CloudLxQueryCustomerArgs, 'platformId'>>;
   customers?: Resolver<Maybe<ResolversTypes['CloudLXCustomerConnection']>, ParentType, ContextType, Partial<CloudLxQueryCustomersArgs>>;
   realms?: Resolver<Maybe<Array<ResolversTypes['CloudLXRealm']>>, ParentType, ContextType>;
   services?: Resolver<Maybe<ResolversTypes['CloudLXServiceConnection']>, ParentType, ContextType, Partial<CloudLxQueryServicesArgs>>;
   subRealms?: Resolver<Maybe<Array<ResolversTypes['CloudLXSubRealm']>>, ParentType, ContextType>;
   webhook?: Resolver<Maybe<ResolversTypes['CloudLXWebhook']>, ParentType, ContextType, RequireFields<CloudLxQueryWebhookArgs, 'platformId'>>;
-  webhooks?: Resolver<Maybe<Array<ResolversTypes['CloudLXWebhook']>>, ParentType, ContextType>;
+  webhooks?: Resolver<Maybe<ResolversTypes['CloudLXWebhookConnection']>, ParentType, ContextType, Partial<CloudLxQueryWebhooksArgs>>;
 };
 
 export type CloudLxRealmResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudLXRealm'] = ResolversParentTypes['CloudLXRealm']> = {
@@ -34678,6 +34770,18 @@ export type CloudLxWebhookResolvers<ContextType = GraphQLContext, ParentType ext
   platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   url?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type CloudLxWebhookConnectionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudLXWebhookConnection'] = ResolversParentTypes['CloudLXWebhookConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['CloudLXWebhookEdge']>, ParentType, ContextType>;
+  nodes?: Resolver<Array<ResolversTypes['CloudLXWebhook']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+  totalCount?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+};
+
+export type CloudLxWebhookEdgeResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudLXWebhookEdge'] = ResolversParentTypes['CloudLXWebhookEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['CloudLXWebhook'], ParentType, ContextType>;
 };
 
 export type CloudLxWebhookPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CloudLXWebhookPayload'] = ResolversParentTypes['CloudLXWebhookPayload']> = {
@@ -34852,14 +34956,14 @@ export type IxcDeviceResolvers<ContextType = GraphQLContext, ParentType extends 
   manufacturer?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   model?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   online?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
-  parameters?: Resolver<Array<ResolversTypes['IxcParameter']>, ParentType, ContextType, Partial<IxcDeviceParametersArgs>>;
+  parameters?: Resolver<Maybe<Array<ResolversTypes['IxcParameter']>>, ParentType, ContextType, Partial<IxcDeviceParametersArgs>>;
   platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   pppoeLogin?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   rxBytes?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
   serialNumber?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   txBytes?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
   uptimeSeconds?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
-  wifiNetworks?: Resolver<Array<ResolversTypes['IxcWifiNetwork']>, ParentType, ContextType>;
+  wifiNetworks?: Resolver<Maybe<Array<ResolversTypes['IxcWifiNetwork']>>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
@@ -34895,18 +34999,19 @@ export type IxcOperationPayloadResolvers<ContextType = GraphQLContext, ParentTyp
 
 export type IxcParameterResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['IxcParameter'] = ResolversParentTypes['IxcParameter']> = {
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  redacted?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   type?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
-  value?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  value?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   writable?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
 };
 
 export type IxcQueryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['IxcQuery'] = ResolversParentTypes['IxcQuery']> = {
   apiClient?: Resolver<Maybe<ResolversTypes['IxcApiClient']>, ParentType, ContextType, RequireFields<IxcQueryApiClientArgs, 'platformId'>>;
-  apiClients?: Resolver<Array<ResolversTypes['IxcApiClient']>, ParentType, ContextType>;
+  apiClients?: Resolver<Maybe<Array<ResolversTypes['IxcApiClient']>>, ParentType, ContextType>;
   device?: Resolver<Maybe<ResolversTypes['IxcDevice']>, ParentType, ContextType, RequireFields<IxcQueryDeviceArgs, 'serialNumber'>>;
-  devices?: Resolver<ResolversTypes['IxcDeviceConnection'], ParentType, ContextType, Partial<IxcQueryDevicesArgs>>;
+  devices?: Resolver<Maybe<ResolversTypes['IxcDeviceConnection']>, ParentType, ContextType, Partial<IxcQueryDevicesArgs>>;
   operation?: Resolver<Maybe<ResolversTypes['IxcOperation']>, ParentType, ContextType, RequireFields<IxcQueryOperationArgs, 'protocol'>>;
-  webhooks?: Resolver<Array<ResolversTypes['IxcWebhook']>, ParentType, ContextType>;
+  webhooks?: Resolver<Maybe<Array<ResolversTypes['IxcWebhook']>>, ParentType, ContextType>;
 };
 
 export type IxcWebhookResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['IxcWebhook'] = ResolversParentTypes['IxcWebhook']> = {
@@ -36414,6 +36519,8 @@ export type Resolvers<ContextType = GraphQLContext> = {
   CloudCIXVaultRegionConnection?: CloudCixVaultRegionConnectionResolvers<ContextType>;
   CloudCIXVaultRegionEdge?: CloudCixVaultRegionEdgeResolvers<ContextType>;
   CloudLXApiClient?: CloudLxApiClientResolvers<ContextType>;
+  CloudLXApiClientConnection?: CloudLxApiClientConnectionResolvers<ContextType>;
+  CloudLXApiClientEdge?: CloudLxApiClientEdgeResolvers<ContextType>;
   CloudLXApiClientPayload?: CloudLxApiClientPayloadResolvers<ContextType>;
   CloudLXCountry?: CloudLxCountryResolvers<ContextType>;
   CloudLXCreateApiClientPayload?: CloudLxCreateApiClientPayloadResolvers<ContextType>;
@@ -36431,6 +36538,8 @@ export type Resolvers<ContextType = GraphQLContext> = {
   CloudLXServiceEdge?: CloudLxServiceEdgeResolvers<ContextType>;
   CloudLXSubRealm?: CloudLxSubRealmResolvers<ContextType>;
   CloudLXWebhook?: CloudLxWebhookResolvers<ContextType>;
+  CloudLXWebhookConnection?: CloudLxWebhookConnectionResolvers<ContextType>;
+  CloudLXWebhookEdge?: CloudLxWebhookEdgeResolvers<ContextType>;
   CloudLXWebhookPayload?: CloudLxWebhookPayloadResolvers<ContextType>;
   Customer?: CustomerResolvers<ContextType>;
   CustomerConnection?: CustomerConnectionResolvers<ContextType>;

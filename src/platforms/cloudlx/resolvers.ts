@@ -31,9 +31,9 @@ export const cloudlxResolvers: Resolvers = {
     realms: (_, __, ctx) => ctx.platforms.cloudlx.loaders.realms(),
     subRealms: (_, __, ctx) => ctx.platforms.cloudlx.loaders.subRealms(),
     services: async (_, args, ctx) => connectionFromArray(await ctx.platforms.cloudlx.loaders.services(), args),
-    apiClients: (_, __, ctx) => ctx.platforms.cloudlx.loaders.apiClients(),
+    apiClients: async (_, args, ctx) => connectionFromArray(await ctx.platforms.cloudlx.loaders.apiClients(), args),
     apiClient: (_, { platformId }, ctx) => orNull(ctx.platforms.cloudlx.client.getApiClient(platformId)),
-    webhooks: (_, __, ctx) => ctx.platforms.cloudlx.loaders.webhooks(),
+    webhooks: async (_, args, ctx) => connectionFromArray(await ctx.platforms.cloudlx.loaders.webhooks(), args),
     webhook: (_, { platformId }, ctx) => orNull(ctx.platforms.cloudlx.client.getWebhook(platformId)),
   },
 
