@@ -1,12 +1,18 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, describe, expect, it } from 'vitest';
+import { PassThrough } from 'node:stream';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { CloudCIXSimulator } from '../src/platforms/cloudcix/simulator.js';
 import { startStack } from './utils/harness.js';
 
 const QUERY = '{ cloudcix { membership { currency(platformId: 1) { name } } } }';
 const LOGIN = 'POST /membership/auth/login/';
 const REFRESH = 'PUT /membership/auth/login/';
+const READ_MEMBER_LIST = 'GET /membership/member/';
 const READ = 'GET /membership/currency/:pk/';
+
+/** A CloudCIX token's `exp`, in epoch milliseconds. */
+function expiryOf(token: string): number {
+  return (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')) as { exp: number }).exp * 1000;
+}
 
 describe('CloudCIX tokens', () => {
   it('logs in with email, password and API key, then sends that token as X-Auth-Token until it changes', async () => {
@@ -39,28 +45,31 @@ describe('CloudCIX tokens', () => {
   });
 
   it('refreshes with PUT auth/login/ before the token expires, so no request meets an expired token', async () => {
-    // Two-second tokens: the gateway renews in the last tenth of a token's life. The loop
-    // asks until it has seen a refresh; a request that misses the window meets a login
-    // instead, and the next token gives another chance. The throttle is lifted here so
-    // the loop is never paused across the window (the throttle has its own test).
-    const stack = await startStack({
-      env: { CLOUDCIX_REQUESTS_PER_SECOND: '1000' },
-      simulators: { cloudcix: { tokenTtlSeconds: 2, requestsPerSecond: 0 } },
-    });
-    const sim = stack.sim('cloudcix');
-    for (let i = 0; i < 500 && !sim.server.requests(REFRESH).length; i++) {
+    // No waiting on the wall clock: the gateway's clock (Date.now) and the simulator's are
+    // moved together to 10 s before the token's expiry, inside the renewal window (the
+    // last 30 s of an hour's token) and far from the expiry itself.
+    const realNow = Date.now.bind(Date);
+    let offset = 0;
+    const clock = vi.spyOn(Date, 'now').mockImplementation(() => realNow() + offset);
+    const stack = await startStack({ simulators: { cloudcix: { clock: () => Date.now() } } });
+    try {
+      const sim = stack.sim('cloudcix');
       expect((await stack.graphql(QUERY)).body.errors).toBeUndefined();
-      await sleep(15);
+      const first = sim.server.requests(READ)[0]!.headers['x-auth-token'] as string;
+      offset = expiryOf(first) - 10_000 - realNow();
+
+      const res = await stack.graphql(QUERY);
+      expect(res.body.errors).toBeUndefined();
+      expect(res.body.data.cloudcix.membership.currency.name).toBe('Euro');
+      expect(sim.server.log.map((r) => `${r.route} ${r.status}`)).toEqual([`${LOGIN} 201`, `${READ} 200`, `${REFRESH} 200`, `${READ} 200`]);
+      const [, , refresh, after] = sim.server.log;
+      expect(refresh!.headers['x-auth-token']).toBe(first);
+      expect(after!.headers['x-auth-token']).not.toBe(first);
+      expect(expiryOf(after!.headers['x-auth-token'] as string)).toBeGreaterThan(expiryOf(first));
+    } finally {
+      await stack.close();
+      clock.mockRestore();
     }
-    const [refresh] = sim.server.requests(REFRESH);
-    expect(refresh?.status).toBe(200);
-    const index = sim.server.log.indexOf(refresh!);
-    const before = sim.server.log.slice(0, index).filter((r) => r.route === READ).at(-1)!;
-    expect(refresh!.headers['x-auth-token']).toBe(before.headers['x-auth-token']);
-    await stack.graphql(QUERY);
-    const after = sim.server.log.slice(index + 1).find((r) => r.route === READ)!;
-    expect(after.headers['x-auth-token']).not.toBe(before.headers['x-auth-token']);
-    expect(sim.server.log.filter((r) => r.status === 401)).toEqual([]);
   });
 
   it('uses a token the client forwards in x-cloudcix-token: the simulator sees that user, not the gateway', async () => {
@@ -102,5 +111,62 @@ describe('CloudCIX login refused', () => {
     expect(error).toMatchObject({ extensions: { code: 'UNAUTHENTICATED', platform: 'cloudcix', upstreamCode: 'membership_token_create_002' } });
     expect(error!.message).toContain('CLOUDCIX_PASSWORD');
     expect(stack.responses.join('')).not.toContain('not-the-password');
+  });
+});
+
+describe('CloudCIX secrets', () => {
+  it('never appear in responses or logs at trace level: password, API keys, member secrets, every X-Auth-Token', async () => {
+    const logs = new PassThrough();
+    let logText = '';
+    logs.on('data', (chunk: Buffer) => (logText += chunk.toString()));
+    const realNow = Date.now.bind(Date);
+    let offset = 0;
+    const clock = vi.spyOn(Date, 'now').mockImplementation(() => realNow() + offset);
+    const stack = await startStack({ env: { LOG_LEVEL: 'trace' }, logDestination: logs, simulators: { cloudcix: { clock: () => Date.now() } } });
+    try {
+      const sim = stack.sim('cloudcix');
+      const MEMBERS = '{ cloudcix { membership { members(first: 5) { nodes { name data currency { name } } } member(platformId: 1) { name glnPrefix data } } } customers { nodes { name } } }';
+
+      // Login, then reads of members (their records carry api_key and secret).
+      const read = await stack.graphql(MEMBERS);
+      expect(read.body.errors).toBeUndefined();
+      expect(read.body.data.cloudcix.membership.members.nodes).toHaveLength(5);
+      // A refresh: the clocks move into the token's renewal window.
+      offset = expiryOf(sim.server.requests(READ_MEMBER_LIST)[0]!.headers['x-auth-token'] as string) - 10_000 - realNow();
+      expect((await stack.graphql(MEMBERS)).body.errors).toBeUndefined();
+      expect(sim.server.requests(REFRESH).map((r) => r.status)).toEqual([200]);
+      // A refused token: the gateway's (failed refresh, a new login) …
+      sim.expireTokens();
+      expect((await stack.graphql(MEMBERS)).body.errors).toBeUndefined();
+      // … a forwarded one that works, and a forwarded one CloudCIX refuses (401).
+      const forwarded = await sim.issueToken(2);
+      expect((await stack.graphql(MEMBERS, undefined, { 'x-cloudcix-token': forwarded })).body.errors).toBeUndefined();
+      sim.expireTokens();
+      const refused = await stack.graphql(MEMBERS, undefined, { 'x-cloudcix-token': forwarded });
+      expect(refused.body.errors?.[0].extensions).toMatchObject({ code: 'UNAUTHENTICATED', upstreamStatus: 401 });
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(logText).toContain('upstream request'); // the log really was captured at trace level
+
+      const tokens = new Set(sim.server.log.map((r) => r.headers['x-auth-token']).filter((t): t is string => typeof t === 'string'));
+      expect(tokens.size).toBeGreaterThanOrEqual(4); // the first login's, the refreshed one, the new login's, the forwarded one
+      expect(tokens).toContain(forwarded);
+      const members = sim.records('Membership', 'member');
+      const secrets = [
+        ...sim.users.map((u) => u.password),
+        ...members.flatMap((m) => [m.api_key as string, m.secret as string]),
+        ...tokens,
+      ];
+      expect(secrets).toContain(sim.config.password);
+      expect(secrets).toContain(sim.config.apiKey);
+      expect(stack.responses.length).toBe(5);
+      for (const secret of secrets) {
+        expect(secret.length).toBeGreaterThan(8);
+        expect(logText.includes(secret), 'a secret reached the logs').toBe(false);
+        for (const body of stack.responses) expect(body.includes(secret), 'a secret reached a response').toBe(false);
+      }
+    } finally {
+      await stack.close();
+      clock.mockRestore();
+    }
   });
 });

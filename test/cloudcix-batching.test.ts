@@ -1,6 +1,12 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it, beforeAll } from 'vitest';
 import { toGlobalId } from '../src/core/graphql/ids.js';
+import { RateLimitedError } from '../src/core/upstream/errors.js';
+import { RequestThrottle } from '../src/platforms/cloudcix/throttle.js';
 import { startStack, type Stack } from './utils/harness.js';
+
+const CURRENCY = '{ cloudcix { membership { currency(platformId: 1) { name } } } }';
+const READ = 'GET /membership/currency/:pk/';
 
 /** Batching and throttling, asserted on the simulator's request log. */
 describe('CloudCIX batching and throttle', () => {
@@ -86,5 +92,142 @@ describe('CloudCIX batching and throttle', () => {
     // No second holds more than 20 arrivals.
     const arrivals = sim.server.log.map((r) => r.at).sort((a, b) => a - b);
     for (let i = 20; i < arrivals.length; i++) expect(arrivals[i]! - arrivals[i - 20]!).toBeGreaterThanOrEqual(1000);
+  });
+});
+
+describe('CloudCIX batch reads when CloudCIX skips id__in', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack();
+    await stack.graphql(CURRENCY);
+  });
+
+  const NODES = 'query($ids: [ID!]!) { nodes(ids: $ids) { ... on CloudCIXAddress { platformId name } } }';
+  const LIST = 'GET /membership/address/';
+  const READ_ADDRESS = 'GET /membership/address/:pk/';
+
+  /** The unfiltered first page, as CloudCIX answers when it skipped the filter. */
+  function unfilteredPage(warnings: unknown[]) {
+    const sim = stack.sim('cloudcix');
+    const content = sim.records('Membership', 'address').slice(0, 3);
+    return { status: 200, times: 1, body: { content, _metadata: { page: 0, limit: 100, order: 'id', total_records: 300, warnings } } };
+  }
+
+  async function readAddresses(ids: number[]) {
+    const res = await stack.graphql(NODES, { ids: ids.map((id) => toGlobalId('CloudCIXAddress', id)) });
+    expect(res.body.errors).toBeUndefined();
+    return res.body.data.nodes as ({ platformId: string; name: string } | null)[];
+  }
+
+  it('falls back to one GET per id when the warnings say id__in was skipped, keeping the asked-for records the page held', async () => {
+    const sim = stack.sim('cloudcix');
+    sim.clearLog();
+    sim.server.inject(LIST, unfilteredPage(['search[id__in]=[2,250,251,252,99999] was skipped: "id__in" could not be applied']));
+    const ids = [2, 250, 251, 252, 99999];
+    const nodes = await readAddresses(ids);
+    expect(nodes).toEqual([2, 250, 251, 252].map((id) => ({ platformId: String(id), name: sim.record('Membership', 'address', id)!.name })).concat([null as never]));
+    const log = sim.server.log.map((r) => `${r.route} ${r.route === LIST ? '' : r.path.split('/').at(-2)} ${r.status}`);
+    // Address 2 was on the page, so it is not read again; 99999 really does not exist (404 → null).
+    expect(log.sort()).toEqual([`${LIST}  200`, `${READ_ADDRESS} 250 200`, `${READ_ADDRESS} 251 200`, `${READ_ADDRESS} 252 200`, `${READ_ADDRESS} 99999 404`].sort());
+  });
+
+  it('also falls back when there is no warning but the answer holds records that were not asked for', async () => {
+    const sim = stack.sim('cloudcix');
+    sim.clearLog();
+    sim.server.inject(LIST, unfilteredPage([]));
+    const nodes = await readAddresses([260, 261]);
+    expect(nodes.map((n) => n?.platformId)).toEqual(['260', '261']);
+    expect(sim.server.log.map((r) => r.route).sort()).toEqual([LIST, READ_ADDRESS, READ_ADDRESS]);
+  });
+
+  it('trusts a filtered answer: an id it does not hold is NOT_FOUND, without a GET', async () => {
+    const sim = stack.sim('cloudcix');
+    sim.clearLog();
+    const nodes = await readAddresses([270, 99998]);
+    expect(nodes).toEqual([{ platformId: '270', name: sim.record('Membership', 'address', 270)!.name }, null]);
+    expect(sim.server.log.map((r) => r.route)).toEqual([LIST]);
+  });
+});
+
+describe('CloudCIX throttle queue bounds', () => {
+  it('fails a request that waited longer than the deadline with RATE_LIMITED', async () => {
+    const throttle = new RequestThrottle({ limit: 1, windowMs: 60_000, maxWaitMs: 20 });
+    await throttle.run(async () => undefined); // the one slot stays taken for a minute
+    const error = await throttle.run(async () => 'never').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RateLimitedError);
+    expect(error).toMatchObject({ code: 'RATE_LIMITED', platform: 'cloudcix' });
+    expect((error as Error).message).toMatch(/waiting 0 s for a turn: CloudCIX allows 1 requests per second/);
+    expect(throttle.queued).toBe(0);
+  });
+
+  it('refuses a request at once when the user already has the maximum waiting, and serves the queue after', async () => {
+    const throttle = new RequestThrottle({ limit: 1, windowMs: 1, maxQueued: 2 });
+    let release!: () => void;
+    const first = throttle.run(() => new Promise<string>((resolve) => (release = () => resolve('first'))));
+    const queued = [throttle.run(async () => 'second'), throttle.run(async () => 'third')];
+    const refused = await throttle.run(async () => 'fourth').catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(RateLimitedError);
+    expect((refused as Error).message).toContain('2 requests of this CloudCIX user are already waiting');
+    expect(throttle.queued).toBe(2);
+    release();
+    expect(await Promise.all([first, ...queued])).toEqual(['first', 'second', 'third']);
+  });
+});
+
+describe('CloudCIX throttle queues and retries', () => {
+  it('names one queue for the gateway, even when its first requests race its first login', async () => {
+    const stack = await startStack();
+    const sim = stack.sim('cloudcix');
+    const results = await Promise.all(Array.from({ length: 5 }, () => stack.graphql(CURRENCY)));
+    for (const res of results) expect(res.body.errors).toBeUndefined();
+    expect(sim.server.requests('POST /membership/auth/login/')).toHaveLength(1);
+    expect(stack.gateway.clients.cloudcix.throttles.keys()).toEqual([`uid:${sim.users[0]!.uid}`]);
+    sim.expireTokens(); // a new login keeps the same queue
+    expect((await stack.graphql(CURRENCY)).body.errors).toBeUndefined();
+    expect(stack.gateway.clients.cloudcix.throttles.keys()).toEqual([`uid:${sim.users[0]!.uid}`]);
+  });
+
+  it("queues a forwarded token by its hash, so a forged token naming the gateway's uid cannot fill the gateway's queue", async () => {
+    const stack = await startStack();
+    const sim = stack.sim('cloudcix');
+    await stack.graphql(CURRENCY);
+    const uid = sim.users[0]!.uid;
+    const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    const forged = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ uid, exp: 4_102_444_800 })}.forged`;
+    const res = await stack.graphql(CURRENCY, undefined, { 'x-cloudcix-token': forged });
+    expect(res.body.errors?.[0].extensions).toMatchObject({ code: 'UNAUTHENTICATED', platform: 'cloudcix' });
+    const genuine = await sim.issueToken(uid);
+    expect((await stack.graphql(CURRENCY, undefined, { 'x-cloudcix-token': genuine })).body.errors).toBeUndefined();
+    const hash = (token: string) => `token:${createHash('sha256').update(token).digest('hex')}`;
+    expect(stack.gateway.clients.cloudcix.throttles.keys().sort()).toEqual([`uid:${uid}`, hash(forged), hash(genuine)].sort());
+  });
+
+  it('takes a new throttle slot for each retry of a GET (after a 503 and after a dropped connection)', async () => {
+    // One request per second: each attempt must wait a second after the previous answer.
+    const stack = await startStack({ env: { UPSTREAM_RETRIES: '2' }, simulators: { cloudcix: { requestsPerSecond: 1 } } });
+    const sim = stack.sim('cloudcix');
+    await stack.graphql(CURRENCY); // logs in
+    sim.clearLog();
+    sim.server.inject(READ, { status: 503, times: 1 });
+    sim.server.inject('*', { drop: true, times: 1 });
+    const res = await stack.graphql(CURRENCY);
+    expect(res.body.errors).toBeUndefined();
+    expect(res.body.data.cloudcix.membership.currency.name).toBe('Euro');
+    const reads = sim.server.requests(READ);
+    expect(reads.map((r) => r.status)).toEqual([503, 0, 200]);
+    for (let i = 1; i < reads.length; i++) expect(reads[i]!.at - reads[i - 1]!.at).toBeGreaterThanOrEqual(1000);
+  });
+
+  it('does not retry a 500, nor a write', async () => {
+    const stack = await startStack();
+    const sim = stack.sim('cloudcix');
+    await stack.graphql(CURRENCY);
+    sim.clearLog();
+    sim.server.inject(READ, { status: 500, times: 1 });
+    const res = await stack.graphql(CURRENCY);
+    expect(res.body.errors?.[0].extensions).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', upstreamStatus: 500 });
+    sim.server.inject('POST /membership/address/', { status: 503, times: 1 });
+    await stack.graphql('mutation { cloudcixMembershipAddressCreate(input: { name: "Not retried", country_id: 1, currency_id: 1 }) { __typename } }');
+    expect(sim.server.log.map((r) => `${r.route} ${r.status}`)).toEqual([`${READ} 500`, 'POST /membership/address/ 503']);
   });
 });

@@ -1,9 +1,17 @@
+import { createHash } from 'node:crypto';
 import { TokenManager, type IssuedToken } from '../../core/upstream/tokens.js';
 import { UpstreamHttp, retryAfterSeconds, type HttpMethod, type UpstreamResponse } from '../../core/upstream/http.js';
-import { BadUserInputError, UnauthenticatedError, UpstreamBadResponseError, errorFromStatus, type SwitchboardError } from '../../core/upstream/errors.js';
+import {
+  BadUserInputError,
+  SwitchboardError,
+  UnauthenticatedError,
+  UpstreamBadResponseError,
+  UpstreamUnavailableError,
+  errorFromStatus,
+} from '../../core/upstream/errors.js';
 import type { ClientDeps } from '../../core/platform.js';
 import { catalogue, type CloudCIXService } from './catalogue.js';
-import { ThrottleRegistry } from './throttle.js';
+import { ThrottleRegistry, type RequestThrottle } from './throttle.js';
 import type { CloudCIXErrorBody, CloudCIXFilters, CloudCIXListBody, CloudCIXListPage, CloudCIXListParams, CloudCIXRecord, CloudCIXTokenBody } from './types.js';
 
 export interface CloudCIXCredentials {
@@ -14,6 +22,10 @@ export interface CloudCIXCredentials {
   apiKey: string;
   /** Per user; default 20 (UPSTREAMS.md §4). */
   requestsPerSecond?: number;
+  /** How long a request may wait for a throttle slot (default 30 s, throttle.ts). */
+  maxQueueWaitMs?: number;
+  /** How many requests of one user may wait at once (default 10,000, throttle.ts). */
+  maxQueued?: number;
 }
 
 /** The header a GraphQL client sends its own CloudCIX token in, to act as itself. */
@@ -24,6 +36,9 @@ export const CLOUDCIX_MAX_LIMIT = 100;
 
 const TOKEN_SERVICE = catalogue.services.find((s) => s.application === 'Membership' && s.service === 'token');
 const MEMBERSHIP_SLUG = 'membership';
+
+/** The statuses after which a GET is sent again, as UpstreamHttp would (src/core/upstream/http.ts). */
+const RETRYABLE_STATUS = new Set([502, 503, 504]);
 
 /**
  * The CloudCIX REST API, generic over the catalogue: one method per CRUDL verb,
@@ -42,8 +57,14 @@ export class CloudCIXClient {
   /** The gateway's own API (its login); `as(token)` for a forwarded token. */
   readonly api: CloudCIXApi;
   private readonly bases = new Map<string, string>();
-  /** The gateway user's throttle queue: its `uid` once the first login tells it. */
-  private gatewayUserKey = 'gateway';
+  /**
+   * The gateway's one throttle queue, named by the first login (`uid:<uid>` from
+   * the token CloudCIX issued to the gateway itself) and never renamed: no
+   * request of the gateway queues before that login, so there is only ever one.
+   */
+  private gatewayQueueKey: string | undefined;
+  /** GET retries after a 502/503/504 or a dropped connection, each in its own throttle slot. */
+  private readonly retries: number;
 
   constructor(
     private readonly config: CloudCIXCredentials,
@@ -54,9 +75,12 @@ export class CloudCIXClient {
       // Requests carry absolute URLs (one host per application); this base only anchors relative ones.
       baseUrl: this.applicationBase(MEMBERSHIP_SLUG),
       ...deps,
+      // Retried here instead (send()), so that every attempt takes its own throttle slot.
+      retries: 0,
       readError: readCloudCIXError,
     });
-    this.throttles = new ThrottleRegistry(config.requestsPerSecond ?? 20);
+    this.retries = deps.retries;
+    this.throttles = new ThrottleRegistry({ limit: config.requestsPerSecond ?? 20, maxWaitMs: config.maxQueueWaitMs, maxQueued: config.maxQueued });
     this.tokens = new TokenManager({ platform: 'cloudcix', fetchToken: (previous) => this.fetchToken(previous) });
     this.api = new CloudCIXApi(this, undefined);
   }
@@ -99,13 +123,21 @@ export class CloudCIXClient {
    * held, so a long wait never sends a token that expired meanwhile; after a 401
    * it takes a fresh token and tries once more (in a new slot). A forwarded token
    * that CloudCIX refuses is the client's to renew: its 401 goes back unchanged.
+   *
+   * A GET that meets a 502/503/504 or a dropped connection is sent again up to
+   * `UPSTREAM_RETRIES` times, each attempt in a slot of its own, so retries count
+   * against the user's rate like any other request.
    */
   async send<T>(forwarded: string | undefined, method: HttpMethod, url: string, route: string, init: { query?: URLSearchParams; json?: unknown } = {}): Promise<UpstreamResponse<T>> {
     const request = (token: string) => this.http.request<T>({ method, path: url, route, query: init.query, json: init.json, headers: { 'x-auth-token': token } });
-    if (forwarded) return this.throttles.for(userKey(forwarded)).run(() => request(forwarded));
+    if (forwarded) {
+      const key = forwardedQueueKey(forwarded);
+      return this.withRetries(method, () => this.throttles.for(key).run(() => request(forwarded)));
+    }
     let refused = false;
+    const queue = await this.gatewayQueue();
     const attempt = () =>
-      this.throttles.for(this.gatewayUserKey).run(async () => {
+      queue().run(async () => {
         const token = await this.tokens.get();
         try {
           return await request(token);
@@ -118,12 +150,35 @@ export class CloudCIXClient {
         }
       });
     try {
-      return await attempt();
+      return await this.withRetries(method, attempt);
     } catch (error) {
       // Only a token CloudCIX refused is worth a second try; a refused login is not.
       if (!refused) throw error;
-      return attempt();
+      return this.withRetries(method, attempt);
     }
+  }
+
+  /** Runs `attempt` (which takes its own slot) again after a retryable failure of a GET. */
+  private async withRetries<T>(method: HttpMethod, attempt: () => Promise<T>): Promise<T> {
+    const attempts = method === 'GET' ? this.retries + 1 : 1;
+    for (let i = 1; ; i++) {
+      try {
+        return await attempt();
+      } catch (error) {
+        if (i >= attempts || !isRetryable(error)) throw error;
+      }
+    }
+  }
+
+  /**
+   * The gateway's queue. Before the first request the gateway logs in (outside the
+   * throttle, as always), so the queue is named by the uid of a token the gateway
+   * obtained itself; the registry is asked per attempt, as it drops idle queues.
+   */
+  private async gatewayQueue(): Promise<() => RequestThrottle> {
+    if (this.gatewayQueueKey === undefined) await this.tokens.get();
+    const key = this.gatewayQueueKey ?? GATEWAY_QUEUE;
+    return () => this.throttles.for(key);
   }
 
   /**
@@ -133,7 +188,8 @@ export class CloudCIXClient {
    */
   private async fetchToken(previous: IssuedToken | undefined): Promise<IssuedToken> {
     const issued = await this.login(previous);
-    this.gatewayUserKey = userKey(issued.token);
+    // Named once: the same login is the same user, and a second name would be a second queue (twice the rate).
+    this.gatewayQueueKey ??= gatewayQueueKey(issued.token);
     return issued;
   }
 
@@ -258,14 +314,37 @@ function filterValue(value: unknown): string {
   return String(value);
 }
 
+/** The gateway's queue when its token names no user (CloudCIX's always do). */
+const GATEWAY_QUEUE = 'gateway';
+
 /**
- * Throttle key: CloudCIX limits per user, and its JWT payload names the user
- * (`uid`), so the gateway's token and a forwarded one of the same user share a
- * queue; a token that does not decode is its own queue.
+ * The gateway's queue key: the `uid` of the token CloudCIX issued to the gateway's
+ * own login. Read without verifying, but the gateway obtained the token itself.
  */
-function userKey(token: string): string {
+function gatewayQueueKey(token: string): string {
   const uid = decodeJwtPayload(token)?.uid;
-  return uid === undefined || uid === null ? `token:${token}` : `uid:${String(uid)}`;
+  return uid === undefined || uid === null ? GATEWAY_QUEUE : `uid:${String(uid)}`;
+}
+
+/**
+ * A forwarded token's queue key: a hash of the token itself. Its `uid` claim is not
+ * verified here (CloudCIX verifies it), so keying by it would let a forged token
+ * fill another user's queue; a token can only ever fill its own.
+ */
+function forwardedQueueKey(token: string): string {
+  return `token:${createHash('sha256').update(token).digest('hex')}`;
+}
+
+/**
+ * What UpstreamHttp would retry (it runs with `retries: 0` here): a 502/503/504
+ * answer, or a dropped or refused connection: an UpstreamUnavailableError from the
+ * transport, which carries the transport's error as its cause. Not timeouts, not
+ * an open circuit breaker or a gateway shutting down (no cause), not other 5xx.
+ */
+function isRetryable(error: unknown): boolean {
+  if (!(error instanceof SwitchboardError)) return false;
+  if (error.upstreamStatus !== undefined) return RETRYABLE_STATUS.has(error.upstreamStatus);
+  return error instanceof UpstreamUnavailableError && error.cause !== undefined;
 }
 
 function decodeJwtPayload(token: string): { uid?: unknown; exp?: unknown } | undefined {

@@ -1,5 +1,5 @@
 import DataLoader from 'dataloader';
-import { BadUserInputError, NotFoundError } from '../../core/upstream/errors.js';
+import { BadUserInputError, NotFoundError, UpstreamBadResponseError } from '../../core/upstream/errors.js';
 import { connectionFromSlice, offsetFromCursor, pageSize, type Connection } from '../../core/graphql/connection.js';
 import { CLOUDCIX_MAX_LIMIT, type CloudCIXApi } from './client.js';
 import type { ServiceModel } from './model.js';
@@ -48,6 +48,13 @@ export interface CloudCIXConnectionResult {
  * `search[id__in]=[…]` list request per 100 ids (CloudCIX's page limit), so a page
  * of 100 addresses with their countries and currencies costs three requests; a
  * lone id is a plain read. Every record a list returns primes the reads.
+ *
+ * CloudCIX skips a filter it cannot apply and says so in `_metadata.warnings`
+ * instead of refusing; a skipped `id__in` would answer with the unfiltered first
+ * page. So a batch whose warnings name `id__in`, or whose answer holds a record
+ * that was not asked for, is not trusted to be complete: the records asked for
+ * that it does hold are kept, and every other id of the chunk is read on its own
+ * with `GET …/{pk}/` instead of being reported missing.
  */
 export function createCloudCIXLoaders(api: CloudCIXApi) {
   const readers = new Map<string, DataLoader<string, CloudCIXRecord>>();
@@ -86,11 +93,26 @@ export function createCloudCIXLoaders(api: CloudCIXApi) {
           for (let i = 0; i < ids.length; i += CLOUDCIX_MAX_LIMIT) chunks.push(ids.slice(i, i + CLOUDCIX_MAX_LIMIT));
           await Promise.all(
             chunks.map(async (chunk) => {
+              let page: CloudCIXListPage;
               try {
-                const page = await api.list(service, parents, { page: 0, limit: CLOUDCIX_MAX_LIMIT, search: { id__in: chunk.map(idValue) } });
-                for (const record of page.records) found.set(recordKey(parents, String(record.id)), withParents(record, parents));
+                page = await api.list(service, parents, { page: 0, limit: CLOUDCIX_MAX_LIMIT, search: { id__in: chunk.map(idValue) } });
               } catch (error) {
                 for (const id of chunk) found.set(recordKey(parents, id), error as Error);
+                return;
+              }
+              const asked = new Set(chunk);
+              const filtered = !page.warnings.some(mentionsIdIn) && page.records.every((record) => asked.has(String(record.id)));
+              for (const record of page.records) {
+                const id = String(record.id);
+                if (asked.has(id)) found.set(recordKey(parents, id), withParents(record, parents));
+              }
+              if (filtered) return;
+              // CloudCIX did not apply id__in: an id missing from this answer says nothing about whether it exists.
+              const missing = chunk.filter((id) => !found.has(recordKey(parents, id)));
+              if (model.has('read')) {
+                await Promise.all(missing.map(readOne));
+              } else {
+                for (const id of missing) found.set(recordKey(parents, id), idInSkipped(model));
               }
             }),
           );
@@ -160,6 +182,19 @@ export function createCloudCIXLoaders(api: CloudCIXApi) {
 }
 
 export type CloudCIXLoaders = ReturnType<typeof createCloudCIXLoaders>;
+
+/** A `_metadata.warnings` entry about the `id__in` filter (CloudCIX skipped it); entries may be strings or objects. */
+function mentionsIdIn(warning: unknown): boolean {
+  const text = typeof warning === 'string' ? warning : JSON.stringify(warning);
+  return typeof text === 'string' && text.includes('id__in');
+}
+
+function idInSkipped(model: ServiceModel): UpstreamBadResponseError {
+  return new UpstreamBadResponseError(
+    `CloudCIX did not apply the id__in filter to the ${model.service.application}.${model.service.service} list, and the service has no read by id to fall back on`,
+    { platform: 'cloudcix' },
+  );
+}
 
 /** Whole-number ids go as numbers (`[1,2]`), anything else as a quoted string. */
 function idValue(id: string): number | string {
