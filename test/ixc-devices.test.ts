@@ -159,15 +159,18 @@ describe('IXC ACS devices', () => {
 
   it('reads TR-069 parameters, filtered by prefix', async () => {
     const serial = serials[5]!;
-    const res = await stack.graphql('query($s: String!) { ixc { device(serialNumber: $s) { all: parameters { name value type writable } mgmt: parameters(prefix: "InternetGatewayDevice.ManagementServer.") { name value } } } }', {
+    const res = await stack.graphql('query($s: String!) { ixc { device(serialNumber: $s) { all: parameters { name value type writable } mgmt: parameters(prefix: "InternetGatewayDevice.ManagementServer.") { name value redacted } } } }', {
       s: serial,
     });
     expect(res.body.errors).toBeUndefined();
     const device = res.body.data.ixc.device;
     expect(device.all).toContainEqual({ name: 'InternetGatewayDevice.DeviceInfo.SerialNumber', value: serial, type: 'xsd:string', writable: false });
     expect(device.mgmt).toEqual([
-      { name: 'InternetGatewayDevice.ManagementServer.PeriodicInformEnable', value: 'true' },
-      { name: 'InternetGatewayDevice.ManagementServer.PeriodicInformInterval', value: '300' },
+      { name: 'InternetGatewayDevice.ManagementServer.PeriodicInformEnable', value: 'true', redacted: false },
+      { name: 'InternetGatewayDevice.ManagementServer.PeriodicInformInterval', value: '300', redacted: false },
+      { name: 'InternetGatewayDevice.ManagementServer.ConnectionRequestUsername', value: 'ixc-acs', redacted: false },
+      // A credential: listed, never shown (test/ixc-secrets.test.ts).
+      { name: 'InternetGatewayDevice.ManagementServer.ConnectionRequestPassword', value: null, redacted: true },
     ]);
     // Both fields share one batched read.
     expect(sim.server.requests(PARAMETERS)).toHaveLength(1);

@@ -12,6 +12,9 @@ import { startStack, type Stack } from './utils/harness.js';
  * acknowledgement with a protocol at once; the simulator carries the action out
  * after a short delay and POSTs a signed webhook carrying that protocol to a real
  * HTTP receiver started here; `ixc { operation(protocol) }` then shows the outcome.
+ * Nothing here races a timer: the tests wait for the webhook of each action, and
+ * an offline device's timeout is fired by the test (`sim.timeOutOperation`), the
+ * simulator's own timeout staying at IXC's one hour.
  */
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -58,7 +61,7 @@ let online: string[];
 let offline: string[];
 
 beforeAll(async () => {
-  stack = await startStack({ simulators: { ixc: { actionDelayMs: 50, operationTimeoutMs: 400 } } });
+  stack = await startStack({ simulators: { ixc: { actionDelayMs: 50 } } });
   sim = stack.sim('ixc');
   receiver = await startReceiver();
   sim.deliverWebhooksTo(receiver.url, secret);
@@ -206,11 +209,17 @@ describe('IXC ACS asynchronous actions', () => {
     const reboot = 'mutation($s: String!) { ixcRebootDevice(input: { serialNumber: $s }) { operation { protocol } userErrors { message code } } }';
     const res = await stack.graphql(reboot, { s: serial });
     const protocol = res.body.data.ixcRebootDevice.operation.protocol;
+    // The operation stays pending until the test says the hour is up, however slow the machine.
     const again = await stack.graphql(reboot, { s: serial });
     expect(again.body.data.ixcRebootDevice).toEqual({
       operation: null,
       userErrors: [{ message: `Device ${serial} is still carrying out operation ${protocol}; wait for its webhook.`, code: 'CONFLICT' }],
     });
+    expect(await operation(protocol)).toMatchObject({ status: 'PENDING', finishedAt: null });
+    expect(receiver.received.some((d) => (JSON.parse(d.body) as { protocol?: string }).protocol === protocol)).toBe(false);
+
+    expect(sim.timeOutOperation(protocol)).toBe(true);
+    expect(sim.timeOutOperation(protocol)).toBe(false);
     const event = await eventFor(protocol);
     expect(event).toMatchObject({ type: 'ixc.operation.timeout', protocol, subject: serial, data: { status: 'failure', operation: 'reboot' } });
     expect(await operation(protocol)).toMatchObject({ status: 'TIMEOUT', kind: 'REBOOT' });

@@ -7,10 +7,7 @@ import { ixcConfigSchema } from './config.js';
 import { createIxcLoaders } from './loaders.js';
 import { ixcResolvers } from './resolvers.js';
 import { IxcSimulator } from './simulator.js';
-import type { IxcApiClientRecord } from './types.js';
 import { ixcWebhooks } from './webhooks.js';
-
-const webhooksOf = (apiClients: IxcApiClientRecord[]) => apiClients.filter((a) => a.webhookUri).map((apiClient) => tagType({ apiClient }, 'IxcWebhook'));
 
 export const ixc = definePlatform({
   key: 'ixc',
@@ -53,7 +50,7 @@ export const ixc = definePlatform({
   },
   unified: {
     apiClients: (scope) => scope.loaders.apiClients().then((list) => list.map((a) => tagType(a, 'IxcApiClient'))),
-    webhooks: (scope) => scope.loaders.apiClients().then(webhooksOf),
+    webhooks: (scope) => scope.loaders.webhooks(),
   },
   webhooks: ixcWebhooks,
   simulator: {

@@ -1,9 +1,18 @@
 import DataLoader from 'dataloader';
+import { tagType } from '../../core/graphql/ids.js';
 import { NotFoundError } from '../../core/upstream/errors.js';
 import { connectionFromSlice, offsetFromCursor, pageSize, type Connection, type ConnectionArgs } from '../../core/graphql/connection.js';
 import { once } from '../../core/graphql/once.js';
 import { IXC_PARAMETERS_BATCH_SIZE, type IxcClient, type IxcDeviceSearch } from './client.js';
-import { IXC_WIFI_BANDS, type IxcDeviceRecord, type IxcParameterRecord, type IxcWifiNetworkRef } from './types.js';
+import { IXC_WIFI_BANDS, type IxcApiClientRecord, type IxcDeviceRecord, type IxcParameterRecord, type IxcWebhookRef, type IxcWifiNetworkRef } from './types.js';
+
+/**
+ * IXC keeps one webhook per API client: an `IxcWebhook` for each client with a
+ * webhook URI, tagged so the unified `Webhook` interface resolves it.
+ */
+export function webhooksOf(apiClients: readonly IxcApiClientRecord[]): IxcWebhookRef[] {
+  return apiClients.filter((a) => a.webhookUri).map((apiClient) => tagType({ apiClient }, 'IxcWebhook'));
+}
 
 /**
  * One set per request. What a query costs upstream, besides the token exchange
@@ -74,6 +83,8 @@ export function createIxcLoaders(client: IxcClient) {
     },
     apiClients,
     apiClientById,
+    /** From the same (once per request) list as `apiClients`. */
+    webhooks: async () => webhooksOf(await apiClients()),
   };
 }
 

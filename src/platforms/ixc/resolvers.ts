@@ -11,6 +11,7 @@ import { withUserErrors } from '../../core/graphql/mutations.js';
 import { BadUserInputError, UpstreamBadResponseError } from '../../core/upstream/errors.js';
 import type { IxcDeviceSearch } from './client.js';
 import { orNull } from '../../core/graphql/nullable.js';
+import { isSecretParameter, redactSecrets } from './secrets.js';
 import {
   IXC_WEBHOOK_EVENTS,
   type IxcApiClientBody,
@@ -96,7 +97,7 @@ export const ixcResolvers: Resolvers = {
     device: (_, { serialNumber }, ctx) => orNull(ctx.platforms.ixc.loaders.deviceBySerial.load(serialNumber)),
     apiClients: (_, __, ctx) => ctx.platforms.ixc.loaders.apiClients(),
     apiClient: (_, { platformId }, ctx) => orNull(ctx.platforms.ixc.loaders.apiClientById.load(String(platformId))),
-    webhooks: async (_, __, ctx) => (await ctx.platforms.ixc.loaders.apiClients()).filter((a) => a.webhookUri).map((apiClient) => ({ apiClient })),
+    webhooks: (_, __, ctx) => ctx.platforms.ixc.loaders.webhooks(),
     operation: (_, { protocol }, ctx) => orNull(ctx.platforms.ixc.client.getOperation(String(protocol))),
   },
 
@@ -138,6 +139,12 @@ export const ixcResolvers: Resolvers = {
     },
   },
 
+  // Secret values (Wi-Fi keys, passwords) are never shown, whichever way the parameter was reached: see secrets.ts.
+  IxcParameter: {
+    value: (p) => (isSecretParameter(p.name) ? null : p.value),
+    redacted: (p) => isSecretParameter(p.name),
+  },
+
   IxcWifiNetwork: {
     id: (n) => toGlobalId('IxcWifiNetwork', `${n.serialNumber}/${n.id}`),
     platformId: (n) => n.id,
@@ -151,6 +158,8 @@ export const ixcResolvers: Resolvers = {
     kind: (o) => known(OPERATION_KIND, o.type, 'the operation type'),
     status: (o) => known({ pending: 'PENDING', success: 'SUCCESS', failure: 'FAILURE', timeout: 'TIMEOUT' } as Record<string, IxcOperationStatus>, o.status, 'the operation status'),
     device: (o, _, ctx) => orNull(ctx.platforms.ixc.loaders.deviceBySerial.load(o.serialNumber)),
+    // A parameters update's result lists the values it set, secrets included: see secrets.ts.
+    result: (o) => redactSecrets(o.result),
   },
 
   Mutation: {

@@ -61,13 +61,27 @@ const PARAM = {
   pppoeUsername: 'InternetGatewayDevice.WANDevice.1.WANConnectionDevice.1.WANPPPConnection.1.Username',
 } as const;
 
+/**
+ * Credentials a real device holds as TR-069 parameters, with per-device values,
+ * so that tests can check the gateway never shows them (secrets.ts).
+ */
+export const IXC_SIM_SECRET_PARAMETERS = {
+  wifiPassphrase: 'InternetGatewayDevice.LANDevice.1.WLANConfiguration.1.PreSharedKey.1.KeyPassphrase',
+  connectionRequestPassword: 'InternetGatewayDevice.ManagementServer.ConnectionRequestPassword',
+  pppoePassword: 'InternetGatewayDevice.WANDevice.1.WANConnectionDevice.1.WANPPPConnection.1.Password',
+} as const;
+
 /** The writable parameters every seeded device has, with their TR-069 types and factory values. */
 const WRITABLE_PARAMETERS: { name: string; type: string; factory: string }[] = [
   { name: 'InternetGatewayDevice.ManagementServer.PeriodicInformEnable', type: 'xsd:boolean', factory: 'true' },
   { name: 'InternetGatewayDevice.ManagementServer.PeriodicInformInterval', type: 'xsd:unsignedInt', factory: '300' },
+  { name: 'InternetGatewayDevice.ManagementServer.ConnectionRequestUsername', type: 'xsd:string', factory: 'ixc-acs' },
+  { name: IXC_SIM_SECRET_PARAMETERS.connectionRequestPassword, type: 'xsd:string', factory: '' },
   { name: 'InternetGatewayDevice.Time.NTPServer1', type: 'xsd:string', factory: 'a.ntp.br' },
   { name: 'InternetGatewayDevice.LANDevice.1.LANHostConfigManagement.DHCPServerEnable', type: 'xsd:boolean', factory: 'true' },
   { name: PARAM.pppoeUsername, type: 'xsd:string', factory: '' },
+  { name: IXC_SIM_SECRET_PARAMETERS.pppoePassword, type: 'xsd:string', factory: '' },
+  { name: IXC_SIM_SECRET_PARAMETERS.wifiPassphrase, type: 'xsd:string', factory: '' },
 ];
 
 export interface IxcSimulatorOptions extends SimulatorOptions {
@@ -85,6 +99,8 @@ interface SimDevice {
   record: IxcDeviceRecord;
   /** Current values of the writable parameters. */
   settings: Map<string, string>;
+  /** What a factory reset restores them to (the credentials are per device, as on a real router's label). */
+  factorySettings: Map<string, string>;
   wifi: Record<IxcWifiBand, IxcWifiRecord[]>;
   factoryWifi: Record<IxcWifiBand, IxcWifiRecord[]>;
   /** The protocol of the action it is carrying out, if any. */
@@ -130,6 +146,8 @@ export class IxcSimulator implements RunningSimulator<IxcConfig> {
   private readonly usage = new Map<string, Usage>();
   private readonly publicKeys = new Map<string, Promise<CryptoKey>>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** The timeout of each pending operation, by protocol, so a test can fire it at once (`timeOutOperation`). */
+  private readonly operationTimeouts = new Map<string, { timer: NodeJS.Timeout; fire: () => void }>();
   private readonly deliveryWaiters: { match: (d: IxcWebhookDelivery) => boolean; resolve: (d: IxcWebhookDelivery) => void }[] = [];
   private readonly insecureAgent = new Agent({ connect: { rejectUnauthorized: false } });
   private readonly secureAgent = new Agent();
@@ -166,6 +184,7 @@ export class IxcSimulator implements RunningSimulator<IxcConfig> {
   async close(): Promise<void> {
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
+    this.operationTimeouts.clear();
     await this.server.close();
     await Promise.all([this.insecureAgent.close(), this.secureAgent.close()]);
   }
@@ -193,6 +212,19 @@ export class IxcSimulator implements RunningSimulator<IxcConfig> {
   /** Forgets the request counts, so rate limits start afresh. */
   resetRateLimits(): void {
     this.usage.clear();
+  }
+
+  /**
+   * Makes a pending operation time out now, as it would after `operationTimeoutMs`
+   * without an answer from the device, so tests drive the timeout instead of racing
+   * a timer. False when the operation is unknown or no longer pending.
+   */
+  timeOutOperation(protocol: string): boolean {
+    const pending = this.operationTimeouts.get(protocol);
+    if (!pending) return false;
+    this.cancel(pending.timer);
+    pending.fire();
+    return true;
   }
 
   /** Resolves with the first delivery (already made or to come) that `match` accepts. */
@@ -286,14 +318,19 @@ export class IxcSimulator implements RunningSimulator<IxcConfig> {
       connection: { pppoeLogin: login, ipv4: login ? `100.64.${Math.floor(i / 250)}.${(i % 250) + 2}` : null },
       deviceInfo: { uptime: 3600 * (i % 240) + i, rx: 1_000_000_000 + i * 1_234_567, tx: 250_000_000 + i * 345_678, ipv6: i % 3 === 0 ? null : `2804:1e68:${i.toString(16)}::1` },
     };
-    const settings = new Map(WRITABLE_PARAMETERS.map((p) => [p.name, p.factory]));
+    const wifiPassword = `wifi-${serialNumber.slice(-6).toLowerCase()}`;
+    const factorySettings = new Map(WRITABLE_PARAMETERS.map((p) => [p.name, p.factory]));
+    factorySettings.set(IXC_SIM_SECRET_PARAMETERS.wifiPassphrase, wifiPassword);
+    factorySettings.set(IXC_SIM_SECRET_PARAMETERS.connectionRequestPassword, `crq-${(((i + 1) * 2_654_435_761) % 4_294_967_296).toString(36).padStart(7, '0')}`);
+    const settings = new Map(factorySettings);
     settings.set(PARAM.pppoeUsername, login ?? '');
+    settings.set(IXC_SIM_SECRET_PARAMETERS.pppoePassword, login ? `ppp-${(((i + 11) * 40_503) % 1_048_576).toString(36).padStart(4, '0')}${login.length}` : '');
     const ssid = `IXC-${serialNumber.slice(-4)}`;
     const wifi = (): Record<IxcWifiBand, IxcWifiRecord[]> => ({
-      '2.4': [{ id: 1, enable: true, ssid, password: `wifi-${serialNumber.slice(-6).toLowerCase()}`, channel: [1, 6, 11][i % 3]!, security: 'WPA2-PSK' }],
-      '5.8': model.dualBand ? [{ id: 5, enable: i % 5 !== 0, ssid: `${ssid}-5G`, password: `wifi-${serialNumber.slice(-6).toLowerCase()}`, channel: [36, 44, 149][i % 3]!, security: 'WPA2-PSK' }] : [],
+      '2.4': [{ id: 1, enable: true, ssid, password: wifiPassword, channel: [1, 6, 11][i % 3]!, security: 'WPA2-PSK' }],
+      '5.8': model.dualBand ? [{ id: 5, enable: i % 5 !== 0, ssid: `${ssid}-5G`, password: wifiPassword, channel: [36, 44, 149][i % 3]!, security: 'WPA2-PSK' }] : [],
     });
-    return { record, settings, wifi: wifi(), factoryWifi: wifi() };
+    return { record, settings, factorySettings, wifi: wifi(), factoryWifi: wifi() };
   }
 
   private parametersOf(device: SimDevice): IxcParameterRecord[] {
@@ -491,7 +528,7 @@ export class IxcSimulator implements RunningSimulator<IxcConfig> {
     const found = this.serialFromBody(req);
     if ('response' in found) return found.response;
     return this.startOperation(client, found.device, 'factory_reset', (device) => {
-      for (const p of WRITABLE_PARAMETERS) device.settings.set(p.name, p.factory);
+      device.settings = new Map(device.factorySettings);
       device.wifi = structuredClone(device.factoryWifi);
       device.record.deviceInfo.uptime = 0;
       device.record.lastInform = new Date().toISOString();
@@ -581,7 +618,8 @@ export class IxcSimulator implements RunningSimulator<IxcConfig> {
       operation.result = result;
       if (device.pending === operation.protocol) device.pending = undefined;
     };
-    const timeout = this.schedule(this.operationTimeoutMs, () => {
+    const timeOut = () => {
+      this.operationTimeouts.delete(operation.protocol);
       if (operation.status !== 'pending') return;
       finish('timeout', null);
       this.emit(
@@ -589,18 +627,25 @@ export class IxcSimulator implements RunningSimulator<IxcConfig> {
         { protocol: operation.protocol, serialNumber: operation.serialNumber, status: 'failure', data: { operation: type, reason: `The device did not answer within ${this.operationTimeoutMs} ms.` } },
         client.id,
       );
-    });
+    };
+    const timeout = this.schedule(this.operationTimeoutMs, timeOut);
+    this.operationTimeouts.set(operation.protocol, { timer: timeout, fire: timeOut });
     if (device.record.online) {
       this.schedule(this.actionDelayMs, () => {
         if (operation.status !== 'pending') return;
-        clearTimeout(timeout);
-        this.timers.delete(timeout);
+        this.cancel(timeout);
+        this.operationTimeouts.delete(operation.protocol);
         const outcome = carryOut(device);
         finish(outcome.status, outcome.result);
         this.emit(outcome.event, { protocol: operation.protocol, serialNumber: operation.serialNumber, status: outcome.status, data: outcome.result ?? {} }, client.id);
       });
     }
     return { status: 202, body: publicOperation(operation) };
+  }
+
+  private cancel(timer: NodeJS.Timeout): void {
+    clearTimeout(timer);
+    this.timers.delete(timer);
   }
 
   private schedule(ms: number, run: () => void): NodeJS.Timeout {

@@ -1,13 +1,16 @@
 import { BadUserInputError } from '../../core/upstream/errors.js';
 import { toIsoDateTime } from '../../core/graphql/scalars.js';
 import type { NormalizedEvent, PlatformWebhooks } from '../../core/events/types.js';
+import { redactSecrets } from './secrets.js';
 
 /**
  * IXC ACS delivers one JSON object per webhook (UPSTREAMS.md §3, payload assumed):
  * `{"event": "device.rebooted", "protocol": uuid|null, "serialNumber", "status": "success"|"failure", "occurredAt", "data": {...}}`.
  * Events that come from an asynchronous request carry that request's protocol, so
  * the event is keyed by it. Event names other than the seven known ones are kept
- * with their fields, so nothing accepted is lost.
+ * with their fields, so nothing accepted is lost, except secret parameter values
+ * (a `device.parameters_changed` carries what was set), which are redacted as in
+ * the graph (secrets.ts).
  */
 const EVENT_NAME = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/;
 
@@ -46,7 +49,7 @@ export const ixcWebhooks: PlatformWebhooks = {
       occurredAt: when,
       subject: typeof serialNumber === 'string' ? serialNumber : null,
       protocol: typeof protocol === 'string' ? protocol : null,
-      data: { status: status ?? null, ...((data as Record<string, unknown> | null | undefined) ?? {}) },
+      data: { status: status ?? null, ...redactSecrets((data as Record<string, unknown> | null | undefined) ?? {}) },
     };
     return [normalized];
   },

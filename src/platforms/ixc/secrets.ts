@@ -1,0 +1,52 @@
+/**
+ * Which TR-069 parameter values Switchboard never shows, decided here and only here.
+ *
+ * IXC ACS returns every parameter's value, including credentials a device holds:
+ * Wi-Fi keys (`…WLANConfiguration.1.KeyPassphrase`, `…PreSharedKey.1.PreSharedKey`,
+ * `…WEPKey.1.WEPKey`), the PPPoE password (`…WANPPPConnection.1.Password`), the
+ * ACS and connection-request passwords (`ManagementServer.Password`,
+ * `ManagementServer.ConnectionRequestPassword`), RADIUS secrets, WPS PINs.
+ *
+ * The rule: a parameter is secret when its last name segment (the leaf), compared
+ * case-insensitively, contains `password`, `passwd`, `passphrase`, `passcode`,
+ * `secret` or `psk`, or ends with `key` (optionally followed by digits: `WEPKey1`),
+ * or is a PIN (`PIN`, `WPSPIN`, `X_…_PIN`). Matching the leaf only keeps the
+ * non-secret siblings inside a secret-looking object readable
+ * (`…PreSharedKey.1.AssociatedDeviceMACAddress`), and `pass` alone is not enough
+ * (`…PassthroughEnable` is not a secret). When in doubt the rule hides: a hidden
+ * public value costs less than a shown key.
+ *
+ * A secret parameter keeps its name, type and writability; its value is `null`
+ * and `redacted` is true. Operation results and webhook data are JSON the ACS
+ * shapes: in them, every `{name, value}` pair whose name is secret gets the same
+ * treatment, and every object key that is itself a secret name gets `null`.
+ */
+const SECRET_LEAF = /pass(word|wd|phrase|code)|secret|psk|key\d*$|(^|_|wps)pin$/i;
+
+export function isSecretParameter(name: string): boolean {
+  const segments = name.split('.').filter((s) => s.length > 0);
+  const leaf = segments[segments.length - 1];
+  return leaf !== undefined && SECRET_LEAF.test(leaf);
+}
+
+/** A copy of ACS-shaped JSON (an operation's result, a webhook's data) with every secret value replaced by null. */
+export function redactSecrets<T>(value: T): T {
+  return redact(value, 0) as T;
+}
+
+function redact(value: unknown, depth: number): unknown {
+  // Deeper than any ACS answer: a cycle or a pathological body is cut off rather than walked for ever.
+  if (depth > 32) return null;
+  if (Array.isArray(value)) return value.map((item) => redact(item, depth + 1));
+  if (!value || typeof value !== 'object') return value;
+  const record = value as Record<string, unknown>;
+  const secretPair = typeof record.name === 'string' && 'value' in record && isSecretParameter(record.name);
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(record)) {
+    if (secretPair && key === 'value') out[key] = null;
+    else if (isSecretParameter(key)) out[key] = null;
+    else out[key] = redact(item, depth + 1);
+  }
+  if (secretPair) out.redacted = true;
+  return out;
+}
