@@ -3,10 +3,10 @@
  * every asset served by the gateway itself (see IDE_ASSETS in server.ts), so it
  * works on a machine with no internet.
  */
-export const FIRST_QUERY = `# Switchboard: one graph over CloudLX, IXC ACS,
-# Exotel and CloudCIX. Run this with the pink
-# button or Ctrl-Enter; browse every platform
-# in the Docs panel (book icon, top left).
+export const FIRST_QUERY = `# Switchboard: one graph over CloudLX,
+# IXC ACS, Exotel and CloudCIX.
+# Run: the pink button or Ctrl-Enter.
+# Docs: the book icon, top left.
 query FirstQuery {
   cloudlx {
     customers(first: 5) {
