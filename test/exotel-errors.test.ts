@@ -141,9 +141,9 @@ describe('Exotel errors through the gateway', () => {
 
   it('500: UPSTREAM_UNAVAILABLE on the field, with Exotel\'s RequestId in extensions for support', async () => {
     const requestId = sim.injectFailure('GET /app', { code: 500, error: 'There was an issue getting the application.', times: 1 });
-    const { body } = await stack.graphql(`{ exotel { apps { totalCount } customers { name } } }`);
+    const { body } = await stack.graphql(`{ exotel { apps { totalCount } customers { nodes { name } } } }`);
     expect(body.data.exotel.apps).toBeNull();
-    expect(body.data.exotel.customers).toEqual([{ name: sim.gatewayCustomer.CustomerName }]);
+    expect(body.data.exotel.customers.nodes).toEqual([{ name: sim.gatewayCustomer.CustomerName }]);
     expect(body.errors).toEqual([
       {
         message: 'Exotel: There was an issue getting the application.',
@@ -156,21 +156,21 @@ describe('Exotel errors through the gateway', () => {
 
   it('Status "Failure" under HTTP 200 is an error too, by its Code', async () => {
     const requestId = sim.injectFailure('GET /customer', { code: 400, httpStatus: 200, error: 'invalid request', times: 1 });
-    const { body } = await stack.graphql(`{ exotel { customers { name } } }`);
+    const { body } = await stack.graphql(`{ exotel { customers { nodes { name } } } }`);
     expect(body.data.exotel.customers).toBeNull();
     expect(body.errors[0].extensions).toEqual({ code: 'BAD_USER_INPUT', platform: 'exotel', upstreamStatus: 400, upstreamRequestId: requestId });
   });
 
   it('an expired token is renewed once, transparently, and the renewed one is cached', async () => {
-    await stack.graphql(`{ exotel { customers { name } } }`);
+    await stack.graphql(`{ exotel { customers { nodes { name } } } }`);
     const issued = sim.tokensIssued.customer;
     sim.expireTokens();
     sim.server.clearLog();
-    const { body } = await stack.graphql(`{ exotel { customers { name } } }`);
+    const { body } = await stack.graphql(`{ exotel { customers { nodes { name } } } }`);
     expect(body.errors).toBeUndefined();
     expect(sim.requests('GET /customer').map((r) => r.status)).toEqual([401, 200]);
     expect(sim.tokensIssued.customer).toBe(issued + 1);
-    await stack.graphql(`{ exotel { customers { name } } }`);
+    await stack.graphql(`{ exotel { customers { nodes { name } } } }`);
     expect(sim.tokensIssued.customer).toBe(issued + 1);
   });
 
@@ -231,7 +231,7 @@ describe('Exotel with a credential it refuses', () => {
 
   it('401: UNAUTHENTICATED naming the setting to check, never the secret', async () => {
     const app = sim.appsOf(sim.gatewayCustomer.CustomerID)[0]!;
-    const { body } = await stack.graphql(`query($id: ID!) { exotel { customers { name } app(platformId: $id) { name } } }`, { id: app.AppID });
+    const { body } = await stack.graphql(`query($id: ID!) { exotel { customers { nodes { name } } app(platformId: $id) { name } } }`, { id: app.AppID });
     expect(body.data.exotel).toEqual({ customers: null, app: null });
     const byPath = Object.fromEntries(body.errors.map((e: { path: string[] }) => [e.path.join('.'), e]));
     expect(byPath['exotel.customers'].extensions).toEqual({ code: 'UNAUTHENTICATED', platform: 'exotel', upstreamStatus: 401, upstreamRequestId: expect.stringMatching(UUID) });
@@ -260,7 +260,7 @@ describe('Exotel tokens that expire at once', () => {
 
   it('a token refused twice is an UNAUTHENTICATED error after exactly one renewal, not a loop', async () => {
     const sim = stack.sim('exotel');
-    const { body } = await stack.graphql(`{ exotel { customers { name } } }`);
+    const { body } = await stack.graphql(`{ exotel { customers { nodes { name } } } }`);
     expect(body.data.exotel.customers).toBeNull();
     expect(body.errors[0]).toMatchObject({ message: 'Exotel: token expired', extensions: { code: 'UNAUTHENTICATED', platform: 'exotel', upstreamStatus: 401 } });
     expect(sim.tokensIssued.customer).toBe(2);

@@ -30,10 +30,10 @@ const APP_FIELDS = `id platformId platform name customerPlatformId exotelAccount
 
 describe('Exotel customers', () => {
   it('reads the gateway customer with a customer token sent raw in Authorization', async () => {
-    const { body } = await stack.graphql(`{ exotel { customers { platformId name email platform createdAt } } }`);
+    const { body } = await stack.graphql(`{ exotel { customers { nodes { platformId name email platform createdAt } } } }`);
     expect(body.errors).toBeUndefined();
     const gateway = sim.gatewayCustomer;
-    expect(body.data.exotel.customers).toEqual([
+    expect(body.data.exotel.customers.nodes).toEqual([
       { platformId: gateway.CustomerID, name: gateway.CustomerName, email: gateway.Email, platform: 'EXOTEL', createdAt: new Date(gateway.CreatedAt!).toISOString() },
     ]);
     const read = sim.requests('GET /customer').at(-1)!;
@@ -54,12 +54,12 @@ describe('Exotel customers', () => {
     shownOnce.add(payload.customerSecret);
 
     const read = await stack.graphql(`query($id: ID!, $gid: ID!) {
-      exotel { customer(platformId: $id) { platformId name } customers { platformId } }
+      exotel { customer(platformId: $id) { platformId name } customers { nodes { platformId } } }
       node(id: $gid) { ... on ExotelCustomer { name } }
     }`, { id: stored.CustomerID, gid: payload.customer.id });
     expect(read.body.errors).toBeUndefined();
     expect(read.body.data.exotel.customer).toEqual({ platformId: stored.CustomerID, name: 'Umbrella Voice' });
-    expect(read.body.data.exotel.customers.map((c: { platformId: string }) => c.platformId)).toEqual([sim.gatewayCustomer.CustomerID, stored.CustomerID]);
+    expect(read.body.data.exotel.customers.nodes.map((c: { platformId: string }) => c.platformId)).toEqual([sim.gatewayCustomer.CustomerID, stored.CustomerID]);
     expect(read.body.data.node).toEqual({ name: 'Umbrella Voice' });
     expect(sim.requests('POST /token').filter((r) => (r.body as { Id: string }).Id === stored.CustomerID)).toHaveLength(1);
   });
@@ -271,7 +271,7 @@ describe('Exotel secrets', () => {
 
   it('every response of this file: a secret returned by a create payload appears there once, every other secret nowhere', async () => {
     // Read everything once more, so the walk covers lists, nodes and users after the creations.
-    const apps = await stack.graphql(`{ apps { nodes { id name } } customers { nodes { id name } } exotel { customers { name } apps { nodes { users(first: 50) { nodes { sipId email } } } } } }`);
+    const apps = await stack.graphql(`{ apps { nodes { id name } } customers { nodes { id name } } exotel { customers { nodes { name } } apps { nodes { users(first: 50) { nodes { sipId email } } } } } }`);
     expect(apps.body.data.apps.nodes.length).toBeGreaterThan(0);
     expect(shownOnce.size).toBe(4);
     const checked = expectSecretsShownAtMostAtCreation(stack, sim, shownOnce);

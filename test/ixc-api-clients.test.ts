@@ -31,9 +31,9 @@ afterAll(() => stack.close());
 
 describe('IXC ACS API clients', () => {
   it('lists the seeded clients with every field of seed 001', async () => {
-    const res = await stack.graphql(`{ ixc { apiClients { ${FIELDS} } } }`);
+    const res = await stack.graphql(`{ ixc { apiClients { totalCount nodes { ${FIELDS} } } } }`);
     expect(res.body.errors).toBeUndefined();
-    const provider = res.body.data.ixc.apiClients.find((a: { type: string }) => a.type === 'IXC_PROVIDER');
+    const provider = res.body.data.ixc.apiClients.nodes.find((a: { type: string }) => a.type === 'IXC_PROVIDER');
     expect(provider).toEqual({
       id: toGlobalId('IxcApiClient', '9a3b5c7d-1e2f-4a6b-8c9d-0e1f2a3b4c5d'),
       platformId: '9a3b5c7d-1e2f-4a6b-8c9d-0e1f2a3b4c5d',
@@ -57,7 +57,8 @@ describe('IXC ACS API clients', () => {
         apiClient: { platformId: '9a3b5c7d-1e2f-4a6b-8c9d-0e1f2a3b4c5d' },
       },
     });
-    expect(res.body.data.ixc.apiClients).toHaveLength(sim.apiClients.size);
+    expect(res.body.data.ixc.apiClients.nodes).toHaveLength(sim.apiClients.size);
+    expect(res.body.data.ixc.apiClients.totalCount).toBe(sim.apiClients.size);
   });
 
   it('creates, reads, updates and deletes an API client', async () => {

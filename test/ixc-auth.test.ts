@@ -142,7 +142,7 @@ describe('the embedded default\'s key pair', () => {
   });
 
   it('never puts the private key, a signed JWT or an access token in a response or a log', async () => {
-    await stack.graphql(`{ ixc { apiClients { publicKey webhook { url } } } apiClients { nodes { name } } }`);
+    await stack.graphql(`{ ixc { apiClients { nodes { publicKey webhook { url } } } } apiClients { nodes { name } } }`);
     sim.server.inject('GET /api/v1/devices/views/natural', { status: 500, times: 2 });
     await stack.graphql(ONE_DEVICE);
     await new Promise((resolve) => setImmediate(resolve));

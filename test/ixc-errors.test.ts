@@ -26,7 +26,7 @@ beforeAll(async () => {
   stack = await startStack();
   sim = stack.sim('ixc');
   // Holds a token, and gives what the CloudLX sibling must answer.
-  const res = await stack.graphql('{ ixc { apiClients { name } } cloudlx { realms { name } } }');
+  const res = await stack.graphql('{ ixc { apiClients { nodes { name } } } cloudlx { realms { name } } }');
   expect(res.body.errors).toBeUndefined();
   realms = res.body.data.cloudlx.realms;
   expect(realms.length).toBeGreaterThan(0);
@@ -38,7 +38,7 @@ afterEach(() => sim.server.clearFaults());
 describe('an IXC field that fails nulls that field only', () => {
   it('a 500 on the API clients list: ixc.apiClients is null with the error; devices and CloudLX still answer', async () => {
     sim.server.inject(API_CLIENTS, { status: 500 });
-    const res = await stack.graphql('{ ixc { apiClients { name } devices(first: 2) { nodes { serialNumber } } } cloudlx { realms { name } } }');
+    const res = await stack.graphql('{ ixc { apiClients { nodes { name } } devices(first: 2) { nodes { serialNumber } } } cloudlx { realms { name } } }');
     expect(res.status).toBe(200);
     expect(res.body.errors).toEqual([unavailable(['ixc', 'apiClients'])]);
     expect(res.body.data).toEqual({
@@ -49,7 +49,7 @@ describe('an IXC field that fails nulls that field only', () => {
 
   it('webhooks come from the same list: both null, each with its own error, when it fails', async () => {
     sim.server.inject(API_CLIENTS, { status: 500 });
-    const res = await stack.graphql('{ ixc { apiClients { name } webhooks { url } device(serialNumber: "nope") { serialNumber } } cloudlx { realms { name } } }');
+    const res = await stack.graphql('{ ixc { apiClients { nodes { name } } webhooks { nodes { url } } device(serialNumber: "nope") { serialNumber } } cloudlx { realms { name } } }');
     expect(res.body.errors).toEqual(expect.arrayContaining([unavailable(['ixc', 'apiClients']), unavailable(['ixc', 'webhooks'])]));
     expect(res.body.errors).toHaveLength(2);
     expect(res.body.data).toEqual({ ixc: { apiClients: null, webhooks: null, device: null }, cloudlx: { realms } });
@@ -62,7 +62,7 @@ describe('an IXC field that fails nulls that field only', () => {
     const res = await stack.graphql(`{
       ixc {
         devices(first: 3) { nodes { serialNumber wifiNetworks { ssid } parameters(prefix: "InternetGatewayDevice.DeviceInfo.SerialNumber") { value } } }
-        apiClients { name }
+        apiClients { nodes { name } }
       }
       cloudlx { realms { name } }
     }`);
@@ -82,7 +82,7 @@ describe('an IXC field that fails nulls that field only', () => {
       if (i === index) expect(node.wifiNetworks).toBeNull();
       else expect(node.wifiNetworks).toEqual(sim.devices.get(node.serialNumber)!.wifi['2.4'].concat(sim.devices.get(node.serialNumber)!.wifi['5.8']).map((w) => ({ ssid: w.ssid })));
     });
-    expect(res.body.data.ixc.apiClients).toHaveLength(sim.apiClients.size);
+    expect(res.body.data.ixc.apiClients.nodes).toHaveLength(sim.apiClients.size);
     expect(res.body.data.cloudlx).toEqual({ realms });
   });
 
@@ -96,10 +96,10 @@ describe('an IXC field that fails nulls that field only', () => {
 
   it('a 500 on the device search nulls ixc.devices; apiClients and CloudLX still answer', async () => {
     sim.server.inject(DEVICES, { status: 500 });
-    const res = await stack.graphql('{ ixc { devices(first: 1) { totalCount } apiClients { name } } cloudlx { realms { name } } }');
+    const res = await stack.graphql('{ ixc { devices(first: 1) { totalCount } apiClients { nodes { name } } } cloudlx { realms { name } } }');
     expect(res.body.errors).toEqual([unavailable(['ixc', 'devices'])]);
     expect(res.body.data.ixc.devices).toBeNull();
-    expect(res.body.data.ixc.apiClients).toHaveLength(sim.apiClients.size);
+    expect(res.body.data.ixc.apiClients.nodes).toHaveLength(sim.apiClients.size);
     expect(res.body.data.cloudlx).toEqual({ realms });
   });
 });

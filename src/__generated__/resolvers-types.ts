@@ -18265,6 +18265,20 @@ export type ExotelCustomerAppsArgs = {
   first?: InputMaybe<Scalars['Int']['input']>;
 };
 
+export type ExotelCustomerConnection = {
+  __typename?: 'ExotelCustomerConnection';
+  edges: Array<ExotelCustomerEdge>;
+  nodes: Array<ExotelCustomer>;
+  pageInfo: PageInfo;
+  totalCount: Maybe<Scalars['Int']['output']>;
+};
+
+export type ExotelCustomerEdge = {
+  __typename?: 'ExotelCustomerEdge';
+  cursor: Scalars['String']['output'];
+  node: ExotelCustomer;
+};
+
 export type ExotelDeleteAppInput = {
   /** The AppID of the app to delete. */
   platformId: Scalars['ID']['input'];
@@ -18290,7 +18304,7 @@ export type ExotelQuery = {
   /** One customer by its CustomerID; null when there is none or Switchboard holds no credential for it. */
   customer: Maybe<ExotelCustomer>;
   /** The customers Switchboard holds a credential for: EXOTEL_CUSTOMER_ID, then those created through it. */
-  customers: Maybe<Array<ExotelCustomer>>;
+  customers: Maybe<ExotelCustomerConnection>;
   /** One user of an app by the app's user id; null when there is none. */
   user: Maybe<ExotelUser>;
 };
@@ -18321,6 +18335,16 @@ export type ExotelQueryAppsArgs = {
  */
 export type ExotelQueryCustomerArgs = {
   platformId: Scalars['ID']['input'];
+};
+
+
+/**
+ * Everything Exotel offers, under `exotel { … }`.
+ * Each field is nullable: when Exotel fails to answer one, that field is null with an error, and its siblings still resolve.
+ */
+export type ExotelQueryCustomersArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
@@ -18426,6 +18450,20 @@ export type IxcApiClient = ApiClient & Node & {
   type: IxcApiClientType;
   /** Where and what the ACS delivers to this client; null when no webhook URI is set. */
   webhook: Maybe<IxcWebhook>;
+};
+
+export type IxcApiClientConnection = {
+  __typename?: 'IxcApiClientConnection';
+  edges: Array<IxcApiClientEdge>;
+  nodes: Array<IxcApiClient>;
+  pageInfo: PageInfo;
+  totalCount: Maybe<Scalars['Int']['output']>;
+};
+
+export type IxcApiClientEdge = {
+  __typename?: 'IxcApiClientEdge';
+  cursor: Scalars['String']['output'];
+  node: IxcApiClient;
 };
 
 export type IxcApiClientPayload = {
@@ -18601,7 +18639,7 @@ export type IxcParameterValueInput = {
 export type IxcQuery = {
   __typename?: 'IxcQuery';
   apiClient: Maybe<IxcApiClient>;
-  apiClients: Maybe<Array<IxcApiClient>>;
+  apiClients: Maybe<IxcApiClientConnection>;
   /** One device by serial number; null when there is none. */
   device: Maybe<IxcDevice>;
   /** Devices, optionally searched by serial number or PPPoE login (case-insensitive, part of the value matches); give at most one of the two. */
@@ -18609,7 +18647,7 @@ export type IxcQuery = {
   /** The state of an asynchronous action; null when the protocol is unknown. */
   operation: Maybe<IxcOperation>;
   /** The webhook settings of every API client that has a webhook URI. */
-  webhooks: Maybe<Array<IxcWebhook>>;
+  webhooks: Maybe<IxcWebhookConnection>;
 };
 
 
@@ -18619,6 +18657,16 @@ export type IxcQuery = {
  */
 export type IxcQueryApiClientArgs = {
   platformId: Scalars['ID']['input'];
+};
+
+
+/**
+ * Everything IXC ACS offers, under `ixc { … }`.
+ * Each field is nullable: when IXC ACS fails to answer one, that field is null with an error, and its siblings still resolve.
+ */
+export type IxcQueryApiClientsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
@@ -18649,6 +18697,16 @@ export type IxcQueryDevicesArgs = {
  */
 export type IxcQueryOperationArgs = {
   protocol: Scalars['ID']['input'];
+};
+
+
+/**
+ * Everything IXC ACS offers, under `ixc { … }`.
+ * Each field is nullable: when IXC ACS fails to answer one, that field is null with an error, and its siblings still resolve.
+ */
+export type IxcQueryWebhooksArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 export type IxcRebootDeviceInput = {
@@ -18708,6 +18766,20 @@ export type IxcWebhook = Node & Webhook & {
   /** The id of the API client it belongs to. */
   platformId: Scalars['ID']['output'];
   url: Maybe<Scalars['String']['output']>;
+};
+
+export type IxcWebhookConnection = {
+  __typename?: 'IxcWebhookConnection';
+  edges: Array<IxcWebhookEdge>;
+  nodes: Array<IxcWebhook>;
+  pageInfo: PageInfo;
+  totalCount: Maybe<Scalars['Int']['output']>;
+};
+
+export type IxcWebhookEdge = {
+  __typename?: 'IxcWebhookEdge';
+  cursor: Scalars['String']['output'];
+  node: IxcWebhook;
 };
 
 /** The events an IXC ACS API client can choose to receive. */
@@ -27689,6 +27761,8 @@ export type ResolversTypes = {
   ExotelCreateCustomerInput: ExotelCreateCustomerInput;
   ExotelCreateCustomerPayload: ResolverTypeWrapper<Omit<ExotelCreateCustomerPayload, 'customer'> & { customer?: Maybe<ResolversTypes['ExotelCustomer']> }>;
   ExotelCustomer: ResolverTypeWrapper<ExotelCustomerRecord>;
+  ExotelCustomerConnection: ResolverTypeWrapper<Connection<ExotelCustomerRecord>>;
+  ExotelCustomerEdge: ResolverTypeWrapper<Omit<ExotelCustomerEdge, 'node'> & { node: ResolversTypes['ExotelCustomer'] }>;
   ExotelDeleteAppInput: ExotelDeleteAppInput;
   ExotelDeleteAppPayload: ResolverTypeWrapper<ExotelDeleteAppPayload>;
   ExotelQuery: ResolverTypeWrapper<Namespace>;
@@ -27702,6 +27776,8 @@ export type ResolversTypes = {
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   IxcApiClient: ResolverTypeWrapper<IxcApiClientRecord>;
+  IxcApiClientConnection: ResolverTypeWrapper<Connection<IxcApiClientRecord>>;
+  IxcApiClientEdge: ResolverTypeWrapper<Omit<IxcApiClientEdge, 'node'> & { node: ResolversTypes['IxcApiClient'] }>;
   IxcApiClientPayload: ResolverTypeWrapper<Omit<IxcApiClientPayload, 'apiClient'> & { apiClient?: Maybe<ResolversTypes['IxcApiClient']> }>;
   IxcApiClientType: IxcApiClientType;
   IxcCreateApiClientInput: IxcCreateApiClientInput;
@@ -27725,6 +27801,8 @@ export type ResolversTypes = {
   IxcUpdateDeviceParametersInput: IxcUpdateDeviceParametersInput;
   IxcUpdateWifiNetworkInput: IxcUpdateWifiNetworkInput;
   IxcWebhook: ResolverTypeWrapper<IxcWebhookRef>;
+  IxcWebhookConnection: ResolverTypeWrapper<Connection<IxcWebhookRef>>;
+  IxcWebhookEdge: ResolverTypeWrapper<Omit<IxcWebhookEdge, 'node'> & { node: ResolversTypes['IxcWebhook'] }>;
   IxcWebhookEvent: IxcWebhookEvent;
   IxcWifiBand: IxcWifiBand;
   IxcWifiNetwork: ResolverTypeWrapper<IxcWifiNetworkRef>;
@@ -28647,6 +28725,8 @@ export type ResolversParentTypes = {
   ExotelCreateCustomerInput: ExotelCreateCustomerInput;
   ExotelCreateCustomerPayload: Omit<ExotelCreateCustomerPayload, 'customer'> & { customer?: Maybe<ResolversParentTypes['ExotelCustomer']> };
   ExotelCustomer: ExotelCustomerRecord;
+  ExotelCustomerConnection: Connection<ExotelCustomerRecord>;
+  ExotelCustomerEdge: Omit<ExotelCustomerEdge, 'node'> & { node: ResolversParentTypes['ExotelCustomer'] };
   ExotelDeleteAppInput: ExotelDeleteAppInput;
   ExotelDeleteAppPayload: ExotelDeleteAppPayload;
   ExotelQuery: Namespace;
@@ -28660,6 +28740,8 @@ export type ResolversParentTypes = {
   ID: Scalars['ID']['output'];
   Int: Scalars['Int']['output'];
   IxcApiClient: IxcApiClientRecord;
+  IxcApiClientConnection: Connection<IxcApiClientRecord>;
+  IxcApiClientEdge: Omit<IxcApiClientEdge, 'node'> & { node: ResolversParentTypes['IxcApiClient'] };
   IxcApiClientPayload: Omit<IxcApiClientPayload, 'apiClient'> & { apiClient?: Maybe<ResolversParentTypes['IxcApiClient']> };
   IxcCreateApiClientInput: IxcCreateApiClientInput;
   IxcDeleteApiClientInput: IxcDeleteApiClientInput;
@@ -28679,6 +28761,8 @@ export type ResolversParentTypes = {
   IxcUpdateDeviceParametersInput: IxcUpdateDeviceParametersInput;
   IxcUpdateWifiNetworkInput: IxcUpdateWifiNetworkInput;
   IxcWebhook: IxcWebhookRef;
+  IxcWebhookConnection: Connection<IxcWebhookRef>;
+  IxcWebhookEdge: Omit<IxcWebhookEdge, 'node'> & { node: ResolversParentTypes['IxcWebhook'] };
   IxcWifiNetwork: IxcWifiNetworkRef;
   IxcWifiNetworkPayload: Omit<IxcWifiNetworkPayload, 'wifiNetwork'> & { wifiNetwork?: Maybe<ResolversParentTypes['IxcWifiNetwork']> };
   JSON: Scalars['JSON']['output'];
@@ -34865,6 +34949,18 @@ export type ExotelCustomerResolvers<ContextType = GraphQLContext, ParentType ext
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
+export type ExotelCustomerConnectionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ExotelCustomerConnection'] = ResolversParentTypes['ExotelCustomerConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['ExotelCustomerEdge']>, ParentType, ContextType>;
+  nodes?: Resolver<Array<ResolversTypes['ExotelCustomer']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+  totalCount?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+};
+
+export type ExotelCustomerEdgeResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ExotelCustomerEdge'] = ResolversParentTypes['ExotelCustomerEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['ExotelCustomer'], ParentType, ContextType>;
+};
+
 export type ExotelDeleteAppPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ExotelDeleteAppPayload'] = ResolversParentTypes['ExotelDeleteAppPayload']> = {
   deletedId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
   userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
@@ -34874,7 +34970,7 @@ export type ExotelQueryResolvers<ContextType = GraphQLContext, ParentType extend
   app?: Resolver<Maybe<ResolversTypes['ExotelApp']>, ParentType, ContextType, RequireFields<ExotelQueryAppArgs, 'platformId'>>;
   apps?: Resolver<Maybe<ResolversTypes['ExotelAppConnection']>, ParentType, ContextType, Partial<ExotelQueryAppsArgs>>;
   customer?: Resolver<Maybe<ResolversTypes['ExotelCustomer']>, ParentType, ContextType, RequireFields<ExotelQueryCustomerArgs, 'platformId'>>;
-  customers?: Resolver<Maybe<Array<ResolversTypes['ExotelCustomer']>>, ParentType, ContextType>;
+  customers?: Resolver<Maybe<ResolversTypes['ExotelCustomerConnection']>, ParentType, ContextType, Partial<ExotelQueryCustomersArgs>>;
   user?: Resolver<Maybe<ResolversTypes['ExotelUser']>, ParentType, ContextType, RequireFields<ExotelQueryUserArgs, 'appPlatformId' | 'appUserId'>>;
 };
 
@@ -34935,6 +35031,18 @@ export type IxcApiClientResolvers<ContextType = GraphQLContext, ParentType exten
   type?: Resolver<ResolversTypes['IxcApiClientType'], ParentType, ContextType>;
   webhook?: Resolver<Maybe<ResolversTypes['IxcWebhook']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type IxcApiClientConnectionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['IxcApiClientConnection'] = ResolversParentTypes['IxcApiClientConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['IxcApiClientEdge']>, ParentType, ContextType>;
+  nodes?: Resolver<Array<ResolversTypes['IxcApiClient']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+  totalCount?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+};
+
+export type IxcApiClientEdgeResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['IxcApiClientEdge'] = ResolversParentTypes['IxcApiClientEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['IxcApiClient'], ParentType, ContextType>;
 };
 
 export type IxcApiClientPayloadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['IxcApiClientPayload'] = ResolversParentTypes['IxcApiClientPayload']> = {
@@ -35007,11 +35115,11 @@ export type IxcParameterResolvers<ContextType = GraphQLContext, ParentType exten
 
 export type IxcQueryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['IxcQuery'] = ResolversParentTypes['IxcQuery']> = {
   apiClient?: Resolver<Maybe<ResolversTypes['IxcApiClient']>, ParentType, ContextType, RequireFields<IxcQueryApiClientArgs, 'platformId'>>;
-  apiClients?: Resolver<Maybe<Array<ResolversTypes['IxcApiClient']>>, ParentType, ContextType>;
+  apiClients?: Resolver<Maybe<ResolversTypes['IxcApiClientConnection']>, ParentType, ContextType, Partial<IxcQueryApiClientsArgs>>;
   device?: Resolver<Maybe<ResolversTypes['IxcDevice']>, ParentType, ContextType, RequireFields<IxcQueryDeviceArgs, 'serialNumber'>>;
   devices?: Resolver<Maybe<ResolversTypes['IxcDeviceConnection']>, ParentType, ContextType, Partial<IxcQueryDevicesArgs>>;
   operation?: Resolver<Maybe<ResolversTypes['IxcOperation']>, ParentType, ContextType, RequireFields<IxcQueryOperationArgs, 'protocol'>>;
-  webhooks?: Resolver<Maybe<Array<ResolversTypes['IxcWebhook']>>, ParentType, ContextType>;
+  webhooks?: Resolver<Maybe<ResolversTypes['IxcWebhookConnection']>, ParentType, ContextType, Partial<IxcQueryWebhooksArgs>>;
 };
 
 export type IxcWebhookResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['IxcWebhook'] = ResolversParentTypes['IxcWebhook']> = {
@@ -35024,6 +35132,18 @@ export type IxcWebhookResolvers<ContextType = GraphQLContext, ParentType extends
   platformId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   url?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type IxcWebhookConnectionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['IxcWebhookConnection'] = ResolversParentTypes['IxcWebhookConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['IxcWebhookEdge']>, ParentType, ContextType>;
+  nodes?: Resolver<Array<ResolversTypes['IxcWebhook']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+  totalCount?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+};
+
+export type IxcWebhookEdgeResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['IxcWebhookEdge'] = ResolversParentTypes['IxcWebhookEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['IxcWebhook'], ParentType, ContextType>;
 };
 
 export type IxcWifiNetworkResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['IxcWifiNetwork'] = ResolversParentTypes['IxcWifiNetwork']> = {
@@ -36551,6 +36671,8 @@ export type Resolvers<ContextType = GraphQLContext> = {
   ExotelCreateAppPayload?: ExotelCreateAppPayloadResolvers<ContextType>;
   ExotelCreateCustomerPayload?: ExotelCreateCustomerPayloadResolvers<ContextType>;
   ExotelCustomer?: ExotelCustomerResolvers<ContextType>;
+  ExotelCustomerConnection?: ExotelCustomerConnectionResolvers<ContextType>;
+  ExotelCustomerEdge?: ExotelCustomerEdgeResolvers<ContextType>;
   ExotelDeleteAppPayload?: ExotelDeleteAppPayloadResolvers<ContextType>;
   ExotelQuery?: ExotelQueryResolvers<ContextType>;
   ExotelRegisterUsersPayload?: ExotelRegisterUsersPayloadResolvers<ContextType>;
@@ -36558,6 +36680,8 @@ export type Resolvers<ContextType = GraphQLContext> = {
   ExotelUserConnection?: ExotelUserConnectionResolvers<ContextType>;
   ExotelUserEdge?: ExotelUserEdgeResolvers<ContextType>;
   IxcApiClient?: IxcApiClientResolvers<ContextType>;
+  IxcApiClientConnection?: IxcApiClientConnectionResolvers<ContextType>;
+  IxcApiClientEdge?: IxcApiClientEdgeResolvers<ContextType>;
   IxcApiClientPayload?: IxcApiClientPayloadResolvers<ContextType>;
   IxcDeleteApiClientPayload?: IxcDeleteApiClientPayloadResolvers<ContextType>;
   IxcDevice?: IxcDeviceResolvers<ContextType>;
@@ -36568,6 +36692,8 @@ export type Resolvers<ContextType = GraphQLContext> = {
   IxcParameter?: IxcParameterResolvers<ContextType>;
   IxcQuery?: IxcQueryResolvers<ContextType>;
   IxcWebhook?: IxcWebhookResolvers<ContextType>;
+  IxcWebhookConnection?: IxcWebhookConnectionResolvers<ContextType>;
+  IxcWebhookEdge?: IxcWebhookEdgeResolvers<ContextType>;
   IxcWifiNetwork?: IxcWifiNetworkResolvers<ContextType>;
   IxcWifiNetworkPayload?: IxcWifiNetworkPayloadResolvers<ContextType>;
   JSON?: GraphQLScalarType;

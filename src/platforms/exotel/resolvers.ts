@@ -55,7 +55,7 @@ export const exotelResolvers: Resolvers = {
   },
 
   ExotelQuery: {
-    customers: (_, __, ctx) => ctx.platforms.exotel.loaders.customers(),
+    customers: async (_, args, ctx) => connectionFromArray(await ctx.platforms.exotel.loaders.customers(), args),
     customer: (_, { platformId }, ctx) => {
       const { client, loaders } = ctx.platforms.exotel;
       return client.hasCustomerCredential(platformId) ? orNull(loaders.customerById.load(platformId)) : null;

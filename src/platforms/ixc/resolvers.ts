@@ -6,6 +6,7 @@ import type {
   IxcWebhookEvent,
   Resolvers,
 } from '../../__generated__/resolvers-types.js';
+import { connectionFromArray } from '../../core/graphql/connection.js';
 import { toGlobalId } from '../../core/graphql/ids.js';
 import { withUserErrors } from '../../core/graphql/mutations.js';
 import { BadUserInputError, UpstreamBadResponseError } from '../../core/upstream/errors.js';
@@ -95,9 +96,9 @@ export const ixcResolvers: Resolvers = {
     devices: (_, { serialNumber, pppoeLogin, first, after }, ctx) =>
       ctx.platforms.ixc.loaders.devices(deviceSearch(serialNumber, pppoeLogin), { first, after }),
     device: (_, { serialNumber }, ctx) => orNull(ctx.platforms.ixc.loaders.deviceBySerial.load(serialNumber)),
-    apiClients: (_, __, ctx) => ctx.platforms.ixc.loaders.apiClients(),
+    apiClients: async (_, args, ctx) => connectionFromArray(await ctx.platforms.ixc.loaders.apiClients(), args),
     apiClient: (_, { platformId }, ctx) => orNull(ctx.platforms.ixc.loaders.apiClientById.load(String(platformId))),
-    webhooks: (_, __, ctx) => ctx.platforms.ixc.loaders.webhooks(),
+    webhooks: async (_, args, ctx) => connectionFromArray(await ctx.platforms.ixc.loaders.webhooks(), args),
     operation: (_, { protocol }, ctx) => orNull(ctx.platforms.ixc.client.getOperation(String(protocol))),
   },
 
