@@ -24,7 +24,7 @@ describe('ixcWebhooks.normalize', () => {
     ['device.reset', PROTOCOL, {}],
     ['diagnostic.finished', PROTOCOL, { type: 'ping', target: '8.8.8.8', avgRttMs: 9.5 }],
     ['operation.timeout', PROTOCOL, { operation: 'reboot', reason: 'The device did not answer within 3600000 ms.' }],
-  ])('%s → ixc.%s, keyed by its protocol when it has one', (event, protocol, data) => {
+  ])('%s → ixc.<event>, keyed by its protocol (%s)', (event, protocol, data) => {
     const status = event === 'operation.timeout' ? 'failure' : 'success';
     const events = ixcWebhooks.normalize({ event, protocol, serialNumber: 'ZTEGA1B20000', status, occurredAt: AT, data });
     expect(events).toEqual([{ platform: 'ixc', type: `ixc.${event}`, occurredAt: AT, subject: 'ZTEGA1B20000', protocol, data: { status, ...data } }]);
