@@ -116,3 +116,17 @@ export function toGraphQLErrorExtensions(error: SwitchboardError): Record<string
 export function isSwitchboardError(value: unknown): value is SwitchboardError {
   return value instanceof SwitchboardError;
 }
+
+/** Says what kind of value came, without quoting it: an upstream body may hold a secret. */
+export function describeShape(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'nothing';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'string' ? 'a string' : `a ${typeof value}`;
+}
+
+/** The list an upstream documents at `what`, or UPSTREAM_BAD_RESPONSE saying it was missing. */
+export function expectList<T>(value: T[] | undefined, platform: string, what: string): T[] {
+  if (Array.isArray(value)) return value;
+  throw new UpstreamBadResponseError(`${platform} answered without the list it documents at ${what} (got ${describeShape(value)})`, { platform });
+}

@@ -58,11 +58,13 @@ export interface UpstreamHttpOptions {
   breaker?: BreakerOptions;
   /** Where each upstream call is logged at debug level: route, status and time, never headers or bodies. */
   log?: Pick<Logger, 'debug'>;
+  /** The platform's name as its users write it (`IXC ACS`), for messages. Default: the key. */
+  title?: string;
   /** Headers sent on every request (an `Accept` media type, say). */
   defaultHeaders?: Record<string, string>;
   /**
-   * Turns an upstream error answer into one of our errors. Each platform reads its
-   * own error envelope here; the default reads `message` or `detail` from JSON.
+   * Turns an upstream error answer into one of our errors, for a platform whose
+   * error envelope is its own; the default is described at `readError` below.
    */
   readError?: (response: UpstreamResponse<unknown>) => SwitchboardError;
 }
@@ -167,12 +169,19 @@ export class UpstreamHttp {
     }
   }
 
+  /**
+   * Without a platform reader, the common REST error body is read:
+   * `{"message" (or "detail"), "errors": {field: [messages]}}` (CloudLX and IXC ACS use it).
+   */
   private readError(response: UpstreamResponse): SwitchboardError {
     if (this.options.readError) return this.options.readError(response);
-    const body = response.body as { message?: unknown; detail?: unknown } | null;
-    const message =
-      typeof body?.message === 'string' ? body.message : typeof body?.detail === 'string' ? body.detail : `HTTP ${response.status}`;
-    return errorFromStatus(response.status, message, { platform: this.options.platform, retryAfter: retryAfterSeconds(response.headers) });
+    const body = (response.body && typeof response.body === 'object' ? response.body : {}) as { message?: unknown; detail?: unknown; errors?: unknown };
+    const text = typeof body.message === 'string' && body.message ? body.message : typeof body.detail === 'string' && body.detail ? body.detail : undefined;
+    return errorFromStatus(response.status, text ?? `${this.options.title ?? this.options.platform} answered HTTP ${response.status}`, {
+      platform: this.options.platform,
+      fieldErrors: isFieldErrors(body.errors) ? body.errors : undefined,
+      retryAfter: retryAfterSeconds(response.headers),
+    });
   }
 
   private mapTransportError(error: unknown, req: UpstreamRequest): SwitchboardError {
@@ -220,6 +229,10 @@ export class UpstreamHttp {
     await Promise.all([...this.pools.values()].map((pool) => pool.close().catch(() => pool.destroy())));
     this.pools.clear();
   }
+}
+
+function isFieldErrors(value: unknown): value is Record<string, string[]> {
+  return Boolean(value) && typeof value === 'object' && !Array.isArray(value) && Object.values(value as object).every((v) => Array.isArray(v));
 }
 
 function appendQuery(url: URL, query: Record<string, QueryValue> | URLSearchParams): void {

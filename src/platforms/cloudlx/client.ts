@@ -1,12 +1,11 @@
 import { TokenManager, type IssuedToken } from '../../core/upstream/tokens.js';
-import { UpstreamHttp, retryAfterSeconds, type UpstreamResponse } from '../../core/upstream/http.js';
-import { UpstreamBadResponseError, errorFromStatus } from '../../core/upstream/errors.js';
+import { UpstreamHttp, type UpstreamResponse } from '../../core/upstream/http.js';
+import { UpstreamBadResponseError, expectList } from '../../core/upstream/errors.js';
 import type { ClientDeps } from '../../core/platform.js';
 import type {
   CloudLXApiClientRecord,
   CloudLXCreateCustomerBody,
   CloudLXCustomerRecord,
-  CloudLXErrorBody,
   CloudLXRealmRecord,
   CloudLXServiceRecord,
   CloudLXSubRealmRecord,
@@ -46,7 +45,7 @@ export class CloudLXClient {
       baseUrl: config.baseUrl,
       ...deps,
       defaultHeaders: { accept: CLOUDLX_MEDIA_TYPE },
-      readError: readCloudLXError,
+      title: 'CloudLX',
     });
     this.tokens = new TokenManager<CloudLXToken>({ platform: 'cloudlx', fetchToken: (previous) => this.fetchToken(previous) });
   }
@@ -91,7 +90,7 @@ export class CloudLXClient {
 
   async listCustomers(): Promise<CloudLXCustomerRecord[]> {
     const body = await this.call<{ customers: CloudLXCustomerRecord[] }>('GET', '/api/customers', 'GET /api/customers');
-    return expectArray(body?.customers, 'customers');
+    return expectList(body?.customers, 'cloudlx', 'GET /api/customers');
   }
 
   getCustomer(id: number | string): Promise<CloudLXCustomerRecord> {
@@ -108,22 +107,22 @@ export class CloudLXClient {
 
   async listRealms(): Promise<CloudLXRealmRecord[]> {
     const body = await this.call<{ realms: CloudLXRealmRecord[] }>('GET', '/api/realms', 'GET /api/realms');
-    return expectArray(body?.realms, 'realms');
+    return expectList(body?.realms, 'cloudlx', 'GET /api/realms');
   }
 
   async listSubRealms(): Promise<CloudLXSubRealmRecord[]> {
     const body = await this.call<{ sub_realms: CloudLXSubRealmRecord[] }>('GET', '/api/sub_realms', 'GET /api/sub_realms');
-    return expectArray(body?.sub_realms, 'sub_realms');
+    return expectList(body?.sub_realms, 'cloudlx', 'GET /api/sub_realms');
   }
 
   async listServices(): Promise<CloudLXServiceRecord[]> {
     const body = await this.call<{ services: CloudLXServiceRecord[] }>('GET', '/api/services', 'GET /api/services');
-    return expectArray(body?.services, 'services');
+    return expectList(body?.services, 'cloudlx', 'GET /api/services');
   }
 
   async listApiClients(): Promise<CloudLXApiClientRecord[]> {
     const body = await this.call<{ api_clients: CloudLXApiClientRecord[] }>('GET', '/api/api-clients', 'GET /api/api-clients');
-    return expectArray(body?.api_clients, 'api_clients');
+    return expectList(body?.api_clients, 'cloudlx', 'GET /api/api-clients');
   }
 
   getApiClient(id: number | string): Promise<CloudLXApiClientRecord> {
@@ -144,7 +143,7 @@ export class CloudLXClient {
 
   async listWebhooks(): Promise<CloudLXWebhookRecord[]> {
     const body = await this.call<{ webhooks: CloudLXWebhookRecord[] }>('GET', '/api/webhooks', 'GET /api/webhooks');
-    return expectArray(body?.webhooks, 'webhooks');
+    return expectList(body?.webhooks, 'cloudlx', 'GET /api/webhooks');
   }
 
   getWebhook(id: number | string): Promise<CloudLXWebhookRecord> {
@@ -168,18 +167,3 @@ export class CloudLXClient {
   }
 }
 
-function expectArray<T>(value: T[] | undefined, key: string): T[] {
-  if (!Array.isArray(value)) throw new UpstreamBadResponseError(`CloudLX answered without the "${key}" list it documents`, { platform: 'cloudlx' });
-  return value;
-}
-
-/** CloudLX's (assumed) error body: `{"message", "errors": {field: [messages]}}`. */
-function readCloudLXError(response: UpstreamResponse): ReturnType<typeof errorFromStatus> {
-  const body = (response.body && typeof response.body === 'object' ? response.body : {}) as CloudLXErrorBody;
-  const message = typeof body.message === 'string' && body.message ? body.message : `CloudLX answered HTTP ${response.status}`;
-  return errorFromStatus(response.status, message, {
-    platform: 'cloudlx',
-    fieldErrors: body.errors && typeof body.errors === 'object' ? body.errors : undefined,
-    retryAfter: retryAfterSeconds(response.headers),
-  });
-}

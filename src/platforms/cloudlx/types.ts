@@ -98,8 +98,3 @@ export interface CloudLXTokenResponse {
   refresh_token: string;
 }
 
-/** The assumed error body: `{"message": "...", "errors": {field: [...]}}`. */
-export interface CloudLXErrorBody {
-  message?: string;
-  errors?: Record<string, string[]>;
-}

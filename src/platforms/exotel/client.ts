@@ -5,7 +5,9 @@ import {
   SwitchboardError,
   UnauthenticatedError,
   UpstreamBadResponseError,
+  describeShape,
   errorFromStatus,
+  expectList,
 } from '../../core/upstream/errors.js';
 import type { ClientDeps } from '../../core/platform.js';
 import type {
@@ -121,7 +123,7 @@ export class ExotelClient {
       });
     }
     if (typeof token !== 'string' || token === '') {
-      throw new UpstreamBadResponseError(`Exotel answered POST /token without a token string in Data (got ${describe(token)})`, { platform: 'exotel' });
+      throw new UpstreamBadResponseError(`Exotel answered POST /token without a token string in Data (got ${describeShape(token)})`, { platform: 'exotel' });
     }
     return { token, expiresAt: Date.now() + EXOTEL_TOKEN_LIFETIME_MS };
   }
@@ -163,7 +165,7 @@ export class ExotelClient {
       route: 'GET /app?entity=customer',
       query: { entity: 'customer' },
     });
-    return expectArray(apps, 'GET /app?entity=customer');
+    return expectList(apps, 'exotel', 'GET /app?entity=customer');
   }
 
   async createApp(body: ExotelCreateAppBody, customerId: string = this.customerId): Promise<ExotelCreatedAppRecord> {
@@ -187,7 +189,7 @@ export class ExotelClient {
 
   async registerUsers(appId: string, users: ExotelRegisterUserBody[]): Promise<ExotelUserRecord[]> {
     const registered = await this.authed<ExotelUserRecord[]>('app', appId, { method: 'POST', path: 'usermapping', route: 'POST /usermapping', json: users });
-    return expectArray(registered, 'POST /usermapping');
+    return expectList(registered, 'exotel', 'POST /usermapping');
   }
 
   getUser(appId: string, appUserId: string): Promise<ExotelUserRecord> {
@@ -202,7 +204,7 @@ export class ExotelClient {
       query: { last_value: page.lastValue ?? '0', page_size: page.pageSize },
     });
     if (!data || typeof data !== 'object' || !Array.isArray(data.Users)) {
-      throw new UpstreamBadResponseError(`Exotel answered GET /usermapping without the "Users" list it documents (got ${describe(data)})`, { platform: 'exotel' });
+      throw new UpstreamBadResponseError(`Exotel answered GET /usermapping without the "Users" list it documents (got ${describeShape(data)})`, { platform: 'exotel' });
     }
     return data;
   }
@@ -263,14 +265,3 @@ export function validationErrors(text: string): Record<string, string[]> | undef
   return Object.keys(errors).length ? errors : undefined;
 }
 
-function expectArray<T>(value: T[] | undefined, route: string): T[] {
-  if (!Array.isArray(value)) throw new UpstreamBadResponseError(`Exotel answered ${route} without the array it documents (got ${describe(value)})`, { platform: 'exotel' });
-  return value;
-}
-
-/** Says what came without quoting it: an upstream body may hold a secret. */
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  return typeof value === 'string' ? 'a string' : typeof value;
-}

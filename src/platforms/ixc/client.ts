@@ -3,8 +3,8 @@ import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { SignJWT, exportPKCS8, generateKeyPair, importPKCS8, type CryptoKey } from 'jose';
 import { TokenManager, type IssuedToken } from '../../core/upstream/tokens.js';
-import { UpstreamHttp, retryAfterSeconds, type UpstreamResponse } from '../../core/upstream/http.js';
-import { UnauthenticatedError, UpstreamBadResponseError, errorFromStatus } from '../../core/upstream/errors.js';
+import { UpstreamHttp, type UpstreamResponse } from '../../core/upstream/http.js';
+import { UnauthenticatedError, UpstreamBadResponseError, errorFromStatus, expectList } from '../../core/upstream/errors.js';
 import type { ClientDeps } from '../../core/platform.js';
 import { readIxcPrivateKey } from './config.js';
 import type {
@@ -14,7 +14,6 @@ import type {
   IxcDevicePage,
   IxcDeviceRecord,
   IxcDiagnosticType,
-  IxcErrorBody,
   IxcOperationRecord,
   IxcTokenResponse,
   IxcWifiBands,
@@ -97,7 +96,7 @@ export class IxcClient {
       baseUrl: config.baseUrl,
       ...deps,
       defaultHeaders: { accept: 'application/json' },
-      readError: readIxcError,
+      title: 'IXC ACS',
     });
     this.tokens = new TokenManager({ platform: 'ixc', fetchToken: () => this.fetchToken() });
     // Started now, so the embedded key exists from the first start; awaited by the first token fetch.
@@ -156,7 +155,7 @@ export class IxcClient {
     query.set('page', String(options.page));
     query.set('rp', String(options.rows));
     const body = await this.call<IxcDevicePage>('GET', IXC_PATHS.deviceSearch, `GET ${IXC_PATHS.deviceSearch}`, { query });
-    return { registers: expectArray(body?.registers, 'registers'), total: typeof body?.total === 'number' ? body.total : undefined };
+    return { registers: expectList(body?.registers, 'ixc', '"registers"'), total: typeof body?.total === 'number' ? body.total : undefined };
   }
 
   getDevice(serial: string): Promise<IxcDeviceRecord> {
@@ -166,7 +165,7 @@ export class IxcClient {
   async getDeviceParameters(serials: readonly string[]): Promise<IxcDeviceParametersRecord[]> {
     const query = new URLSearchParams({ serialNumbers: serials.join(',') });
     const body = await this.call<{ registers: IxcDeviceParametersRecord[] }>('GET', IXC_PATHS.deviceParameters, `GET ${IXC_PATHS.deviceParameters}`, { query });
-    return expectArray(body?.registers, 'registers');
+    return expectList(body?.registers, 'ixc', '"registers"');
   }
 
   updateDeviceParameters(serial: string, parameters: { name: string; value: string }[]): Promise<IxcOperationRecord> {
@@ -203,7 +202,7 @@ export class IxcClient {
 
   async listApiClients(): Promise<IxcApiClientRecord[]> {
     const body = await this.call<{ registers: IxcApiClientRecord[] }>('GET', IXC_PATHS.apiClients, `GET ${IXC_PATHS.apiClients}`);
-    return expectArray(body?.registers, 'registers');
+    return expectList(body?.registers, 'ixc', '"registers"');
   }
 
   getApiClient(id: string): Promise<IxcApiClientRecord> {
@@ -272,18 +271,3 @@ async function readKeyFile(file: string): Promise<string | undefined> {
   return read.pem;
 }
 
-function expectArray<T>(value: T[] | undefined, key: string): T[] {
-  if (!Array.isArray(value)) throw new UpstreamBadResponseError(`IXC ACS answered without the "${key}" list it documents`, { platform: 'ixc' });
-  return value;
-}
-
-/** IXC's (assumed) error body: `{"message", "errors": {field: [messages]}}`. */
-function readIxcError(response: UpstreamResponse): ReturnType<typeof errorFromStatus> {
-  const body = (response.body && typeof response.body === 'object' ? response.body : {}) as IxcErrorBody;
-  const message = typeof body.message === 'string' && body.message ? body.message : `IXC ACS answered HTTP ${response.status}`;
-  return errorFromStatus(response.status, message, {
-    platform: 'ixc',
-    fieldErrors: body.errors && typeof body.errors === 'object' && !Array.isArray(body.errors) ? body.errors : undefined,
-    retryAfter: retryAfterSeconds(response.headers),
-  });
-}

@@ -127,12 +127,6 @@ export interface IxcTokenResponse {
   expires_at: string;
 }
 
-/** The assumed error body: `{"message": "...", "errors": {field: [...]}}`. */
-export interface IxcErrorBody {
-  message?: string;
-  errors?: Record<string, string[]>;
-}
-
 /** The assumed webhook payload of UPSTREAMS.md §3. */
 export interface IxcWebhookPayload {
   event: string;
