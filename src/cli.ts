@@ -5,6 +5,7 @@ import { loadConfig } from './config.js';
 import { ConfigError } from './core/env.js';
 import { createLogger } from './core/observability/log.js';
 import { startGateway } from './gateway.js';
+import { createInfra } from './core/infra.js';
 import { platforms } from './platforms/index.js';
 import { buildSchema } from './schema.js';
 
@@ -66,7 +67,7 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
 
-  const gateway = await startGateway({ config, log });
+  const gateway = await startGateway({ config, platforms, infra: createInfra({ log }) });
   const lines = [
     `Switchboard is running.`,
     `  GraphQL (HTTP)      ${gateway.graphqlUrl}`,

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { RequestInfo } from './core/platform.js';
-import { platforms, type PlatformClients, type PlatformScopes } from './platforms/index.js';
+import type { PlatformModule, RequestInfo } from './core/platform.js';
+import type { PlatformScopes } from './platforms/index.js';
 
 /** An error that does not fail its field: one platform of a unified list failed, the others answered. */
 export interface PartialError {
@@ -35,7 +35,9 @@ export interface GraphQLContext {
 }
 
 export interface ContextFactoryOptions {
-  clients: PlatformClients;
+  platforms: readonly PlatformModule[];
+  /** Each started platform's client. */
+  clients: ReadonlyMap<PlatformModule, unknown>;
   simulated: ReadonlySet<string>;
   log: Logger;
 }
@@ -50,11 +52,11 @@ export function createContextFactory(options: ContextFactoryOptions) {
   return (request: RequestInfo): GraphQLContext => {
     const requestId = request.headers['x-request-id'] ?? randomUUID();
     const scopes: Record<string, unknown> = {};
-    for (const platform of platforms) {
+    for (const platform of options.platforms) {
       let scope: unknown;
       Object.defineProperty(scopes, platform.key, {
         enumerable: true,
-        get: () => (scope ??= platform.createScope(options.clients[platform.key] as never, request)),
+        get: () => (scope ??= platform.createScope(options.clients.get(platform), request)),
       });
     }
     return {

@@ -1,9 +1,9 @@
-import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { createContextFactory } from './context.js';
-import type { RunningSimulator } from './core/platform.js';
+import type { Infra } from './core/infra.js';
+import type { PlatformModule, RunningSimulator } from './core/platform.js';
 import { SwitchboardError } from './core/upstream/errors.js';
-import { platforms, type PlatformClients, type PlatformConfigs, type PlatformKey } from './platforms/index.js';
+import type { PlatformClients, PlatformKey } from './platforms/index.js';
 import { buildSchema } from './schema.js';
 import { createGatewayServer, type GatewayServer, type ReadinessReport } from './server.js';
 
@@ -12,68 +12,75 @@ export interface Gateway {
   readonly url: string;
   readonly graphqlUrl: string;
   readonly websocketUrl: string;
-  /** The embedded simulators started for platforms with no base URL, by platform key. */
+  /** The embedded simulators serving platforms with no base URL, by platform key. */
   readonly simulators: Partial<Record<PlatformKey, RunningSimulator>>;
-  readonly clients: PlatformClients;
+  /** Each started platform's client, by platform key. */
+  readonly clients: Readonly<Partial<PlatformClients>>;
+  readonly infra: Infra;
   close(): Promise<void>;
 }
 
 export interface StartGatewayOptions {
   config: Config;
-  log: Logger;
+  /** The platforms to serve (`platforms` from src/platforms/index.ts for the product; tests and benchmarks pick subsets). */
+  platforms: readonly PlatformModule[];
+  /** Store, secrets, clock, metrics and log (see `createInfra`). The gateway does not close them: their owner does. */
+  infra: Infra;
   /**
    * Simulators already running for some platforms (tests start their own to
    * inject faults); platforms with neither a base URL nor one here get an
    * embedded simulator started for them.
    */
-  simulators?: Partial<Record<PlatformKey, RunningSimulator>>;
+  simulators?: Partial<Record<string, RunningSimulator>>;
 }
 
 /**
- * Starts the whole product: the simulators of unconfigured platforms, one client
- * per platform, the schema, and the HTTP/WebSocket server. Used by `npm start`
- * and by the tests alike.
+ * The composition root: starts the simulators of unconfigured platforms, one
+ * client per platform, the schema and the HTTP/WebSocket server, wiring each
+ * with the shared `infra`. Used by `npm start`, the tests and the benchmarks.
  */
 export async function startGateway(options: StartGatewayOptions): Promise<Gateway> {
-  const { config, log } = options;
+  const { config, infra, platforms } = options;
+  const { log } = infra;
   const started: RunningSimulator[] = [];
-  const simulators: Partial<Record<PlatformKey, RunningSimulator>> = { ...options.simulators };
+  const simulators: Record<string, RunningSimulator> = { ...(options.simulators as Record<string, RunningSimulator>) };
   const simulated = new Set<string>();
-  const clients: Record<string, unknown> = {};
-  const resolvedConfigs: Record<string, unknown> = {};
+  const clients = new Map<PlatformModule, unknown>();
   let server: GatewayServer | undefined;
-  const closeClients = () => Promise.all(platforms.map((p) => (clients[p.key] ? p.closeClient(clients[p.key] as never) : undefined)));
+  const closeClients = () => Promise.all([...clients].map(([platform, client]) => platform.closeClient(client)));
   try {
     for (const platform of platforms) {
-      let platformConfig = config.platforms[platform.key] as PlatformConfigs[typeof platform.key];
-      if (!platform.isConfigured(platformConfig as never)) {
+      let platformConfig: unknown = (config.platforms as Record<string, unknown>)[platform.key];
+      if (!platform.isConfigured(platformConfig)) {
         let simulator = simulators[platform.key];
         if (!simulator) {
           simulator = await platform.simulator.start({ log: log.child({ simulator: platform.key }), latencyMs: config.simulatorLatencyMs });
           started.push(simulator);
           simulators[platform.key] = simulator;
         }
-        platformConfig = { ...platformConfig, ...(simulator.config as object) } as never;
+        platformConfig = { ...(platformConfig as object), ...(simulator.config as object) };
         simulated.add(platform.key);
       }
-      resolvedConfigs[platform.key] = platformConfig;
-      clients[platform.key] = platform.createClient(platformConfig as never, {
-        timeouts: config.upstream.timeouts,
-        connections: config.upstream.connections,
-        retries: config.upstream.retries,
-        breaker: config.upstream.breaker,
-        log: log.child({ platform: platform.key }),
-        dataDir: config.dataDir,
-      });
+      clients.set(
+        platform,
+        platform.createClient(platformConfig, {
+          timeouts: config.upstream.timeouts,
+          connections: config.upstream.connections,
+          retries: config.upstream.retries,
+          breaker: config.upstream.breaker,
+          log: log.child({ platform: platform.key }),
+          dataDir: config.dataDir,
+          infra,
+        }),
+      );
     }
-    const typedClients = clients as PlatformClients;
     const schema = buildSchema(platforms);
-    const createContext = createContextFactory({ clients: typedClients, simulated, log });
+    const createContext = createContextFactory({ platforms, clients, simulated, log });
     const readiness = async (): Promise<ReadinessReport> => {
       const entries = await Promise.all(
         platforms.map(async (platform) => {
           try {
-            await platform.ping(typedClients[platform.key] as never);
+            await platform.ping(clients.get(platform));
             return [platform.key, { ok: true, simulated: simulated.has(platform.key) }] as const;
           } catch (error) {
             const code = error instanceof SwitchboardError ? error.code : 'INTERNAL_SERVER_ERROR';
@@ -84,7 +91,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
       );
       return { ready: entries.every(([, e]) => e.ok), platforms: Object.fromEntries(entries) };
     };
-    server = await createGatewayServer({ schema, createContext, log, maxRequestBytes: config.maxRequestBytes, executor: config.executor, readiness });
+    server = await createGatewayServer({ schema, createContext, infra, maxRequestBytes: config.maxRequestBytes, executor: config.executor, readiness });
     const url = await server.listen(config.port, config.host);
     const running = server;
     return {
@@ -92,7 +99,8 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
       graphqlUrl: `${url}/graphql`,
       websocketUrl: `${url.replace(/^http/, 'ws')}/graphql`,
       simulators,
-      clients: typedClients,
+      clients: Object.fromEntries([...clients].map(([platform, client]) => [platform.key, client])) as Partial<PlatformClients>,
+      infra,
       async close() {
         await running.close();
         await closeClients();

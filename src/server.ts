@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import type { GraphQLContext } from './context.js';
 import type { RequestInfo } from './core/platform.js';
 import { SwitchboardError, toGraphQLErrorExtensions } from './core/upstream/errors.js';
-import { graphqlRequests, registry } from './core/observability/metrics.js';
+import type { Infra } from './core/infra.js';
 import { ideHtml } from './core/ide.js';
 import { createExecutorGateway, type ExecutorKind } from './core/graphql/executor.js';
 
@@ -25,7 +25,7 @@ export interface ReadinessReport {
 export interface GatewayServerOptions {
   schema: GraphQLSchema;
   createContext: (request: RequestInfo) => GraphQLContext;
-  log: Logger;
+  infra: Infra;
   maxRequestBytes: number;
   /** How valid operations run over HTTP (see core/graphql/executor.ts). */
   executor: ExecutorKind;
@@ -81,7 +81,7 @@ export function createErrorFormatter(log: Logger) {
 }
 
 /** Adds errors that did not fail their field (a platform of a unified list) beside the data, and warnings to `extensions`. */
-const partialErrorsPlugin: ApolloServerPlugin<GraphQLContext> = {
+const partialErrorsPlugin = (metrics: Infra['metrics']): ApolloServerPlugin<GraphQLContext> => ({
   async requestDidStart() {
     return {
       async willSendResponse({ response, contextValue, operation }) {
@@ -89,15 +89,17 @@ const partialErrorsPlugin: ApolloServerPlugin<GraphQLContext> = {
           const result = response.body.singleResult;
           if (contextValue.partialErrors.length > 0) result.errors = [...(result.errors ?? []), ...contextValue.partialErrors];
           if (contextValue.warnings.length > 0) result.extensions = { ...result.extensions, warnings: contextValue.warnings };
-          graphqlRequests.inc({ operation: operation?.operation ?? 'unknown', outcome: result.errors?.length ? 'errors' : 'ok' });
+          metrics.graphqlOperations.inc({ operation: operation?.operation ?? 'unknown', transport: 'http', outcome: result.errors?.length ? 'errors' : 'ok' });
         }
       },
     };
   },
-};
+});
 
 export async function createGatewayServer(options: GatewayServerOptions): Promise<GatewayServer> {
-  const { schema, log } = options;
+  const { schema, infra } = options;
+  const { log, metrics } = infra;
+  const registry = metrics.registry;
   const formatError = createErrorFormatter(log);
   const apollo = new ApolloServer<GraphQLContext>({
     gateway: createExecutorGateway(schema, options.executor),
@@ -106,7 +108,7 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
     // The IDE and every GraphQL client's tooling rely on introspection; Apollo turns it off under NODE_ENV=production.
     introspection: true,
     // Cache-control hints wrap every field resolver; Switchboard sets no HTTP caching from them.
-    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), partialErrorsPlugin],
+    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), partialErrorsPlugin(metrics)],
     logger: {
       debug: (m) => log.debug(m),
       info: (m) => log.info(m),

@@ -181,10 +181,10 @@ describe('CloudCIX throttle queues and retries', () => {
     const results = await Promise.all(Array.from({ length: 5 }, () => stack.graphql(CURRENCY)));
     for (const res of results) expect(res.body.errors).toBeUndefined();
     expect(sim.server.requests('POST /membership/auth/login/')).toHaveLength(1);
-    expect(stack.gateway.clients.cloudcix.throttles.keys()).toEqual([`uid:${sim.users[0]!.uid}`]);
+    expect(stack.gateway.clients.cloudcix!.throttles.keys()).toEqual([`uid:${sim.users[0]!.uid}`]);
     sim.expireTokens(); // a new login keeps the same queue
     expect((await stack.graphql(CURRENCY)).body.errors).toBeUndefined();
-    expect(stack.gateway.clients.cloudcix.throttles.keys()).toEqual([`uid:${sim.users[0]!.uid}`]);
+    expect(stack.gateway.clients.cloudcix!.throttles.keys()).toEqual([`uid:${sim.users[0]!.uid}`]);
   });
 
   it("queues a forwarded token by its hash, so a forged token naming the gateway's uid cannot fill the gateway's queue", async () => {
@@ -199,7 +199,7 @@ describe('CloudCIX throttle queues and retries', () => {
     const genuine = await sim.issueToken(uid);
     expect((await stack.graphql(CURRENCY, undefined, { 'x-cloudcix-token': genuine })).body.errors).toBeUndefined();
     const hash = (token: string) => `token:${createHash('sha256').update(token).digest('hex')}`;
-    expect(stack.gateway.clients.cloudcix.throttles.keys().sort()).toEqual([`uid:${uid}`, hash(forged), hash(genuine)].sort());
+    expect(stack.gateway.clients.cloudcix!.throttles.keys().sort()).toEqual([`uid:${uid}`, hash(forged), hash(genuine)].sort());
   });
 
   it('takes a new throttle slot for each retry of a GET (after a 503 and after a dropped connection)', async () => {

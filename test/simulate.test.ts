@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/core/observability/log.js';
+import { createInfra } from '../src/core/infra.js';
 import { startGateway, type Gateway } from '../src/gateway.js';
 import { platforms } from '../src/platforms/index.js';
 
@@ -51,7 +52,7 @@ describe('npm run simulate', () => {
     // None of the credentials were printed to the terminal.
     for (const [name, value] of Object.entries(env)) if (/SECRET|KEY/.test(name)) expect(stdout).not.toContain(value);
 
-    gateway = await startGateway({ config: loadConfig({ ...env, PORT: '0', DATA_DIR: dataDir }), log: createLogger('silent') });
+    gateway = await startGateway({ config: loadConfig({ ...env, PORT: '0', DATA_DIR: dataDir }), platforms, infra: createInfra({ log: createLogger('silent') }) });
     expect(gateway.simulators).toEqual({}); // every platform is served as a real, configured upstream
     const res = await fetch(gateway.graphqlUrl, {
       method: 'POST',

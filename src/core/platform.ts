@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import type { UpstreamTimeouts } from './upstream/http.js';
 import type { BreakerOptions } from './upstream/breaker.js';
 import type { PlatformWebhooks } from './events/types.js';
+import type { Infra } from './infra.js';
 
 /**
  * A platform module is the unit of extension: everything Switchboard knows about
@@ -51,9 +52,12 @@ export interface ClientDeps {
   connections: number;
   retries: number;
   breaker: BreakerOptions;
+  /** This platform's log (a child of the gateway's, tagged with the platform). */
   log: Logger;
   /** Where the gateway keeps files between runs (generated keys, say). */
   dataDir: string;
+  /** The gateway's shared infrastructure: store, secrets, clock, metrics. */
+  infra: Infra;
 }
 
 export interface RequestInfo {

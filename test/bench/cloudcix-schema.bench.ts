@@ -3,28 +3,28 @@
  * ~530 mutations) costs the gateway, side by side in one run:
  *   A. the gateway without CloudCIX (the other platforms' schemas only);
  *   B. the same gateway with CloudCIX loaded.
- * Measured: start-up (build the executable schema, start Apollo, listen, answer
+ * Measured: start-up (clients, the executable schema, Apollo, listen, answer
  * the first query), alternated A/B so both see the same machine state; then the
  * latency of one small query that both serve, through each running gateway.
  * Also printed: the one-off cost of building the CloudCIX model and resolver map,
  * which happens once per process when the module is imported.
  *
- * Both variants use the same clients, simulators and per-request context (which
- * still creates a CloudCIX scope in A: a few allocations, not the schema).
+ * Both variants are started by the composition root (`startGateway`) with a
+ * subset of the platforms, on the same running simulators.
  *
  * Run: npx tsx test/bench/cloudcix-schema.bench.ts   (or npm run bench)
  */
 import { request } from 'undici';
 import { loadConfig } from '../../src/config.js';
-import { createContextFactory } from '../../src/context.js';
+import { createInfra } from '../../src/core/infra.js';
 import { createLogger } from '../../src/core/observability/log.js';
 import type { PlatformModule, RunningSimulator } from '../../src/core/platform.js';
-import { platforms, type PlatformClients } from '../../src/platforms/index.js';
+import { startGateway as startComposedGateway } from '../../src/gateway.js';
+import { platforms } from '../../src/platforms/index.js';
 import { catalogue } from '../../src/platforms/cloudcix/catalogue.js';
 import { buildModel } from '../../src/platforms/cloudcix/model.js';
 import { buildCloudCIXResolvers } from '../../src/platforms/cloudcix/resolvers.js';
-import { buildSchema, loadTypeDefs } from '../../src/schema.js';
-import { createGatewayServer } from '../../src/server.js';
+import { loadTypeDefs } from '../../src/schema.js';
 import { measure, printTable } from './measure.js';
 
 const SMALL_QUERY = '{ platforms { platform title simulated } }';
@@ -35,18 +35,8 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 async function main(): Promise<void> {
   const config = loadConfig({ PORT: '0', LOG_LEVEL: 'silent' });
   const log = createLogger('silent');
-  const simulators: RunningSimulator[] = [];
-  const clients: Record<string, unknown> = {};
-  for (const platform of platforms) {
-    const sim = await platform.simulator.start({});
-    simulators.push(sim);
-    clients[platform.key] = platform.createClient({ ...(config.platforms[platform.key] as object), ...(sim.config as object) } as never, {
-      ...config.upstream,
-      log,
-      dataDir: config.dataDir,
-    });
-  }
-  const createContext = createContextFactory({ clients: clients as PlatformClients, simulated: new Set(platforms.map((p) => p.key)), log });
+  const simulators: Record<string, RunningSimulator> = {};
+  for (const platform of platforms) simulators[platform.key] = await platform.simulator.start({});
   const variants: Record<'without' | 'with', readonly PlatformModule[]> = {
     without: platforms.filter((p) => p.key !== 'cloudcix'),
     with: platforms,
@@ -60,18 +50,16 @@ async function main(): Promise<void> {
 
   const startGateway = async (list: readonly PlatformModule[]) => {
     const t0 = performance.now();
-    const schema = buildSchema(list);
-    const server = await createGatewayServer({
-      schema,
-      createContext,
-      log,
-      maxRequestBytes: config.maxRequestBytes,
-      executor: config.executor,
-      readiness: async () => ({ ready: true, platforms: {} }),
+    const server = await startComposedGateway({ config, platforms: list, infra: createInfra({ log }), simulators });
+    await post(server.url);
+    const ms = performance.now() - t0;
+    const introspection = await request(server.graphqlUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ __schema { types { name } } }' }),
     });
-    const url = await server.listen(0, '127.0.0.1');
-    await post(url);
-    return { ms: performance.now() - t0, url, server, types: Object.keys(schema.getTypeMap()).length };
+    const types = ((await introspection.body.json()) as { data: { __schema: { types: unknown[] } } }).data.__schema.types.length;
+    return { ms, url: server.url, server, types };
   };
 
   try {
@@ -117,8 +105,7 @@ async function main(): Promise<void> {
       await running.with.server.close();
     }
   } finally {
-    await Promise.all(platforms.map((p) => p.closeClient(clients[p.key] as never)));
-    await Promise.all(simulators.map((s) => s.close()));
+    await Promise.all(Object.values(simulators).map((s) => s.close()));
   }
 }
 

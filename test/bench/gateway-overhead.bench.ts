@@ -16,6 +16,8 @@ import { request } from 'undici';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/core/observability/log.js';
 import { startGateway } from '../../src/gateway.js';
+import { createInfra } from '../../src/core/infra.js';
+import { cloudlx } from '../../src/platforms/cloudlx/index.js';
 import { CloudLXSimulator } from '../../src/platforms/cloudlx/simulator.js';
 import { CLOUDLX_MEDIA_TYPE } from '../../src/platforms/cloudlx/client.js';
 import { measure, printTable } from './measure.js';
@@ -25,7 +27,12 @@ const QUERY = `{ cloudlx { customers(first: 50) { nodes { name currency { iso3 }
 async function main(): Promise<void> {
   const sim = await new CloudLXSimulator().start();
   const start = (executor: string) =>
-    startGateway({ config: loadConfig({ PORT: '0', LOG_LEVEL: 'silent', EXECUTOR: executor }), log: createLogger('silent'), simulators: { cloudlx: sim } });
+    startGateway({
+      config: loadConfig({ PORT: '0', LOG_LEVEL: 'silent', EXECUTOR: executor }),
+      platforms: [cloudlx],
+      infra: createInfra({ log: createLogger('silent') }),
+      simulators: { cloudlx: sim },
+    });
   const gateways = { jit: await start('jit'), 'graphql-js': await start('graphql-js') };
   try {
     const tokenRes = await request(`${sim.url}/api/oauth2/access-token`, {

@@ -2,6 +2,7 @@ import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/core/observability/log.js';
 import type { RunningSimulator, SimulatorOptions } from '../../src/core/platform.js';
 import { startGateway, type Gateway } from '../../src/gateway.js';
+import { createInfra } from '../../src/core/infra.js';
 import { platforms, type PlatformKey } from '../../src/platforms/index.js';
 import type { CloudLXSimulator, CloudLXSimulatorOptions } from '../../src/platforms/cloudlx/simulator.js';
 import type { ExotelSimulator, ExotelSimulatorOptions } from '../../src/platforms/exotel/simulator.js';
@@ -61,7 +62,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   }
   let gateway: Gateway;
   try {
-    gateway = await startGateway({ config, log, simulators });
+    gateway = await startGateway({ config, platforms, infra: createInfra({ log }), simulators });
   } catch (error) {
     await Promise.all(Object.values(simulators).map((s) => s.close()));
     throw error;

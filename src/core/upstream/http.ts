@@ -10,7 +10,7 @@ import {
   UpstreamUnavailableError,
   errorFromStatus,
 } from './errors.js';
-import { upstreamRequestDuration } from '../observability/metrics.js';
+import type { Metrics } from '../observability/metrics.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 export type QueryValue = string | number | boolean | undefined | null;
@@ -67,6 +67,8 @@ export interface UpstreamHttpOptions {
    * error envelope is its own; the default is described at `readError` below.
    */
   readError?: (response: UpstreamResponse<unknown>) => SwitchboardError;
+  /** Where upstream calls are counted (the gateway's registry, from `infra`). */
+  infra?: { metrics: Metrics };
 }
 
 const RETRYABLE_STATUS = new Set([502, 503, 504]);
@@ -141,7 +143,7 @@ export class UpstreamHttp {
     const route = req.route ?? `${req.method} ${url.pathname}`;
     const breaker = this.breaker(url.origin);
     breaker.enter();
-    const stopTimer = upstreamRequestDuration.startTimer({ platform: this.options.platform, route });
+    const stopTimer = this.options.infra?.metrics.upstreamRequestDuration.startTimer({ platform: this.options.platform, route });
     const started = performance.now();
     let status = 0;
     try {
@@ -164,7 +166,7 @@ export class UpstreamHttp {
       breaker.failed();
       throw error;
     } finally {
-      stopTimer({ status: String(status) });
+      stopTimer?.({ status: String(status) });
       this.options.log?.debug({ platform: this.options.platform, route, status, ms: Math.round(performance.now() - started) }, 'upstream request');
     }
   }

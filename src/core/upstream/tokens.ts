@@ -2,7 +2,7 @@ import { ForbiddenError, UnauthenticatedError } from './errors.js';
 
 /** How long a refused login is answered from memory. */
 const REFUSED_LOGIN_MEMORY_MS = 10_000;
-import { upstreamTokenFetches } from '../observability/metrics.js';
+import type { Metrics } from '../observability/metrics.js';
 
 export interface IssuedToken {
   /** The value sent to the upstream. */
@@ -20,6 +20,8 @@ export interface TokenManagerOptions<T extends IssuedToken> {
   fetchToken: (previous: T | undefined) => Promise<T>;
   /** Renew this many milliseconds before expiry, so a token never expires in flight. */
   renewBeforeMs?: number;
+  /** Where token fetches are counted. */
+  metrics?: Metrics;
 }
 
 /**
@@ -55,7 +57,7 @@ export class TokenManager<T extends IssuedToken = IssuedToken> {
     if (this.refused && Date.now() < this.refused.until) return Promise.reject(this.refused.error);
     if (!this.inflight) {
       const previous = this.current;
-      upstreamTokenFetches.inc({ platform: this.options.platform });
+      this.options.metrics?.upstreamTokenFetches.inc({ platform: this.options.platform });
       this.inflight = this.options
         .fetchToken(previous)
         .catch((error: unknown) => {
