@@ -11,6 +11,16 @@ const coreMappers: Record<string, string> = {
   AppConnection: '../core/graphql/connection.js#Connection<object>',
   ApiClientConnection: '../core/graphql/connection.js#Connection<object>',
   WebhookConnection: '../core/graphql/connection.js#Connection<object>',
+  // Live events: every Event type resolves from the log's StoredEvent (src/core/events/resolvers.ts).
+  Event: '../core/events/log.js#StoredEvent',
+  GenericEvent: '../core/events/log.js#StoredEvent',
+  RecordCreatedEvent: '../core/events/log.js#StoredEvent',
+  RecordUpdatedEvent: '../core/events/log.js#StoredEvent',
+  RecordDeletedEvent: '../core/events/log.js#StoredEvent',
+  EventConnection: '../core/graphql/connection.js#Connection<StoredEvent>',
+  DeadLetter: '../core/events/log.js#StoredDeadLetter',
+  DeadLetterConnection: '../core/graphql/connection.js#Connection<StoredDeadLetter>',
+  OperationUpdate: '../core/events/resolvers.js#OperationUpdateValue',
 };
 
 /** Each platform keeps its own mappers beside its code, in `src/platforms/<key>/codegen-mappers.json`. */

@@ -1,6 +1,8 @@
 // Turns seed 004 (the CloudCIX Python client's API reference, flattened to one
-// line per paragraph) into the service catalogue. Pure: no I/O, so the test can
-// re-run it on the seed and compare with the checked-in catalogue.json.
+// line per paragraph) into the service catalogue. Pure: no I/O. The reference
+// lives outside the repository, so only `npm run catalogue` reads it (and
+// `.ci/run` checks the committed catalogue.json against it where it is
+// present); the tests run this parser on small texts written in the test.
 //
 // The seed's shape, per application and per service:
 //
@@ -33,9 +35,19 @@ import type {
 
 const METHOD_ORDER: readonly CloudCIXMethod[] = ['list', 'read', 'create', 'update', 'partial_update', 'delete'];
 
+/** Paths by the seed's application and Python service name. */
+export type PathTable = Readonly<Record<string, Readonly<Record<string, string>>>>;
+
+export interface PathTables {
+  /** Paths the platform documents: the only ones with pathAssumed: false. */
+  documented: PathTable;
+  /** Paths whose parent id the seed requires but whose URL shape is our guess. */
+  withParentIds: PathTable;
+}
+
 // Paths from shared/UPSTREAMS.md §4, keyed by the seed's application and Python
 // service name. Only these are pathAssumed: false.
-const DOCUMENTED_PATHS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+const DOCUMENTED_PATHS: PathTable = {
   Membership: {
     address: 'address/',
     address_link: 'address/{address_id}/link/',
@@ -66,12 +78,15 @@ const DOCUMENTED_PATHS: Readonly<Record<string, Readonly<Record<string, string>>
 
 // Services whose seed description says every call needs a parent id; the URL
 // shape is our guess (pathAssumed: true), but the id argument is not.
-const PARENT_ID_PATHS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+const PARENT_ID_PATHS: PathTable = {
   // "This service requires an idSKU for each method"
   SCM: { critical_bom: 'sku/{sku_id}/critical_bom/' },
   // "pod_id is required in the method. This represents the POD the rules are for."
   PAT: { main_firewall_rules: 'pod/{pod_id}/main_firewall_rules/' },
 };
+
+/** The path tables the committed catalogue is built with. */
+export const CATALOGUE_PATHS: PathTables = { documented: DOCUMENTED_PATHS, withParentIds: PARENT_ID_PATHS };
 
 // The seed states this once for all services (its opening Note) instead of
 // listing partial_update under each one.
@@ -100,8 +115,13 @@ export interface ParsedSeed {
 }
 
 /** The catalogue for a seed text; see parseSeed for what was irregular. */
-export function buildCatalogue(seedText: string): CloudCIXCatalogue {
-  return parseSeed(seedText).catalogue;
+export function buildCatalogue(seedText: string, paths: PathTables = CATALOGUE_PATHS): CloudCIXCatalogue {
+  return parseSeed(seedText, paths).catalogue;
+}
+
+/** catalogue.json's text: fixed key order and a trailing newline keep reruns byte-identical and diffs clean. */
+export function serialiseCatalogue(catalogue: CloudCIXCatalogue): string {
+  return `${JSON.stringify(catalogue, null, 2)}\n`;
 }
 
 interface MethodLine {
@@ -141,7 +161,7 @@ interface EndpointAnchor extends Anchor {
 
 type AnyAnchor = ApplicationAnchor | ServiceAnchor | EndpointAnchor;
 
-export function parseSeed(seedText: string): ParsedSeed {
+export function parseSeed(seedText: string, paths: PathTables = CATALOGUE_PATHS): ParsedSeed {
   const lines = seedText.split(/\r?\n/).map(cleanLine);
   const notes: string[] = [];
   const at = (index: number): string => lines[index] ?? '';
@@ -349,7 +369,7 @@ export function parseSeed(seedText: string): ParsedSeed {
     const methods = METHOD_ORDER.filter((method) => methodDescriptions[method] !== undefined);
     if (methods.length === 0) throw new Error(`${draft.application}.${service}: no methods`);
 
-    const { path, pathAssumed } = pathOf(draft.application, service);
+    const { path, pathAssumed } = pathOf(paths, draft.application, service);
     services.push({
       application: draft.application,
       service,
@@ -363,10 +383,12 @@ export function parseSeed(seedText: string): ParsedSeed {
     });
   }
 
-  for (const [application, paths] of Object.entries({ ...DOCUMENTED_PATHS, ...PARENT_ID_PATHS })) {
-    for (const service of Object.keys(paths)) {
-      if (!seen.has(`${application}.${service}`)) {
-        throw new Error(`path table names ${application}.${service}, which the seed does not have`);
+  for (const table of [paths.documented, paths.withParentIds]) {
+    for (const [application, services] of Object.entries(table)) {
+      for (const service of Object.keys(services)) {
+        if (!seen.has(`${application}.${service}`)) {
+          throw new Error(`path table names ${application}.${service}, which the seed does not have`);
+        }
       }
     }
   }
@@ -377,13 +399,77 @@ export function parseSeed(seedText: string): ParsedSeed {
   return { catalogue: { applications, services }, notes };
 }
 
-function pathOf(application: string, service: string): { path: string; pathAssumed: boolean } {
-  const documented = DOCUMENTED_PATHS[application]?.[service];
+function pathOf(paths: PathTables, application: string, service: string): { path: string; pathAssumed: boolean } {
+  const documented = paths.documented[application]?.[service];
   if (documented !== undefined) return { path: documented, pathAssumed: false };
-  const withParent = PARENT_ID_PATHS[application]?.[service];
+  const withParent = paths.withParentIds[application]?.[service];
   if (withParent !== undefined) return { path: withParent, pathAssumed: true };
   // UPSTREAMS.md §4: where the path is unknown, the Python name is the path.
   return { path: `${service.toLowerCase()}/`, pathAssumed: true };
+}
+
+/**
+ * What differs between the committed catalogue and the one the reference
+ * gives, one line per difference, so a failed check says what to look at
+ * rather than only that the files differ. Empty when they are equal.
+ */
+export function diffCatalogues(committed: CloudCIXCatalogue, derived: CloudCIXCatalogue): string[] {
+  return [
+    ...diffEntries('application', committed.applications, derived.applications, (application) => application.name),
+    ...diffEntries('service', committed.services, derived.services, (service) => `${service.application}.${service.service}`),
+  ];
+}
+
+function diffEntries<T extends object>(kind: string, committed: readonly T[], derived: readonly T[], keyOf: (entry: T) => string): string[] {
+  const out: string[] = [];
+  const committedByKey = new Map(committed.map((entry) => [keyOf(entry), entry]));
+  const derivedByKey = new Map(derived.map((entry) => [keyOf(entry), entry]));
+  for (const [key, entry] of derivedByKey) {
+    const before = committedByKey.get(key);
+    if (!before) {
+      out.push(`${kind} ${key}: in the reference, missing from the committed catalogue`);
+      continue;
+    }
+    for (const [field, was, is] of changedFields(before, entry)) {
+      out.push(`${kind} ${key}: ${field} is ${preview(was)} in the committed catalogue, ${preview(is)} from the reference`);
+    }
+  }
+  for (const key of committedByKey.keys()) {
+    if (!derivedByKey.has(key)) out.push(`${kind} ${key}: in the committed catalogue, not in the reference`);
+  }
+  const shared = (keys: Iterable<string>, other: Map<string, T>) => [...keys].filter((key) => other.has(key));
+  const committedOrder = shared(committedByKey.keys(), derivedByKey);
+  const derivedOrder = shared(derivedByKey.keys(), committedByKey);
+  const firstMoved = derivedOrder.findIndex((key, index) => committedOrder[index] !== key);
+  if (firstMoved >= 0) {
+    out.push(`${kind} order differs from ${derivedOrder[firstMoved]} on (the reference's order is the seed's)`);
+  }
+  if (committed.length !== committedByKey.size) out.push(`the committed catalogue lists a ${kind} twice`);
+  return out;
+}
+
+// Field by field, into nested records (methodDescriptions.update), so one changed
+// sentence is reported as itself rather than as the whole record.
+function changedFields(before: object, after: object, prefix = ''): [string, unknown, unknown][] {
+  const out: [string, unknown, unknown][] = [];
+  for (const field of unique([...Object.keys(before), ...Object.keys(after)])) {
+    const was = (before as Record<string, unknown>)[field];
+    const is = (after as Record<string, unknown>)[field];
+    if (JSON.stringify(was) === JSON.stringify(is)) continue;
+    if (isRecord(was) && isRecord(is)) out.push(...changedFields(was, is, `${prefix}${field}.`));
+    else out.push([`${prefix}${field}`, was, is]);
+  }
+  return out;
+}
+
+function isRecord(value: unknown): value is object {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function preview(value: unknown): string {
+  if (value === undefined) return 'absent';
+  const text = JSON.stringify(value);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
 export function parentIdsOf(path: string): string[] {

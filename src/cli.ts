@@ -5,7 +5,7 @@ import { loadConfig } from './config.js';
 import { ConfigError } from './core/env.js';
 import { createLogger } from './core/observability/log.js';
 import { startGateway } from './gateway.js';
-import { createInfra } from './core/infra.js';
+import { STORE_SECRET_KEY_FILE, loadOrCreateSecretKey, openInfra } from './core/infra.js';
 import { platforms } from './platforms/index.js';
 import { buildSchema } from './schema.js';
 
@@ -45,6 +45,8 @@ async function main(argv: string[]): Promise<void> {
       const env = await platform.simulator.environment(simulator as never, config.dataDir);
       for (const [name, value] of Object.entries(env)) lines.push(`${name}=${JSON.stringify(value)}`);
     }
+    // A gateway with real platforms needs STORE_SECRET_KEY: the embedded default's own key, so both read one store alike.
+    lines.push(`STORE_SECRET_KEY=${JSON.stringify(await loadOrCreateSecretKey(resolve(config.dataDir, STORE_SECRET_KEY_FILE)))}`);
     await mkdir(dirname(envFile), { recursive: true });
     await writeFile(envFile, `${lines.join('\n')}\n`, { mode: 0o600 });
     await chmod(envFile, 0o600); // `mode` applies only when the file is created
@@ -67,7 +69,8 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
 
-  const gateway = await startGateway({ config, platforms, infra: createInfra({ log }) });
+  const opened = await openInfra(config, log);
+  const gateway = await startGateway({ config, platforms, infra: opened.infra });
   const lines = [
     `Switchboard is running.`,
     `  GraphQL (HTTP)      ${gateway.graphqlUrl}`,
@@ -84,7 +87,10 @@ async function main(argv: string[]): Promise<void> {
     '',
   ];
   process.stdout.write(lines.join('\n'));
-  onShutdown(() => gateway.close());
+  onShutdown(async () => {
+    await gateway.close();
+    await opened.close(); // after the gateway: its last requests may still write to the store
+  });
 }
 
 function onShutdown(close: () => Promise<void>): void {

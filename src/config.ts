@@ -1,7 +1,25 @@
 import { z } from 'zod';
 import { ConfigError, describeIssues, envEnum, envInt } from './core/env.js';
-import type { UpstreamTimeouts } from './core/upstream/http.js';
+import type { StoreSettings } from './core/infra.js';
+import type { UpstreamSettings } from './core/upstream/http.js';
 import { platforms, type PlatformConfigs } from './platforms/index.js';
+import { loadWatchConfig, type WatchConfig } from './core/events/watch-config.js';
+import { loadEventsConfig, type EventsConfig } from './core/events/config.js';
+
+/** `redis://` or `rediss://` (TLS), with a host; the value is never echoed (it may hold a password). */
+const redisUrl = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined || v.trim() === '') return undefined;
+    const url = URL.canParse(v.trim()) ? new URL(v.trim()) : undefined;
+    if (!url || (url.protocol !== 'redis:' && url.protocol !== 'rediss:') || !url.hostname) {
+      const what = url ? (url.hostname ? `the scheme is ${url.protocol}` : 'it names no host') : 'it is not a URL';
+      ctx.addIssue({ code: 'custom', message: `expected a redis:// or rediss:// URL such as redis://127.0.0.1:6379 (${what})` });
+      return z.NEVER;
+    }
+    return v.trim();
+  });
 
 /**
  * Every setting of the gateway, read once at start from the environment. Each
@@ -25,8 +43,16 @@ const coreSchema = z.object({
   UPSTREAM_BODY_TIMEOUT_MS: envInt(10_000, 1, 300_000),
   /** Keep-alive connections per upstream host. Default 32. */
   UPSTREAM_CONNECTIONS: envInt(32, 1, 1024),
-  /** Retries of a GET after a dropped connection or 502/503/504. Default 1. */
+  /** Retries of a read (GET, HEAD) after a dropped connection, a 429 or a 502/503/504. Default 1. */
   UPSTREAM_RETRIES: envInt(1, 0, 5),
+  /** Backoff before the first retry, at most (full jitter; doubles per retry). Default 100. */
+  UPSTREAM_RETRY_BASE_DELAY_MS: envInt(100, 1, 60_000),
+  /** The backoff's ceiling. Default 2000. A platform's `Retry-After` is honoured beyond it, within the deadline. */
+  UPSTREAM_RETRY_MAX_DELAY_MS: envInt(2_000, 1, 300_000),
+  /** Milliseconds a whole upstream call may take (throttle wait, retries and backoff included). Default 30000. */
+  UPSTREAM_DEADLINE_MS: envInt(30_000, 100, 600_000),
+  /** Largest upstream answer accepted, in bytes; a larger one is cut while it streams. Default 16 MiB. */
+  UPSTREAM_MAX_RESPONSE_BYTES: envInt(16 * 1_048_576, 1_024, 1_073_741_824),
   /** Consecutive failures of an upstream host after which calls fail at once for a while; 0 turns this off. Default 5. */
   UPSTREAM_BREAKER_FAILURES: envInt(5, 0, 1000),
   /** Milliseconds an open breaker fails calls at once before one trial call. Default 5000. */
@@ -37,22 +63,66 @@ const coreSchema = z.object({
   SIMULATOR_LATENCY_MS: envInt(0, 0, 60_000),
   /** Largest accepted request body in bytes. Default 1 MiB. */
   MAX_REQUEST_BYTES: envInt(1_048_576, 1_024, 64 * 1_048_576),
+  /** Redis that several gateways share (tokens, learned secrets, budgets). Unset: the embedded file store in DATA_DIR. */
+  REDIS_URL: redisUrl,
+  /** Put before every key this gateway writes to Redis. Default `switchboard:`. */
+  REDIS_KEY_PREFIX: z.string().trim().min(1, 'expected a non-empty prefix').optional().default('switchboard:'),
+  /** AES-GCM key for the secrets the store keeps; required once a platform is real (see `storeSecretProblem`). */
+  STORE_SECRET_KEY: z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || v.trim().length >= 32, { message: `expected at least 32 characters (generate one with \`openssl rand -base64 32\`)` }),
 });
+
+/** What each platform may set for itself, as `<PLATFORM>_UPSTREAM_…` (`CLOUDCIX_UPSTREAM_DEADLINE_MS`); unset: the global value. */
+const PER_PLATFORM_UPSTREAM = {
+  UPSTREAM_DEADLINE_MS: { min: 100, max: 600_000 },
+  UPSTREAM_MAX_RESPONSE_BYTES: { min: 1_024, max: 1_073_741_824 },
+  UPSTREAM_RETRIES: { min: 0, max: 5 },
+} as const;
+
+/** A whole number in range, or undefined when unset (the global value then applies). */
+const envOptionalInt = (min: number, max: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return undefined;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min || n > max) {
+        ctx.addIssue({ code: 'custom', message: `expected a whole number from ${min} to ${max}, or nothing for the UPSTREAM_… value` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const platformUpstreamSchema = z.object(
+  Object.fromEntries(
+    platforms.flatMap((platform) =>
+      Object.entries(PER_PLATFORM_UPSTREAM).map(([name, range]) => [`${platform.key.toUpperCase()}_${name}`, envOptionalInt(range.min, range.max)]),
+    ),
+  ),
+);
 
 export interface Config {
   readonly port: number;
   readonly host: string;
   readonly logLevel: string;
   readonly dataDir: string;
-  readonly upstream: {
-    readonly timeouts: UpstreamTimeouts;
-    readonly connections: number;
-    readonly retries: number;
-    readonly breaker: { readonly failures: number; readonly cooldownMs: number };
+  /** The upstream settings every platform starts from (`UPSTREAM_*`). */
+  readonly upstream: Readonly<UpstreamSettings> & {
+    /** Each platform's: the above with its `<PLATFORM>_UPSTREAM_*` overrides (`upstreamSettingsFor`). */
+    readonly byPlatform: Readonly<Record<string, Readonly<UpstreamSettings>>>;
   };
   readonly maxRequestBytes: number;
   readonly executor: 'jit' | 'graphql-js';
   readonly simulatorLatencyMs: number;
+  /** Where the gateway's state lives, and the key its secrets are sealed with (see `openInfra`). */
+  readonly store: StoreSettings;
+  /** Polling of platforms that send no webhooks (WATCH_*, <PLATFORM>_WATCH; src/core/events/watch-config.ts). */
+  readonly watch: WatchConfig;
+  /** Live events: the event log, its retention, webhook secrets (src/core/events/config.ts). */
+  readonly events: EventsConfig;
   readonly platforms: PlatformConfigs;
 }
 
@@ -66,22 +136,69 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     if (parsed.success) platformConfigs[platform.key] = parsed.data;
     else problems.push(...describeIssues(parsed.error, env));
   }
-  if (problems.length > 0 || !core.success) throw new ConfigError(problems);
+  if (core.success && !core.data.STORE_SECRET_KEY) problems.push(...storeSecretProblem(platformConfigs));
+  const perPlatform = platformUpstreamSchema.safeParse(env);
+  if (!perPlatform.success) problems.push(...describeIssues(perPlatform.error, env));
+  if (core.success && core.data.UPSTREAM_RETRY_BASE_DELAY_MS > core.data.UPSTREAM_RETRY_MAX_DELAY_MS) {
+    problems.push(
+      `UPSTREAM_RETRY_BASE_DELAY_MS: expected at most UPSTREAM_RETRY_MAX_DELAY_MS (${core.data.UPSTREAM_RETRY_MAX_DELAY_MS}), the backoff's ceiling; got ${core.data.UPSTREAM_RETRY_BASE_DELAY_MS}`,
+    );
+  }
+  const watch = loadWatchConfig(platforms, env, problems);
+  const events = loadEventsConfig(env, platforms.filter((p) => p.webhooks).map((p) => p.key), core.success ? core.data.REDIS_URL : undefined);
+  problems.push(...events.problems);
+  if (problems.length > 0 || !core.success || !perPlatform.success) throw new ConfigError(problems);
   const c = core.data;
+  const upstream: UpstreamSettings = {
+    timeouts: { connectMs: c.UPSTREAM_CONNECT_TIMEOUT_MS, headersMs: c.UPSTREAM_HEADERS_TIMEOUT_MS, bodyMs: c.UPSTREAM_BODY_TIMEOUT_MS },
+    connections: c.UPSTREAM_CONNECTIONS,
+    retries: c.UPSTREAM_RETRIES,
+    retryDelay: { baseMs: c.UPSTREAM_RETRY_BASE_DELAY_MS, maxMs: c.UPSTREAM_RETRY_MAX_DELAY_MS },
+    breaker: { failures: c.UPSTREAM_BREAKER_FAILURES, cooldownMs: c.UPSTREAM_BREAKER_COOLDOWN_MS },
+    deadlineMs: c.UPSTREAM_DEADLINE_MS,
+    maxResponseBytes: c.UPSTREAM_MAX_RESPONSE_BYTES,
+  };
+  const overrides = perPlatform.data as Record<string, number | undefined>;
+  const byPlatform = Object.fromEntries(
+    platforms.map((platform) => {
+      const own = (name: keyof typeof PER_PLATFORM_UPSTREAM) => overrides[`${platform.key.toUpperCase()}_${name}`];
+      const settings: UpstreamSettings = {
+        ...upstream,
+        deadlineMs: own('UPSTREAM_DEADLINE_MS') ?? upstream.deadlineMs,
+        maxResponseBytes: own('UPSTREAM_MAX_RESPONSE_BYTES') ?? upstream.maxResponseBytes,
+        retries: own('UPSTREAM_RETRIES') ?? upstream.retries,
+      };
+      return [platform.key, settings];
+    }),
+  );
   return Object.freeze({
     port: c.PORT,
     host: c.HOST,
     logLevel: c.LOG_LEVEL,
     dataDir: c.DATA_DIR,
-    upstream: {
-      timeouts: { connectMs: c.UPSTREAM_CONNECT_TIMEOUT_MS, headersMs: c.UPSTREAM_HEADERS_TIMEOUT_MS, bodyMs: c.UPSTREAM_BODY_TIMEOUT_MS },
-      connections: c.UPSTREAM_CONNECTIONS,
-      retries: c.UPSTREAM_RETRIES,
-      breaker: { failures: c.UPSTREAM_BREAKER_FAILURES, cooldownMs: c.UPSTREAM_BREAKER_COOLDOWN_MS },
-    },
+    upstream: { ...upstream, byPlatform },
     maxRequestBytes: c.MAX_REQUEST_BYTES,
     executor: c.EXECUTOR,
     simulatorLatencyMs: c.SIMULATOR_LATENCY_MS,
+    store: { redisUrl: c.REDIS_URL, redisKeyPrefix: c.REDIS_KEY_PREFIX, secretKey: c.STORE_SECRET_KEY?.trim() },
     platforms: platformConfigs as PlatformConfigs,
+    watch: watch!,
+    events: events.config!,
   });
 }
+
+/**
+ * Once a platform is real, the store holds its tokens (and Exotel's app secrets)
+ * sealed with STORE_SECRET_KEY, and every gateway on one store must share it:
+ * so it is set, not generated. With every platform simulated, a key is
+ * generated into DATA_DIR instead (`openInfra`).
+ */
+function storeSecretProblem(platformConfigs: Record<string, unknown>): string[] {
+  const real = platforms.filter((p) => platformConfigs[p.key] !== undefined && (p.isConfigured as (c: unknown) => boolean)(platformConfigs[p.key]));
+  if (real.length === 0) return [];
+  return [
+    `STORE_SECRET_KEY: expected a key of at least 32 characters, since ${real.map((p) => p.title).join(', ')} ${real.length === 1 ? 'is a real platform' : 'are real platforms'} (base URL set): ` +
+      'the store keeps their tokens and learned secrets encrypted with it. Generate one with `openssl rand -base64 32` and give every gateway sharing a store the same value; it is not set',
+  ];
+}
+

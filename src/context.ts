@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { PlatformModule, RequestInfo } from './core/platform.js';
+import { newRequestId } from './core/graphql/pipeline.js';
 import type { PlatformScopes } from './platforms/index.js';
 
 /** An error that does not fail its field: one platform of a unified list failed, the others answered. */
@@ -23,6 +23,10 @@ export interface ResponseWarning {
 
 export interface GraphQLContext {
   readonly requestId: string;
+  /** Who is calling, as the pipeline's authentication found it (undefined: anonymous). */
+  readonly principal?: unknown;
+  /** When the request arrived, on the gateway's clock (epoch ms). */
+  readonly receivedAt: number;
   readonly log: Logger;
   /** Per-request loaders and clients of each platform. */
   readonly platforms: PlatformScopes;
@@ -40,6 +44,8 @@ export interface ContextFactoryOptions {
   clients: ReadonlyMap<PlatformModule, unknown>;
   simulated: ReadonlySet<string>;
   log: Logger;
+  /** The gateway's clock (epoch ms). */
+  now: () => number;
 }
 
 /**
@@ -50,7 +56,7 @@ export interface ContextFactoryOptions {
  */
 export function createContextFactory(options: ContextFactoryOptions) {
   return (request: RequestInfo): GraphQLContext => {
-    const requestId = request.headers['x-request-id'] ?? randomUUID();
+    const requestId = newRequestId(request.headers);
     const scopes: Record<string, unknown> = {};
     for (const platform of options.platforms) {
       let scope: unknown;
@@ -61,6 +67,8 @@ export function createContextFactory(options: ContextFactoryOptions) {
     }
     return {
       requestId,
+      principal: request.principal,
+      receivedAt: options.now(),
       log: options.log.child({ requestId }),
       platforms: scopes as PlatformScopes,
       simulated: options.simulated,

@@ -1,11 +1,17 @@
 import type { Config } from './config.js';
+import type { UpstreamSettings } from './core/upstream/http.js';
 import { createContextFactory } from './context.js';
 import type { Infra } from './core/infra.js';
 import type { PlatformModule, RunningSimulator } from './core/platform.js';
 import { SwitchboardError } from './core/upstream/errors.js';
 import type { PlatformClients, PlatformKey } from './platforms/index.js';
 import { buildSchema } from './schema.js';
+import { OperationPipeline, type PipelinePlugin } from './core/graphql/pipeline.js';
+import { createErrorFormatter } from './core/graphql/format-error.js';
 import { createGatewayServer, type GatewayServer, type ReadinessReport } from './server.js';
+import type { EventLog } from './core/events/log.js';
+import { startWatchers, watchSources, type WatcherRunner } from './core/events/watchers.js';
+import { createEventsService, openEventLog } from './core/events/service.js';
 
 export interface Gateway {
   /** Base URL of the gateway (`http://127.0.0.1:4000`). */
@@ -17,6 +23,12 @@ export interface Gateway {
   /** Each started platform's client, by platform key. */
   readonly clients: Readonly<Partial<PlatformClients>>;
   readonly infra: Infra;
+  /** The one operation pipeline (tests look at its caches). */
+  readonly pipeline: OperationPipeline;
+  /** The event log: webhooks and watcher changes in, subscriptions and `Query.events` out. */
+  readonly events: EventLog;
+  /** The watchers polling platforms that send no webhooks; undefined without an event log. */
+  readonly watchers: WatcherRunner | undefined;
   close(): Promise<void>;
 }
 
@@ -32,6 +44,14 @@ export interface StartGatewayOptions {
    * embedded simulator started for them.
    */
   simulators?: Partial<Record<string, RunningSimulator>>;
+  /** Rules added to the operation pipeline (authentication, limits, tracing). */
+  plugins?: readonly PipelinePlugin[];
+  /**
+   * Where the watchers append the changes they see (src/core/events/watchers.ts); none: no watchers.
+   * Given, it is also the gateway's event log (the caller closes it); otherwise the gateway opens
+   * the one the configuration names (EVENT_LOG, REDIS_URL, DATA_DIR) and closes it.
+   */
+  eventLog?: EventLog;
 }
 
 /**
@@ -46,7 +66,9 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
   const simulators: Record<string, RunningSimulator> = { ...(options.simulators as Record<string, RunningSimulator>) };
   const simulated = new Set<string>();
   const clients = new Map<PlatformModule, unknown>();
+  const platformConfigs = new Map<PlatformModule, unknown>();
   let server: GatewayServer | undefined;
+  let ownEventLog: EventLog | undefined;
   const closeClients = () => Promise.all([...clients].map(([platform, client]) => platform.closeClient(client)));
   try {
     for (const platform of platforms) {
@@ -61,21 +83,26 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
         platformConfig = { ...(platformConfig as object), ...(simulator.config as object) };
         simulated.add(platform.key);
       }
+      platformConfigs.set(platform, platformConfig);
       clients.set(
         platform,
         platform.createClient(platformConfig, {
-          timeouts: config.upstream.timeouts,
-          connections: config.upstream.connections,
-          retries: config.upstream.retries,
-          breaker: config.upstream.breaker,
+          // The platform's own chain (throttle → retry → breaker → call hook) is built from these (UpstreamHttp).
+          ...platformUpstream(config, platform.key),
           log: log.child({ platform: platform.key }),
           dataDir: config.dataDir,
           infra,
         }),
       );
     }
-    const schema = buildSchema(platforms);
-    const createContext = createContextFactory({ platforms, clients, simulated, log });
+    const eventLog = options.eventLog ?? (ownEventLog = await openEventLog({ events: config.events, dataDir: config.dataDir, ...config.store }, infra));
+    const events = createEventsService({ log: eventLog, events: config.events, platforms, simulated, infra });
+    const schema = buildSchema(platforms, events.resolvers);
+    const createContext = createContextFactory({ platforms, clients, simulated, log, now: () => infra.clock.now() });
+    const pipeline = new OperationPipeline(
+      { schema, infra, createContext, executor: config.executor, plugins: options.plugins },
+      createErrorFormatter(log),
+    );
     const readiness = async (): Promise<ReadinessReport> => {
       const entries = await Promise.all(
         platforms.map(async (platform) => {
@@ -91,9 +118,18 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
       );
       return { ready: entries.every(([, e]) => e.ok), platforms: Object.fromEntries(entries) };
     };
-    server = await createGatewayServer({ schema, createContext, infra, maxRequestBytes: config.maxRequestBytes, executor: config.executor, readiness });
+    server = await createGatewayServer({ pipeline, infra, maxRequestBytes: config.maxRequestBytes, readiness, extraRoutes: events.routes });
     const url = await server.listen(config.port, config.host);
+    events.registerSimulators(url, simulators);
     const running = server;
+    const watchers = options.eventLog
+      ? startWatchers({
+          config: config.watch,
+          sources: watchSources(config.watch, platforms.map((module) => ({ module, client: clients.get(module), config: platformConfigs.get(module) }))),
+          infra,
+          eventLog: options.eventLog,
+        })
+      : undefined;
     return {
       url,
       graphqlUrl: `${url}/graphql`,
@@ -101,8 +137,14 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
       simulators,
       clients: Object.fromEntries([...clients].map(([platform, client]) => [platform.key, client])) as Partial<PlatformClients>,
       infra,
+      pipeline,
+      events: eventLog,
+      watchers,
       async close() {
+        // Polls stop and their leases go first, while the clients they use are still open.
+        await watchers?.close();
         await running.close();
+        await ownEventLog?.close();
         await closeClients();
         await Promise.all(started.map((s) => s.close()));
       },
@@ -110,8 +152,15 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
   } catch (error) {
     // A port already taken, say: undo everything started so far, so the process can exit.
     await server?.close().catch(() => undefined);
+    await ownEventLog?.close().catch(() => undefined);
     await closeClients().catch(() => undefined);
     await Promise.all(started.map((s) => s.close().catch(() => undefined)));
     throw error;
   }
+}
+
+/** A platform's upstream settings: the global `UPSTREAM_*` ones with its own `<PLATFORM>_UPSTREAM_*` overrides (see config.ts). */
+function platformUpstream(config: Config, platformKey: string): UpstreamSettings {
+  const { byPlatform, ...global } = config.upstream;
+  return byPlatform[platformKey] ?? global;
 }

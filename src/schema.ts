@@ -12,11 +12,15 @@ export function loadTypeDefs(platformList: readonly PlatformModule[]): string[] 
   return files.map((file) => readFileSync(new URL(file, SCHEMA_DIR), 'utf8'));
 }
 
-/** The executable schema: built once at start, shared by every request. */
-export function buildSchema(platformList: readonly PlatformModule[]): GraphQLSchema {
+/**
+ * The executable schema: built once at start, shared by every request.
+ * `extraResolvers` are the parts built around the gateway's own state (the
+ * event log's, src/core/events/resolvers.ts).
+ */
+export function buildSchema(platformList: readonly PlatformModule[], extraResolvers: readonly object[] = []): GraphQLSchema {
   return makeExecutableSchema({
     typeDefs: loadTypeDefs(platformList),
-    resolvers: [createCoreResolvers(platformList), ...platformList.map((p) => p.resolvers)] as never,
+    resolvers: [createCoreResolvers(platformList), ...platformList.map((p) => p.resolvers), ...extraResolvers] as never,
     inheritResolversFromInterfaces: false,
     // The schema is new on every call, so resolvers can be attached to it directly instead of
     // copying it again: about 30% off building the 958-type schema at start.

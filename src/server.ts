@@ -3,19 +3,17 @@ import { createReadStream, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import type { AddressInfo, Socket } from 'node:net';
-import { ApolloServer, HeaderMap, type ApolloServerPlugin } from '@apollo/server';
-import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import { unwrapResolverError } from '@apollo/server/errors';
-import { GraphQLError, type ExecutionResult, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
+import { HeaderMap } from '@apollo/server';
 import { WebSocketServer } from 'ws';
-import { useServer } from 'graphql-ws/use/ws';
-import type { Logger } from 'pino';
-import type { GraphQLContext } from './context.js';
 import type { RequestInfo } from './core/platform.js';
 import { SwitchboardError, toGraphQLErrorExtensions } from './core/upstream/errors.js';
 import type { Infra } from './core/infra.js';
 import { ideHtml } from './core/ide.js';
-import { createExecutorGateway, type ExecutorKind } from './core/graphql/executor.js';
+import type { OperationPipeline } from './core/graphql/pipeline.js';
+import { createApolloAdapter } from './core/graphql/transports/apollo.js';
+import { useWebSocketAdapter } from './core/graphql/transports/ws.js';
+import { createSseAdapter, isSseRequest } from './core/graphql/transports/sse.js';
+import { requestHeaders } from './core/graphql/transports/headers.js';
 
 export interface ReadinessReport {
   ready: boolean;
@@ -23,12 +21,10 @@ export interface ReadinessReport {
 }
 
 export interface GatewayServerOptions {
-  schema: GraphQLSchema;
-  createContext: (request: RequestInfo) => GraphQLContext;
+  /** The one operation pipeline every transport adapts to. */
+  pipeline: OperationPipeline;
   infra: Infra;
   maxRequestBytes: number;
-  /** How valid operations run over HTTP (see core/graphql/executor.ts). */
-  executor: ExecutorKind;
   readiness: () => Promise<ReadinessReport>;
   /** Extra routes (the webhook receiver): return true when handled. */
   extraRoutes?: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
@@ -54,69 +50,12 @@ const IDE_ASSETS: Record<string, { file: string; type: string }> = {
   'graphql-ws.js': { file: 'graphql-ws/umd/graphql-ws.min.js', type: 'text/javascript' },
 };
 
-/**
- * The one place errors take their client-facing shape. Our own errors carry their
- * code and platform; GraphQL's own (parse, validation, coercion) keep theirs;
- * anything else is a bug, logged in full and shown to the client only as an
- * internal error with the request id, so no stack or secret leaks.
- */
-export function createErrorFormatter(log: Logger) {
-  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
-    const original = unwrapResolverError(error);
-    if (original instanceof SwitchboardError) {
-      return { message: original.message, locations: formatted.locations, path: formatted.path, extensions: toGraphQLErrorExtensions(original) };
-    }
-    const { stacktrace: _drop, ...extensions } = (formatted.extensions ?? {}) as Record<string, unknown>;
-    if (original instanceof GraphQLError || (extensions.code && extensions.code !== 'INTERNAL_SERVER_ERROR')) {
-      return { ...formatted, extensions };
-    }
-    log.error({ err: original, path: formatted.path }, 'unexpected error while resolving');
-    return {
-      message: 'Switchboard hit an internal error resolving this field; it has been logged.',
-      locations: formatted.locations,
-      path: formatted.path,
-      extensions: { code: 'INTERNAL_SERVER_ERROR' },
-    };
-  };
-}
-
-/** Adds errors that did not fail their field (a platform of a unified list) beside the data, and warnings to `extensions`. */
-const partialErrorsPlugin = (metrics: Infra['metrics']): ApolloServerPlugin<GraphQLContext> => ({
-  async requestDidStart() {
-    return {
-      async willSendResponse({ response, contextValue, operation }) {
-        if (response.body.kind === 'single') {
-          const result = response.body.singleResult;
-          if (contextValue.partialErrors.length > 0) result.errors = [...(result.errors ?? []), ...contextValue.partialErrors];
-          if (contextValue.warnings.length > 0) result.extensions = { ...result.extensions, warnings: contextValue.warnings };
-          metrics.graphqlOperations.inc({ operation: operation?.operation ?? 'unknown', transport: 'http', outcome: result.errors?.length ? 'errors' : 'ok' });
-        }
-      },
-    };
-  },
-});
-
 export async function createGatewayServer(options: GatewayServerOptions): Promise<GatewayServer> {
-  const { schema, infra } = options;
+  const { pipeline, infra } = options;
   const { log, metrics } = infra;
   const registry = metrics.registry;
-  const formatError = createErrorFormatter(log);
-  const apollo = new ApolloServer<GraphQLContext>({
-    gateway: createExecutorGateway(schema, options.executor),
-    formatError,
-    includeStacktraceInErrorResponses: false,
-    // The IDE and every GraphQL client's tooling rely on introspection; Apollo turns it off under NODE_ENV=production.
-    introspection: true,
-    // Cache-control hints wrap every field resolver; Switchboard sets no HTTP caching from them.
-    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), partialErrorsPlugin(metrics)],
-    logger: {
-      debug: (m) => log.debug(m),
-      info: (m) => log.info(m),
-      warn: (m) => log.warn(m),
-      error: (m) => log.error(m),
-    },
-  });
-  await apollo.start();
+  const apollo = await createApolloAdapter(pipeline, infra);
+  const serveSse = createSseAdapter(pipeline, { maxRequestBytes: options.maxRequestBytes });
 
   const idePage = ideHtml();
   const sockets = new Set<Socket>();
@@ -134,40 +73,14 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
 
   // The same size limit as HTTP bodies (ws would otherwise accept 100 MiB messages).
   const wss = new WebSocketServer({ server, path: '/graphql', maxPayload: options.maxRequestBytes });
-  const wsCleanup = useServer<Record<string, unknown>>(
-    {
-      schema,
-      context: (ctx) => {
-        const params = ctx.connectionParams ?? {};
-        const headers: Record<string, string | undefined> = { ...lowerHeaders(ctx.extra.request.headers) };
-        // Browsers cannot set WebSocket headers, so connection params stand in for them.
-        for (const [key, value] of Object.entries(params)) if (typeof value === 'string') headers[key.toLowerCase()] = value;
-        return options.createContext({ headers });
-      },
-      onNext: (_ctx, _id, _payload, args, result) => {
-        // The context of this operation (a socket may run several at once), not of the socket.
-        const context = args.contextValue as GraphQLContext | undefined;
-        const execution = result as ExecutionResult;
-        const partial = context?.partialErrors ?? [];
-        const warnings = context?.warnings ?? [];
-        if (!execution.errors?.length && partial.length === 0 && warnings.length === 0) return execution;
-        return {
-          ...execution,
-          ...(execution.errors?.length || partial.length
-            ? { errors: [...(execution.errors ?? []).map((e) => formatError(e.toJSON(), e)), ...partial] as never }
-            : {}),
-          ...(warnings.length ? { extensions: { ...execution.extensions, warnings } } : {}),
-        };
-      },
-    },
-    wss,
-  );
+  const wsCleanup = useWebSocketAdapter(wss, pipeline);
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://gateway');
     const path = url.pathname.replace(/\/+$/, '') || '/';
     if (path === '/graphql') {
       if (req.method === 'GET' && wantsHtml(req) && !url.searchParams.has('query')) return sendHtml(res, idePage);
+      if (isSseRequest(req, url)) return sse(req, res);
       return graphql(req, res, url);
     }
     if (path === '/' && req.method === 'GET') {
@@ -188,6 +101,18 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
     }
     if (options.extraRoutes && (await options.extraRoutes(req, res, url))) return;
     sendJson(res, 404, { error: `Nothing at ${req.method} ${url.pathname}. GraphQL is served at /graphql.` });
+  }
+
+  async function sse(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let body: string | undefined;
+    if (req.method === 'POST') {
+      const read = await readBody(req, options.maxRequestBytes);
+      if (read.tooLarge) {
+        return sendJson(res, 413, graphqlErrorBody(`Expected a request body of at most ${options.maxRequestBytes} bytes; got more`, 'PAYLOAD_TOO_LARGE'));
+      }
+      body = read.text;
+    }
+    return serveSse(req, res, body);
   }
 
   async function graphql(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
@@ -212,9 +137,16 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
     for (const [key, value] of Object.entries(req.headers)) {
       if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
     }
+    let request: RequestInfo;
+    try {
+      request = await pipeline.authenticate({ headers: requestHeaders(req.headers) });
+    } catch (error) {
+      if (!(error instanceof SwitchboardError)) throw error;
+      return sendJson(res, error.code === 'UNAUTHENTICATED' ? 401 : 403, { errors: [{ message: error.message, extensions: toGraphQLErrorExtensions(error) }] });
+    }
     const result = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
-      context: async () => options.createContext({ headers: lowerHeaders(req.headers) }),
+      context: async () => pipeline.createContext(request),
     });
     const responseHeaders: Record<string, string> = {};
     for (const [key, value] of result.headers) responseHeaders[key] = value;
@@ -252,12 +184,6 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
       await apollo.stop();
     },
   };
-}
-
-function lowerHeaders(headers: IncomingMessage['headers']): Record<string, string | undefined> {
-  const out: Record<string, string | undefined> = {};
-  for (const [key, value] of Object.entries(headers)) out[key.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
-  return out;
 }
 
 function wantsHtml(req: IncomingMessage): boolean {

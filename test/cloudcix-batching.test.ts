@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it, beforeAll } from 'vitest';
 import { toGlobalId } from '../src/core/graphql/ids.js';
 import { RateLimitedError } from '../src/core/upstream/errors.js';
-import { RequestThrottle } from '../src/platforms/cloudcix/throttle.js';
+import { ManualClock } from '../src/core/clock.js';
+import { MemoryStore } from '../src/core/store/memory.js';
+import { RequestThrottle, type ThrottleOptions } from '../src/core/upstream/throttle.js';
 import { startStack, type Stack } from './utils/harness.js';
 
 const CURRENCY = '{ cloudcix { membership { currency(platformId: 1) { name } } } }';
@@ -149,27 +151,46 @@ describe('CloudCIX batch reads when CloudCIX skips id__in', () => {
   });
 });
 
-describe('CloudCIX throttle queue bounds', () => {
-  it('fails a request that waited longer than the deadline with RATE_LIMITED', async () => {
-    const throttle = new RequestThrottle({ limit: 1, windowMs: 60_000, maxWaitMs: 20 });
+describe('CloudCIX throttle queue bounds (src/core/upstream/throttle.ts, on a driven clock)', () => {
+  /** The throttle the CloudCIX client builds, on a ManualClock and a store of its own. */
+  function cloudcixThrottle(options: ThrottleOptions) {
+    const clock = new ManualClock();
+    const throttle = new RequestThrottle(options, { platform: 'cloudcix', title: 'CloudCIX', key: 'uid:1', clock, store: new MemoryStore(() => clock.now()) });
+    return { clock, throttle };
+  }
+
+  it('fails a request that waited longer than the bound with RATE_LIMITED, and not before', async () => {
+    const { clock, throttle } = cloudcixThrottle({ limit: 1, windowMs: 60_000, maxWaitMs: 20 });
     await throttle.run(async () => undefined); // the one slot stays taken for a minute
-    const error = await throttle.run(async () => 'never').catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(RateLimitedError);
-    expect(error).toMatchObject({ code: 'RATE_LIMITED', platform: 'cloudcix' });
-    expect((error as Error).message).toMatch(/waiting 0 s for a turn: CloudCIX allows 1 requests per second/);
+    let outcome: unknown;
+    const waiting = throttle.run(async () => 'never').then(
+      (value) => (outcome = value),
+      (error: unknown) => (outcome = error),
+    );
+    await clock.advance(19);
+    expect(outcome).toBeUndefined();
+    expect(throttle.queued).toBe(1);
+    await clock.advance(1);
+    await waiting;
+    expect(outcome).toBeInstanceOf(RateLimitedError);
+    expect(outcome).toMatchObject({ code: 'RATE_LIMITED', platform: 'cloudcix' });
+    expect((outcome as Error).message).toMatch(/waiting 0 s for a turn: CloudCIX allows 1 requests per minute/);
     expect(throttle.queued).toBe(0);
   });
 
   it('refuses a request at once when the user already has the maximum waiting, and serves the queue after', async () => {
-    const throttle = new RequestThrottle({ limit: 1, windowMs: 1, maxQueued: 2 });
+    const { clock, throttle } = cloudcixThrottle({ limit: 1, windowMs: 1, maxQueued: 2 });
     let release!: () => void;
     const first = throttle.run(() => new Promise<string>((resolve) => (release = () => resolve('first'))));
+    await clock.advance(0);
     const queued = [throttle.run(async () => 'second'), throttle.run(async () => 'third')];
     const refused = await throttle.run(async () => 'fourth').catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(RateLimitedError);
     expect((refused as Error).message).toContain('2 requests of this CloudCIX user are already waiting');
     expect(throttle.queued).toBe(2);
     release();
+    // Each answer frees its slot a window (1 ms) later, on the driven clock.
+    await clock.advance(10);
     expect(await Promise.all([first, ...queued])).toEqual(['first', 'second', 'third']);
   });
 });

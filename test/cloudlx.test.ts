@@ -1,4 +1,6 @@
 import { describe, expect, it, beforeAll } from 'vitest';
+import { ManualClock } from '../src/core/clock.js';
+import { CLOUDLX_MEDIA_TYPE } from '../src/platforms/cloudlx/client.js';
 import { startStack, type Stack } from './utils/harness.js';
 
 const CUSTOMER_FIELDS = `
@@ -321,15 +323,23 @@ describe('CloudLX tokens', () => {
   });
 
   it('refreshes a short-lived token with the refresh token, unseen by the client', async () => {
-    const stack = await startStack({ simulators: { cloudlx: { accessTokenTtlSeconds: 1 } } });
+    // The gateway's clock and the simulator's token clock move together, 1.1 s on: no sleeping.
+    const clock = new ManualClock(Date.now());
+    const stack = await startStack({ clock, simulators: { cloudlx: { accessTokenTtlSeconds: 1, clock: () => clock.now() } } });
     const sim = stack.sim('cloudlx');
     expect((await stack.graphql('{ cloudlx { realms { name } } }')).body.errors).toBeUndefined();
-    await new Promise((r) => setTimeout(r, 1100));
+    const first = sim.server.requests('GET /api/realms')[0]!.headers.authorization!;
+    await clock.advance(1100);
+    // The control: CloudLX now refuses the first token, so only a refresh ahead of time avoids a 401.
+    const stale = await fetch(`${sim.url}/api/realms`, { headers: { authorization: first, accept: CLOUDLX_MEDIA_TYPE } });
+    expect(stale.status).toBe(401);
+    sim.server.clearLog();
     const res = await stack.graphql('{ cloudlx { realms { name } } }');
     expect(res.body.errors).toBeUndefined();
     expect(sim.tokensIssued).toEqual({ client_credentials: 1, refresh_token: 1 });
-    // Every data call carried a live token: CloudLX never answered 401.
-    expect(sim.server.log.filter((r) => r.status === 401)).toHaveLength(0);
+    // The gateway refreshed before its call, which carried a live token: CloudLX never answered 401.
+    expect(sim.server.log.map((r) => `${r.route} ${r.status}`)).toEqual(['POST /api/oauth2/refresh-token 200', 'GET /api/realms 200']);
+    expect(sim.server.log[1]!.headers.authorization).not.toBe(first);
   });
 
   it('a token the upstream stops accepting is replaced and the call retried once', async () => {
@@ -366,7 +376,9 @@ describe('CloudLX tokens', () => {
 
 describe('CloudLX circuit breaker', () => {
   it('stops calling a host after consecutive failures, then lets one trial call close it again', async () => {
-    const stack = await startStack({ env: { UPSTREAM_RETRIES: '0', UPSTREAM_BREAKER_FAILURES: '3', UPSTREAM_BREAKER_COOLDOWN_MS: '3000' } });
+    // The breaker's cool-down runs on the gateway's clock, moved by the test instead of slept through.
+    const clock = new ManualClock(Date.now());
+    const stack = await startStack({ clock, env: { UPSTREAM_RETRIES: '0', UPSTREAM_BREAKER_FAILURES: '3', UPSTREAM_BREAKER_COOLDOWN_MS: '3000' } });
     const sim = stack.sim('cloudlx');
     await stack.graphql('{ cloudlx { realms { name } } }');
     sim.server.inject('GET /api/services', { status: 503 });
@@ -385,7 +397,12 @@ describe('CloudLX circuit breaker', () => {
     expect(sim.server.log).toHaveLength(3);
 
     sim.server.clearFaults();
-    await new Promise((r) => setTimeout(r, 3100));
+    // Still open 1 ms before the cool-down ends (and CloudLX is not called) …
+    await clock.advance(2999);
+    expect((await stack.graphql('{ cloudlx { services { totalCount } } }')).body.errors[0].message).toContain('failed 3 times in a row');
+    expect(sim.server.log).toHaveLength(3);
+    // … and once it has ended, one trial call goes through and closes it.
+    await clock.advance(1);
     const healed = await stack.graphql('{ cloudlx { services { totalCount } } }');
     expect(healed.body.errors).toBeUndefined();
     expect(healed.body.data.cloudlx.services.totalCount).toBe(sim.services.length);

@@ -43,7 +43,7 @@ export const envEnum = <const T extends readonly [string, ...string[]]>(values: 
       return v as T[number];
     });
 
-const SECRET_NAME = /SECRET|PASSWORD|TOKEN|KEY/i;
+const SECRET_NAME = /SECRET|PASSWORD|TOKEN|KEY|REDIS_URL/i;
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {

@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import type { UpstreamTimeouts } from './upstream/http.js';
-import type { BreakerOptions } from './upstream/breaker.js';
+import type { UpstreamSettings } from './upstream/http.js';
 import type { PlatformWebhooks } from './events/types.js';
+import type { PlatformWatches } from './events/watchers.js';
 import type { Infra } from './infra.js';
 
 /**
@@ -41,17 +41,20 @@ export interface PlatformModule<TKey extends string = string, TConfig = any, TCl
 
   /** Reads the platform's inbound webhook payloads. */
   readonly webhooks?: PlatformWebhooks;
+  /** What the gateway can poll for changes, for a platform that sends no webhooks (src/core/events/watchers.ts). */
+  readonly watches?: PlatformWatches<TClient, TConfig>;
 
   readonly simulator: SimulatorFactory<TConfig>;
 }
 
 export type UnifiedField = 'customers' | 'apps' | 'apiClients' | 'webhooks';
 
-export interface ClientDeps {
-  timeouts: UpstreamTimeouts;
-  connections: number;
-  retries: number;
-  breaker: BreakerOptions;
+/**
+ * What a platform client is built with: its upstream settings (global
+ * `UPSTREAM_*` values, overridden per platform by `<PLATFORM>_UPSTREAM_*`), from
+ * which it composes its policy chain (`UpstreamHttp`), and the gateway's shared parts.
+ */
+export interface ClientDeps extends UpstreamSettings {
   /** This platform's log (a child of the gateway's, tagged with the platform). */
   log: Logger;
   /** Where the gateway keeps files between runs (generated keys, say). */
@@ -63,6 +66,8 @@ export interface ClientDeps {
 export interface RequestInfo {
   /** Lower-cased request headers (HTTP headers, or a WebSocket's connection params). */
   headers: Readonly<Record<string, string | undefined>>;
+  /** Who is calling, once the pipeline's authentication ran (undefined: anonymous). */
+  principal?: unknown;
 }
 
 export interface SimulatorOptions {

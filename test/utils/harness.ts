@@ -1,8 +1,12 @@
+import { randomBytes } from 'node:crypto';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/core/observability/log.js';
 import type { RunningSimulator, SimulatorOptions } from '../../src/core/platform.js';
 import { startGateway, type Gateway } from '../../src/gateway.js';
 import { createInfra } from '../../src/core/infra.js';
+import type { Clock } from '../../src/core/clock.js';
+import { RedisStore } from '../../src/core/store/redis.js';
+import type { Store } from '../../src/core/store/types.js';
 import { platforms, type PlatformKey } from '../../src/platforms/index.js';
 import type { CloudLXSimulator, CloudLXSimulatorOptions } from '../../src/platforms/cloudlx/simulator.js';
 import type { ExotelSimulator, ExotelSimulatorOptions } from '../../src/platforms/exotel/simulator.js';
@@ -30,6 +34,15 @@ export interface StackOptions {
   logDestination?: NodeJS.WritableStream;
   /** Options for each platform's simulator (a short token lifetime, say). */
   simulators?: { [K in PlatformKey]?: K extends keyof SimulatorOptionTypes ? SimulatorOptionTypes[K] : SimulatorOptions };
+  /** The gateway's store; default a MemoryStore of its own. The caller closes it. */
+  store?: Store;
+  /** Or a Redis store on this URL (with `redisKeyPrefix`), opened here and closed with the stack. */
+  redisUrl?: string;
+  redisKeyPrefix?: string;
+  /** The key the store's secrets are sealed with (STORE_SECRET_KEY); default a random one per stack. */
+  secretKey?: string;
+  /** The gateway's clock (`infra.clock`): a ManualClock lets a test move the gateway's time instead of sleeping. The simulators keep the real clock. */
+  clock?: Clock;
 }
 
 export interface GraphQLResponse<T = any> {
@@ -52,7 +65,9 @@ const open = new Set<Stack>();
 
 /** Starts every platform's simulator and a gateway pointed at them, all on port 0 over loopback. */
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
-  const config = loadConfig({ PORT: '0', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', DATA_DIR: '.data/test', ...options.env });
+  const secretKey = options.secretKey ?? randomBytes(32).toString('base64');
+  // Watchers off unless a test turns them on: their polls would otherwise add to the simulators' request logs that tests count.
+  const config = loadConfig({ PORT: '0', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', DATA_DIR: '.data/test', STORE_SECRET_KEY: secretKey, WATCH_INTERVAL_MS: '0', ...options.env });
   const log = createLogger(config.logLevel, options.logDestination);
   const simulators: Record<string, RunningSimulator> = {};
   for (const platform of platforms) {
@@ -61,10 +76,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     simulators[platform.key] = await platform.simulator.start(simOptions);
   }
   let gateway: Gateway;
+  const ownStore = options.redisUrl ? await RedisStore.connect(options.redisUrl, { keyPrefix: options.redisKeyPrefix }) : undefined;
   try {
-    gateway = await startGateway({ config, platforms, infra: createInfra({ log }), simulators });
+    gateway = await startGateway({ config, platforms, infra: createInfra({ log, clock: options.clock, store: ownStore ?? options.store, secretKey: config.store.secretKey ?? secretKey }), simulators });
   } catch (error) {
     await Promise.all(Object.values(simulators).map((s) => s.close()));
+    await ownStore?.close();
     throw error;
   }
   const responses: string[] = [];
@@ -90,6 +107,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       if (!open.delete(stack)) return;
       await gateway.close();
       await Promise.all(Object.values(simulators).map((s) => s.close()));
+      await ownStore?.close();
     },
   };
   open.add(stack);

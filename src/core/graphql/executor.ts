@@ -1,56 +1,144 @@
-import type { GatewayExecutor, GatewayInterface } from '@apollo/server-gateway-interface';
-import { GraphQLError, Source, execute, type ExecutionResult, type GraphQLSchema } from 'graphql';
+import { createHash } from 'node:crypto';
+import { GraphQLError, Kind, Source, execute, type ExecutionResult, type GraphQLSchema, type SelectionSetNode, type DocumentNode } from 'graphql';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
+import type { PreparedOperation } from './pipeline.js';
 
 export type ExecutorKind = 'jit' | 'graphql-js';
 
-/** Compiled operations kept per gateway; a client sending endless distinct queries only evicts the oldest. */
-const MAX_COMPILED = 1_000;
+/**
+ * Bytes a compiled operation holds per field it selects (fragments expanded),
+ * measured on this schema: graphql-jit generates code per field path, so its
+ * size grows with the selection, not with the query text. 1,000 aliases of
+ * 4 fields each held 16 to 38 MB once compiled (an estimate of 46 MB), so the
+ * estimate errs high. Used only to bound the cache.
+ */
+const BYTES_PER_FIELD = 12_000;
+/** Compiled operations kept, by estimated bytes. Default 64 MiB. */
+const DEFAULT_MAX_BYTES = 64 * 1_048_576;
+/** Operations whose hash was seen once, remembered so the second sighting compiles. */
+const MAX_SEEN = 10_000;
+
+export interface CompiledOperationsOptions {
+  /** Estimated bytes of compiled code kept; an operation estimated above an eighth of it is never compiled. */
+  maxBytes?: number;
+}
+
+interface Entry {
+  query: CompiledQuery;
+  bytes: number;
+}
 
 /**
- * Apollo Server parses and validates; this decides how a valid operation runs.
- * Most of a gateway's CPU goes into completing large upstream lists field by
- * field, and graphql-jit compiles each operation once into a function that does
- * it several times faster than graphql-js (see test/bench). `graphql-js` stays
- * available (EXECUTOR=graphql-js) as the reference; a test runs both on the same
- * queries and compares the answers.
+ * How a valid operation runs. Most of a gateway's CPU goes into completing large
+ * upstream lists field by field, and graphql-jit compiles an operation into a
+ * function that does it several times faster than graphql-js (see test/bench).
+ * Compiling costs time and memory, so only operations seen more than once are
+ * compiled (a one-off runs on graphql-js), and the compiled ones are kept within
+ * an estimate of the memory they hold, least recently used evicted first.
+ * `graphql-js` stays available (EXECUTOR=graphql-js) as the reference; a test
+ * runs both on the same queries and compares the answers.
  */
-export function createExecutorGateway(schema: GraphQLSchema, kind: ExecutorKind): GatewayInterface {
-  const compiled = new Map<string, CompiledQuery>();
+export class CompiledOperations {
+  private readonly compiled = new Map<string, Entry>();
+  private readonly seen = new Set<string>();
+  private bytes = 0;
+  private readonly maxBytes: number;
 
-  const jit: GatewayExecutor = async (request) => {
-    const key = `${request.queryHash}:${request.operationName ?? ''}`;
-    let query = compiled.get(key);
-    if (!query) {
-      const result = compileQuery(schema, request.document, request.operationName ?? undefined);
-      if (!isCompiledQuery(result)) return result as ExecutionResult;
-      query = result;
-      if (compiled.size >= MAX_COMPILED) compiled.delete(compiled.keys().next().value!);
-      compiled.set(key, query);
-    }
-    const result = (await query.query(undefined, request.context, request.request.variables ?? {})) as ExecutionResult;
-    if (result.errors?.length) return { ...result, errors: result.errors.map((e) => toGraphQLError(e, request.source)) };
+  constructor(
+    private readonly schema: GraphQLSchema,
+    private readonly kind: ExecutorKind,
+    options: CompiledOperationsOptions = {},
+  ) {
+    this.maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+  }
+
+  /** Estimated bytes held by compiled operations now. */
+  get heldBytes(): number {
+    return this.bytes;
+  }
+
+  get size(): number {
+    return this.compiled.size;
+  }
+
+  async execute(operation: PreparedOperation): Promise<ExecutionResult> {
+    const query = this.kind === 'jit' ? this.compiledFor(operation) : undefined;
+    if (!query) return this.reference(operation);
+    const result = (await query.query(undefined, operation.context, operation.variables)) as ExecutionResult;
+    if (result.errors?.length) return { ...result, errors: result.errors.map((e) => toGraphQLError(e, operation.source)) };
     return result;
-  };
+  }
 
-  const reference: GatewayExecutor = async (request) =>
-    execute({
-      schema,
-      document: request.document,
-      operationName: request.operationName,
-      variableValues: request.request.variables,
-      contextValue: request.context,
+  private reference(operation: PreparedOperation): Promise<ExecutionResult> {
+    return execute({
+      schema: this.schema,
+      document: operation.document,
+      operationName: operation.operationName,
+      variableValues: operation.variables,
+      contextValue: operation.context,
     }) as Promise<ExecutionResult>;
+  }
 
-  return {
-    onSchemaLoadOrUpdate(callback) {
-      // The SDL string only feeds Apollo's schema reporting to its cloud, which Switchboard does not use.
-      callback({ apiSchema: schema, coreSupergraphSdl: '' });
-      return () => undefined;
-    },
-    load: async () => ({ executor: kind === 'jit' ? jit : reference }),
-    stop: async () => undefined,
+  private compiledFor(operation: PreparedOperation): CompiledQuery | undefined {
+    const key = createHash('sha256').update(operation.source).update('\0').update(operation.operationName ?? '').digest('base64');
+    const hit = this.compiled.get(key);
+    if (hit) {
+      this.compiled.delete(key);
+      this.compiled.set(key, hit);
+      return hit.query;
+    }
+    if (!this.seen.has(key)) {
+      if (this.seen.size >= MAX_SEEN) this.seen.delete(this.seen.values().next().value!);
+      this.seen.add(key);
+      return undefined;
+    }
+    const bytes = estimateBytes(operation.document);
+    if (bytes > this.maxBytes / 8) return undefined;
+    const result = compileQuery(this.schema, operation.document, operation.operationName);
+    if (!isCompiledQuery(result)) return undefined;
+    this.seen.delete(key);
+    this.compiled.set(key, { query: result, bytes });
+    this.bytes += bytes;
+    for (const [oldest, entry] of this.compiled) {
+      if (this.bytes <= this.maxBytes) break;
+      this.compiled.delete(oldest);
+      this.bytes -= entry.bytes;
+    }
+    return result;
+  }
+}
+
+/** Fields an operation selects with its fragments expanded (each spread counted where it is used), times the bytes per field. */
+export function estimateBytes(document: DocumentNode): number {
+  const fragments = new Map<string, SelectionSetNode>();
+  for (const definition of document.definitions) {
+    if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition.selectionSet);
+  }
+  const memo = new Map<string, number>();
+  const count = (set: SelectionSetNode, depth: number): number => {
+    if (depth > 64) return 0; // validation refuses fragment cycles; this only bounds the walk
+    let fields = 0;
+    for (const selection of set.selections) {
+      if (selection.kind === Kind.FIELD) fields += 1 + (selection.selectionSet ? count(selection.selectionSet, depth + 1) : 0);
+      else if (selection.kind === Kind.INLINE_FRAGMENT) fields += count(selection.selectionSet, depth + 1);
+      else {
+        const name = selection.name.value;
+        let n = memo.get(name);
+        if (n === undefined) {
+          const fragment = fragments.get(name);
+          n = fragment ? count(fragment, depth + 1) : 0;
+          memo.set(name, n);
+        }
+        fields += n;
+      }
+    }
+    return fields;
   };
+  let total = 0;
+  for (const definition of document.definitions) {
+    if (definition.kind === Kind.OPERATION_DEFINITION) total += count(definition.selectionSet, 0);
+  }
+  return total * BYTES_PER_FIELD;
 }
 
 interface JitError {
@@ -63,9 +151,8 @@ interface JitError {
 
 /**
  * graphql-jit builds its own error objects: they pass `instanceof GraphQLError`
- * but skip its constructor (no `extensions` object), and Apollo's error
- * formatting fails on them.
- * Rebuilt here as real ones, with locations recomputed from the query text.
+ * but skip its constructor (no `extensions` object), and error formatting fails
+ * on them. Rebuilt here as real ones, with locations recomputed from the query text.
  */
 function toGraphQLError(error: JitError, query: string): GraphQLError {
   let positions: number[] | undefined;

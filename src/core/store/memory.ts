@@ -1,6 +1,6 @@
 import type { Store } from './types.js';
 
-interface Entry {
+export interface Entry {
   value: string;
   /** Epoch ms after which the entry is gone; Infinity when it does not expire. */
   expiresAt: number;
@@ -22,6 +22,7 @@ export class MemoryStore implements Store {
   }
 
   async set(key: string, value: string, options: { ttlMs?: number; ifAbsent?: boolean } = {}): Promise<boolean> {
+    checkTtl(options.ttlMs);
     if (options.ifAbsent && this.live(key)) return false;
     this.entries.set(key, { value, expiresAt: options.ttlMs !== undefined ? this.now() + options.ttlMs : Infinity });
     this.changed();
@@ -40,6 +41,7 @@ export class MemoryStore implements Store {
   }
 
   async takeSlot(key: string, limit: number, windowMs: number, now: number): Promise<number> {
+    checkWindow(limit, windowMs);
     let uses = this.windows.get(key);
     if (!uses) this.windows.set(key, (uses = []));
     while (uses.length > 0 && uses[0]! <= now - windowMs) uses.shift();
@@ -48,6 +50,12 @@ export class MemoryStore implements Store {
       return 0;
     }
     return Math.max(1, uses[0]! + windowMs - now);
+  }
+
+  async keys(prefix: string): Promise<string[]> {
+    const found: string[] = [];
+    for (const key of [...this.entries.keys()]) if (key.startsWith(prefix) && this.live(key)) found.push(key);
+    return found;
   }
 
   async close(): Promise<void> {}
@@ -63,4 +71,15 @@ export class MemoryStore implements Store {
     }
     return entry;
   }
+}
+
+/** A budget of no uses, or a window of no time, is a caller's bug: said at once rather than answered with NaN. */
+export function checkWindow(limit: number, windowMs: number): void {
+  if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`takeSlot: expected a whole number of uses of at least 1, got ${limit}`);
+  if (!(windowMs > 0) || !Number.isFinite(windowMs)) throw new RangeError(`takeSlot: expected a window of more than 0 ms, got ${windowMs}`);
+}
+
+/** A value that expires at once would be written for nothing: a caller's bug (every store says so alike). */
+export function checkTtl(ttlMs: number | undefined): void {
+  if (ttlMs !== undefined && !(ttlMs > 0 && Number.isFinite(ttlMs))) throw new RangeError(`set: expected ttlMs of more than 0, got ${ttlMs}`);
 }

@@ -7,6 +7,8 @@
  * and Redis (`REDIS_URL`). Keys are plain strings; callers namespace them
  * (`tokens:cloudlx:…`). Values are strings; secrets go through `SecretBox`
  * (AES-GCM) before they reach a store.
+ *
+ * A failure to reach the store is a `StoreUnavailableError` (./errors.ts).
  */
 export interface Store {
   readonly kind: 'memory' | 'file' | 'redis';
@@ -25,5 +27,8 @@ export interface Store {
    * milliseconds until one frees. `now` is the caller's clock.
    */
   takeSlot(key: string, limit: number, windowMs: number, now: number): Promise<number>;
+  /** The live keys that start with `prefix`, in no particular order (the Exotel secrets the gateway learned, say). */
+  keys(prefix: string): Promise<string[]>;
+  /** Writes what is pending (the file store) and lets go of connections (Redis). */
   close(): Promise<void>;
 }

@@ -1,4 +1,7 @@
-import { UpstreamUnavailableError } from './errors.js';
+import type { Clock } from '../clock.js';
+import type { Metrics } from '../observability/metrics.js';
+import { UpstreamNetworkError, UpstreamTimeoutError, UpstreamUnavailableError } from './errors.js';
+import type { UpstreamPolicy, UpstreamResponse } from './chain.js';
 
 export interface BreakerOptions {
   /** Consecutive failures (timeouts, refused or dropped connections, 502/503/504) that open the circuit; 0 turns it off. */
@@ -9,11 +12,18 @@ export interface BreakerOptions {
 
 type State = { kind: 'closed'; failures: number } | { kind: 'open'; until: number } | { kind: 'probing' };
 
+/** Answers that say the host is down or overloaded; any other answer (a 404, a 429) says it is up. */
+const FAILURE_STATUS = new Set([502, 503, 504]);
+
 /**
  * A circuit breaker per upstream host. When a platform is down, every request
  * would otherwise wait out the full timeout; after `failures` consecutive
  * failures the breaker answers UPSTREAM_UNAVAILABLE at once for `cooldownMs`,
  * then lets a single trial call decide whether to close again.
+ *
+ * Time is the gateway's clock (`infra.clock`), so a test moves through the
+ * cool-down instead of sleeping it out. The state is per process: a breaker is
+ * about what this gateway saw, and opening quickly matters more than agreeing.
  */
 export class CircuitBreaker {
   private state: State = { kind: 'closed', failures: 0 };
@@ -22,6 +32,8 @@ export class CircuitBreaker {
     private readonly platform: string,
     private readonly host: string,
     private readonly options: BreakerOptions,
+    private readonly clock: Clock,
+    private readonly metrics?: Metrics,
   ) {}
 
   /** Throws when the circuit is open; otherwise the call may go ahead. */
@@ -29,18 +41,20 @@ export class CircuitBreaker {
     if (this.options.failures <= 0) return;
     const state = this.state;
     if (state.kind === 'closed') return;
-    if (state.kind === 'open' && Date.now() >= state.until) {
+    const now = this.clock.now();
+    if (state.kind === 'open' && now >= state.until) {
       this.state = { kind: 'probing' };
       return;
     }
-    const wait = state.kind === 'open' ? Math.ceil((state.until - Date.now()) / 1000) : Math.ceil(this.options.cooldownMs / 1000);
+    const wait = state.kind === 'open' ? Math.ceil((state.until - now) / 1000) : Math.ceil(this.options.cooldownMs / 1000);
     throw new UpstreamUnavailableError(
-      `${this.platform} (${this.host}) failed ${this.options.failures} times in a row; Switchboard is not calling it for now (retry in about ${wait} s)`,
-      { platform: this.platform, retryAfter: wait },
+      `${this.platform} (${this.host}) failed ${this.options.failures} times in a row; Switchboard is not calling it for now (retry in about ${Math.max(1, wait)} s)`,
+      { platform: this.platform, retryAfter: Math.max(1, wait) },
     );
   }
 
   succeeded(): void {
+    if (this.state.kind !== 'closed') this.metrics?.upstreamBreakerOpen.set({ platform: this.platform, host: this.host }, 0);
     this.state = { kind: 'closed', failures: 0 };
   }
 
@@ -48,10 +62,40 @@ export class CircuitBreaker {
     if (this.options.failures <= 0) return;
     const state = this.state;
     const failures = state.kind === 'closed' ? state.failures + 1 : this.options.failures;
-    this.state = failures >= this.options.failures ? { kind: 'open', until: Date.now() + this.options.cooldownMs } : { kind: 'closed', failures };
+    if (failures >= this.options.failures) {
+      this.state = { kind: 'open', until: this.clock.now() + this.options.cooldownMs };
+      this.metrics?.upstreamBreakerOpen.set({ platform: this.platform, host: this.host }, 1);
+    } else {
+      this.state = { kind: 'closed', failures };
+    }
   }
 
   get isOpen(): boolean {
     return this.state.kind !== 'closed';
   }
+}
+
+/**
+ * The breaker step of the chain: refuses at once while the host's circuit is
+ * open, and tells the breaker how each call ended. Timeouts and connection
+ * failures count against the host; an answer, even an error answer other than
+ * 502/503/504 (or a body too large to accept), says the host is up.
+ */
+export function breakerPolicy(breakerFor: (origin: string) => CircuitBreaker): UpstreamPolicy {
+  return async (call, next) => {
+    const breaker = breakerFor(call.url.origin);
+    breaker.enter();
+    let response: UpstreamResponse;
+    try {
+      response = await next(call);
+    } catch (error) {
+      // A trial call that ends this way must settle the breaker too, or it would stay half-open.
+      if (error instanceof UpstreamTimeoutError || error instanceof UpstreamNetworkError) breaker.failed();
+      else breaker.succeeded();
+      throw error;
+    }
+    if (FAILURE_STATUS.has(response.status)) breaker.failed();
+    else breaker.succeeded();
+    return response;
+  };
 }

@@ -18,7 +18,8 @@ export type ErrorCode =
   | 'NOT_FOUND'
   | 'BAD_USER_INPUT'
   | 'RATE_LIMITED'
-  | 'CONFLICT';
+  | 'CONFLICT'
+  | 'UPSTREAM_BUDGET_EXCEEDED';
 
 export interface ErrorDetails {
   /** The platform's key (`cloudlx`, `exotel`, `ixc`, `cloudcix`), or undefined for the gateway itself. */
@@ -63,6 +64,19 @@ export class UpstreamTimeoutError extends SwitchboardError {
 export class UpstreamUnavailableError extends SwitchboardError {
   readonly code = 'UPSTREAM_UNAVAILABLE' as const;
 }
+/**
+ * No answer because the connection failed (refused, reset, dropped mid-answer):
+ * `UPSTREAM_UNAVAILABLE` to clients, and the one kind of thrown failure the retry
+ * policy sends again (a timeout, an open breaker or a store outage is not this).
+ */
+export class UpstreamNetworkError extends UpstreamUnavailableError {
+  /** The transport's code (`ECONNRESET`, `UND_ERR_SOCKET` …), the retry metric's reason. */
+  readonly networkCode: string;
+  constructor(message: string, networkCode: string, details: ErrorDetails = {}) {
+    super(message, details);
+    this.networkCode = networkCode;
+  }
+}
 export class UpstreamBadResponseError extends SwitchboardError {
   readonly code = 'UPSTREAM_BAD_RESPONSE' as const;
 }
@@ -83,6 +97,10 @@ export class RateLimitedError extends SwitchboardError {
 }
 export class ConflictError extends SwitchboardError {
   readonly code = 'CONFLICT' as const;
+}
+/** The operation used up its budget of upstream calls (`OperationScope.callBudget`); the call was not sent. */
+export class UpstreamBudgetExceededError extends SwitchboardError {
+  readonly code = 'UPSTREAM_BUDGET_EXCEEDED' as const;
 }
 
 /**

@@ -1,37 +1,35 @@
-import { Pool } from 'undici';
+import { Pool, type Dispatcher } from 'undici';
 import type { Logger } from 'pino';
-import { CircuitBreaker, type BreakerOptions } from './breaker.js';
-import type { Dispatcher } from 'undici';
+import type { Clock } from '../clock.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { Store } from '../store/types.js';
+import { CircuitBreaker, breakerPolicy, type BreakerOptions } from './breaker.js';
+import {
+  admissionPolicy,
+  callHookPolicy,
+  composePolicies,
+  headersAtSendPolicy,
+  type CallHandler,
+  type UpstreamCall,
+  type UpstreamCallHook,
+  type UpstreamPolicy,
+  type UpstreamRequest,
+  type UpstreamResponse,
+} from './chain.js';
 import {
   BadUserInputError,
   SwitchboardError,
   UpstreamBadResponseError,
+  UpstreamNetworkError,
   UpstreamTimeoutError,
   UpstreamUnavailableError,
   errorFromStatus,
 } from './errors.js';
-import type { Metrics } from '../observability/metrics.js';
+import { currentOperation } from './operation.js';
+import { retryPolicy } from './retry.js';
+import { ThrottleRegistry, throttlePolicy, type ThrottleOptions } from './throttle.js';
 
-export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
-export type QueryValue = string | number | boolean | undefined | null;
-
-export interface UpstreamRequest {
-  method: HttpMethod;
-  /** Relative to the base URL (a leading slash is allowed), or absolute (`http://…`). */
-  path: string;
-  query?: Record<string, QueryValue> | URLSearchParams;
-  headers?: Record<string, string>;
-  json?: unknown;
-  form?: Record<string, string>;
-  /** A label for metrics and logs, e.g. `GET /api/customers/{id}`; defaults to method and path. */
-  route?: string;
-}
-
-export interface UpstreamResponse<T = unknown> {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: T;
-}
+export type { HttpMethod, QueryValue, UpstreamRequest, UpstreamResponse, UpstreamCall, UpstreamPolicy, UpstreamCallHook } from './chain.js';
 
 export interface UpstreamTimeouts {
   /** Milliseconds to open a TCP (and TLS) connection. */
@@ -42,22 +40,45 @@ export interface UpstreamTimeouts {
   bodyMs: number;
 }
 
-export interface UpstreamHttpOptions {
-  /** The platform key, carried by every error. */
-  platform: string;
-  baseUrl: string;
+/**
+ * What the configuration decides about a platform's upstream calls (global
+ * `UPSTREAM_*` settings, overridden per platform by `<PLATFORM>_UPSTREAM_*`).
+ */
+export interface UpstreamSettings {
   timeouts: UpstreamTimeouts;
   /** Connections per upstream origin. */
   connections: number;
-  /**
-   * How many times a GET is retried after a dropped connection or a 502/503/504.
-   * Writes are never retried: the upstream may have applied them.
-   */
+  /** Retries of a read after a dropped connection, a 429 or a 502/503/504 (see retry.ts). Writes are never retried. */
   retries: number;
-  /** When to stop calling a host that keeps failing (see breaker.ts). Default: 5 failures, 5 s. */
+  /** Capped exponential backoff between retries, with full jitter, when the platform gave no `Retry-After`. */
+  retryDelay: { baseMs: number; maxMs: number };
+  /** When to stop calling a host that keeps failing (see breaker.ts). */
+  breaker: BreakerOptions;
+  /** Milliseconds a whole call may take, retries and waits included; cut with UPSTREAM_TIMEOUT. */
+  deadlineMs: number;
+  /** Largest response body accepted, in bytes; a larger one is refused with UPSTREAM_BAD_RESPONSE while it streams. */
+  maxResponseBytes: number;
+}
+
+export const DEFAULT_DEADLINE_MS = 30_000;
+export const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1_048_576;
+
+export interface UpstreamHttpOptions extends Omit<UpstreamSettings, 'retryDelay' | 'breaker' | 'deadlineMs' | 'maxResponseBytes'> {
+  /** The platform key, carried by every error. */
+  platform: string;
+  baseUrl: string;
+  /** Default 100 ms base, 2 s ceiling. */
+  retryDelay?: UpstreamSettings['retryDelay'];
+  /** Default: 5 failures, 5 s. */
   breaker?: BreakerOptions;
-  /** Where each upstream call is logged at debug level: route, status and time, never headers or bodies. */
-  log?: Pick<Logger, 'debug'>;
+  /** Default DEFAULT_DEADLINE_MS. */
+  deadlineMs?: number;
+  /** Default DEFAULT_MAX_RESPONSE_BYTES. */
+  maxResponseBytes?: number;
+  /** A rate limit kept per upstream user (see throttle.ts); none when undefined. */
+  throttle?: ThrottleOptions;
+  /** Where each upstream call is logged at debug level: route, status, time and size, never headers or bodies. */
+  log?: Pick<Logger, 'debug' | 'warn'>;
   /** The platform's name as its users write it (`IXC ACS`), for messages. Default: the key. */
   title?: string;
   /** Headers sent on every request (an `Accept` media type, say). */
@@ -67,26 +88,60 @@ export interface UpstreamHttpOptions {
    * error envelope is its own; the default is described at `readError` below.
    */
   readError?: (response: UpstreamResponse<unknown>) => SwitchboardError;
-  /** Where upstream calls are counted (the gateway's registry, from `infra`). */
-  infra?: { metrics: Metrics };
+  /** The gateway's clock (deadlines, backoff, breaker, throttle), store (shared throttle budget) and metrics. */
+  infra: { readonly clock: Clock; readonly store: Store; readonly metrics?: Metrics };
+  /** Observers of every attempt beyond metrics and the log (traces, explain). */
+  callHooks?: readonly UpstreamCallHook[];
+  /** The backoff's random source, [0, 1). Default Math.random; tests fix it. */
+  random?: () => number;
 }
 
-const RETRYABLE_STATUS = new Set([502, 503, 504]);
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
 /**
  * The one way a platform client talks HTTP: a keep-alive undici pool per upstream
- * origin (CloudCIX has one host per application), gateway-sized timeouts, one
- * parse of each body, and every failure turned into a `SwitchboardError`.
+ * origin (CloudCIX has one host per application), and one chain of policies every
+ * call passes, composed here from the platform's settings:
+ *
+ *   retry → admission (deadline, call budget) → throttle → late headers → breaker → call hook → transport
+ *
+ * The retry step is the outermost so that each attempt goes through the rest
+ * again: its own throttle slot (the platform counts it), the breaker, its own
+ * record. Every call has a total deadline (the earlier of the platform's and the
+ * GraphQL operation's) and a response size cap, both enforced while the body
+ * streams; each body is parsed once, and every failure becomes a `SwitchboardError`.
  */
 export class UpstreamHttp {
   private readonly pools = new Map<string, Pool>();
   private readonly breakers = new Map<string, CircuitBreaker>();
   private readonly base: URL;
+  private readonly handler: CallHandler;
+  private readonly clock: Clock;
+  private readonly deadlineMs: number;
+  private readonly maxResponseBytes: number;
+  /** The throttle's queues, when the platform has one. */
+  readonly throttles: ThrottleRegistry | undefined;
   private closed = false;
 
   constructor(readonly options: UpstreamHttpOptions) {
     this.base = new URL(options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`);
+    const { platform, infra } = options;
+    this.clock = infra.clock;
+    this.deadlineMs = options.deadlineMs ?? DEFAULT_DEADLINE_MS;
+    this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+    const delay = options.retryDelay ?? { baseMs: 100, maxMs: 2_000 };
+    this.throttles = options.throttle
+      ? new ThrottleRegistry(options.throttle, { platform, title: options.title, clock: infra.clock, store: infra.store, metrics: infra.metrics, log: options.log })
+      : undefined;
+    const policies: UpstreamPolicy[] = [
+      retryPolicy({ retries: options.retries, baseDelayMs: delay.baseMs, maxDelayMs: delay.maxMs, random: options.random }, { platform, clock: infra.clock, metrics: infra.metrics }),
+      admissionPolicy(infra.clock),
+      ...(this.throttles ? [throttlePolicy(this.throttles)] : []),
+      headersAtSendPolicy,
+      breakerPolicy((origin) => this.breaker(origin)),
+      callHookPolicy({ platform, metrics: infra.metrics, log: options.log, hooks: options.callHooks, errorCodeOf: (response) => this.readError(response).code }),
+    ];
+    this.handler = composePolicies(policies, (call) => this.transport(call));
   }
 
   url(path: string): URL {
@@ -103,32 +158,8 @@ export class UpstreamHttp {
   }
 
   async request<T = unknown>(req: UpstreamRequest): Promise<UpstreamResponse<T>> {
-    const attempts = req.method === 'GET' ? this.options.retries + 1 : 1;
-    let lastError: unknown;
-    for (let attempt = 1; attempt <= attempts; attempt++) {
-      try {
-        const response = await this.send(req);
-        if (response.status >= 400) {
-          const error = this.readError(response);
-          if (attempt < attempts && RETRYABLE_STATUS.has(response.status)) {
-            lastError = error;
-            continue;
-          }
-          throw error;
-        }
-        return response as UpstreamResponse<T>;
-      } catch (error) {
-        if (error instanceof SwitchboardError) throw error;
-        const mapped = this.mapTransportError(error, req);
-        lastError = mapped;
-        if (!(mapped instanceof UpstreamUnavailableError) || attempt >= attempts) throw mapped;
-      }
-    }
-    throw lastError;
-  }
-
-  private async send(req: UpstreamRequest): Promise<UpstreamResponse> {
-    if (this.closed) throw new UpstreamUnavailableError('The gateway is shutting down', { platform: this.options.platform });
+    const platform = this.options.platform;
+    if (this.closed) throw new UpstreamUnavailableError('The gateway is shutting down', { platform });
     const url = this.url(req.path);
     if (req.query) appendQuery(url, req.query);
     const headers: Record<string, string> = { ...this.options.defaultHeaders, ...req.headers };
@@ -141,34 +172,97 @@ export class UpstreamHttp {
       headers['content-type'] ??= 'application/x-www-form-urlencoded';
     }
     const route = req.route ?? `${req.method} ${url.pathname}`;
-    const breaker = this.breaker(url.origin);
-    breaker.enter();
-    const stopTimer = this.options.infra?.metrics.upstreamRequestDuration.startTimer({ platform: this.options.platform, route });
-    const started = performance.now();
-    let status = 0;
+    const operation = currentOperation();
+    const now = this.clock.now();
+    const own = now + this.deadlineMs;
+    const byOperation = operation?.deadline !== undefined && operation.deadline < own;
+    const deadline = byOperation ? operation!.deadline! : own;
+    const title = this.options.title ?? platform;
+    const timeoutError = () =>
+      new UpstreamTimeoutError(
+        byOperation
+          ? `${title} did not finish ${route} before the operation's deadline`
+          : `${title} did not finish ${route} within ${this.deadlineMs} ms (UPSTREAM_DEADLINE_MS, or ${platform.toUpperCase()}_UPSTREAM_DEADLINE_MS for this platform)`,
+        { platform },
+      );
+    const controller = new AbortController();
+    const timer = deadline > now ? this.clock.setTimeout(() => controller.abort(timeoutError()), deadline - now) : undefined;
     try {
-      const res = await this.pool(url.origin).request({
-        method: req.method as Dispatcher.HttpMethod,
-        path: url.pathname + url.search,
+      const response = await this.handler({
+        platform,
+        request: req,
+        method: req.method,
+        url,
+        route,
+        deadline,
+        signal: controller.signal,
+        timeoutError,
+        operation,
+        attempt: 1,
         headers,
         body,
+        status: 0,
+        bytes: 0,
+      });
+      if (response.status >= 400) throw this.readError(response);
+      return response as UpstreamResponse<T>;
+    } finally {
+      this.clock.clearTimeout(timer);
+    }
+  }
+
+  /**
+   * The last step: one HTTP exchange. The body is read as it streams and counted,
+   * so an answer past the size cap is cut as soon as it passes it (an upstream's
+   * 45 MB answer costs the gateway at most the cap, not 45 MB twice over); the
+   * deadline's signal cuts an answer that drips in too slowly.
+   */
+  private async transport(call: UpstreamCall): Promise<UpstreamResponse> {
+    const { signal } = call;
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await this.pool(call.url.origin).request({
+        method: call.method as Dispatcher.HttpMethod,
+        path: call.url.pathname + call.url.search,
+        headers: call.headers,
+        body: call.body,
+        signal,
         headersTimeout: this.options.timeouts.headersMs,
         bodyTimeout: this.options.timeouts.bodyMs,
       });
-      status = res.statusCode;
-      const text = await res.body.text();
-      if (RETRYABLE_STATUS.has(status)) breaker.failed();
-      else breaker.succeeded();
-      return { status, headers: res.headers, body: parseBody(text, res.headers['content-type'], this.options.platform, route) };
     } catch (error) {
-      // No answer, or an answer whose body never arrived whole: both count against the host
-      // (and a trial call that ends this way must settle the breaker, or it would stay half-open).
-      breaker.failed();
-      throw error;
-    } finally {
-      stopTimer?.({ status: String(status) });
-      this.options.log?.debug({ platform: this.options.platform, route, status, ms: Math.round(performance.now() - started) }, 'upstream request');
+      throw this.transportError(error, call);
     }
+    call.status = res.statusCode;
+    const declared = Number(res.headers['content-length']);
+    if (declared > this.maxResponseBytes) {
+      res.body.destroy();
+      throw this.tooLarge(call, `declared ${declared} bytes`);
+    }
+    const chunks: Buffer[] = [];
+    try {
+      for await (const chunk of res.body as AsyncIterable<Buffer>) {
+        call.bytes += chunk.length;
+        if (call.bytes > this.maxResponseBytes) {
+          res.body.destroy();
+          throw this.tooLarge(call, `more than ${this.maxResponseBytes} bytes arrived`);
+        }
+        chunks.push(chunk);
+      }
+    } catch (error) {
+      if (error instanceof SwitchboardError) throw error;
+      throw this.transportError(error, call);
+    }
+    const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, call.bytes).toString('utf8');
+    return { status: res.statusCode, headers: res.headers, body: parseBody(text, res.headers['content-type'], this.options.platform, call.route) };
+  }
+
+  private tooLarge(call: UpstreamCall, what: string): UpstreamBadResponseError {
+    const platform = this.options.platform;
+    return new UpstreamBadResponseError(
+      `${this.options.title ?? platform} answered ${call.route} with a body larger than Switchboard accepts (${what}; the cap is ${this.maxResponseBytes} bytes, UPSTREAM_MAX_RESPONSE_BYTES or ${platform.toUpperCase()}_UPSTREAM_MAX_RESPONSE_BYTES). Ask for a smaller page.`,
+      { platform, upstreamStatus: call.status || undefined },
+    );
   }
 
   /**
@@ -182,24 +276,27 @@ export class UpstreamHttp {
     return errorFromStatus(response.status, text ?? `${this.options.title ?? this.options.platform} answered HTTP ${response.status}`, {
       platform: this.options.platform,
       fieldErrors: isFieldErrors(body.errors) ? body.errors : undefined,
-      retryAfter: retryAfterSeconds(response.headers),
+      retryAfter: retryAfterSeconds(response.headers, this.clock.now()),
     });
   }
 
-  private mapTransportError(error: unknown, req: UpstreamRequest): SwitchboardError {
+  private transportError(error: unknown, call: UpstreamCall): SwitchboardError {
+    // Our own deadline: the signal's reason says which deadline passed.
+    if (call.signal.aborted && call.signal.reason instanceof SwitchboardError) return call.signal.reason;
+    if (error instanceof SwitchboardError) return error;
     const code = (error as { code?: string } | null)?.code ?? '';
     const platform = this.options.platform;
-    const what = `${req.method} ${this.url(req.path).pathname}`;
     if (TIMEOUT_CODES.has(code)) {
-      return new UpstreamTimeoutError(`${platform} did not answer ${what} in time (${code.replace('UND_ERR_', '').toLowerCase()})`, {
+      return new UpstreamTimeoutError(`${platform} did not answer ${call.route} in time (${code.replace('UND_ERR_', '').toLowerCase()})`, {
         platform,
         cause: error,
       });
     }
-    return new UpstreamUnavailableError(`${platform} could not be reached for ${what}: ${code || (error as Error)?.message || 'connection failed'}`, {
-      platform,
-      cause: error,
-    });
+    return new UpstreamNetworkError(
+      `${platform} could not be reached for ${call.route}: ${code || (error as Error)?.message || 'connection failed'}`,
+      code || 'connection_failed',
+      { platform, cause: error },
+    );
   }
 
   private pool(origin: string): Pool {
@@ -220,7 +317,7 @@ export class UpstreamHttp {
   private breaker(origin: string): CircuitBreaker {
     let breaker = this.breakers.get(origin);
     if (!breaker) {
-      breaker = new CircuitBreaker(this.options.platform, origin, this.options.breaker ?? { failures: 5, cooldownMs: 5_000 });
+      breaker = new CircuitBreaker(this.options.platform, origin, this.options.breaker ?? { failures: 5, cooldownMs: 5_000 }, this.clock, this.options.infra.metrics);
       this.breakers.set(origin, breaker);
     }
     return breaker;
@@ -237,7 +334,7 @@ function isFieldErrors(value: unknown): value is Record<string, string[]> {
   return Boolean(value) && typeof value === 'object' && !Array.isArray(value) && Object.values(value as object).every((v) => Array.isArray(v));
 }
 
-function appendQuery(url: URL, query: Record<string, QueryValue> | URLSearchParams): void {
+function appendQuery(url: URL, query: Record<string, string | number | boolean | undefined | null> | URLSearchParams): void {
   if (query instanceof URLSearchParams) {
     for (const [key, value] of query) url.searchParams.append(key, value);
     return;
@@ -260,12 +357,13 @@ function parseBody(text: string, contentType: string | string[] | undefined, pla
   return text;
 }
 
-export function retryAfterSeconds(headers: Record<string, string | string[] | undefined>): number | undefined {
+/** `Retry-After` in whole seconds (delay-seconds or an HTTP date), for `extensions.retryAfter`. `now`: the gateway's clock. */
+export function retryAfterSeconds(headers: Record<string, string | string[] | undefined>, now: number = Date.now()): number | undefined {
   const raw = headers['retry-after'];
   const value = Array.isArray(raw) ? raw[0] : raw;
   if (!value) return undefined;
   const seconds = Number(value);
   if (Number.isFinite(seconds)) return seconds;
   const date = Date.parse(value);
-  return Number.isFinite(date) ? Math.max(0, Math.ceil((date - Date.now()) / 1000)) : undefined;
+  return Number.isFinite(date) ? Math.max(0, Math.ceil((date - now) / 1000)) : undefined;
 }

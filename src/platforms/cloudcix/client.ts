@@ -1,17 +1,11 @@
 import { createHash } from 'node:crypto';
 import { TokenManager, type IssuedToken } from '../../core/upstream/tokens.js';
 import { UpstreamHttp, retryAfterSeconds, type HttpMethod, type UpstreamResponse } from '../../core/upstream/http.js';
-import {
-  BadUserInputError,
-  SwitchboardError,
-  UnauthenticatedError,
-  UpstreamBadResponseError,
-  UpstreamUnavailableError,
-  errorFromStatus,
-} from '../../core/upstream/errors.js';
+import { BadUserInputError, SwitchboardError, UnauthenticatedError, UpstreamBadResponseError, errorFromStatus } from '../../core/upstream/errors.js';
 import type { ClientDeps } from '../../core/platform.js';
 import { catalogue, type CloudCIXService } from './catalogue.js';
-import { ThrottleRegistry, type RequestThrottle } from './throttle.js';
+import type { ThrottleRegistry } from '../../core/upstream/throttle.js';
+import type { Clock } from '../../core/clock.js';
 import type { CloudCIXErrorBody, CloudCIXFilters, CloudCIXListBody, CloudCIXListPage, CloudCIXListParams, CloudCIXRecord, CloudCIXTokenBody } from './types.js';
 
 export interface CloudCIXCredentials {
@@ -22,9 +16,9 @@ export interface CloudCIXCredentials {
   apiKey: string;
   /** Per user; default 20 (UPSTREAMS.md §4). */
   requestsPerSecond?: number;
-  /** How long a request may wait for a throttle slot (default 30 s, throttle.ts). */
+  /** How long a request may wait for a throttle slot (default 30 s, src/core/upstream/throttle.ts). */
   maxQueueWaitMs?: number;
-  /** How many requests of one user may wait at once (default 10,000, throttle.ts). */
+  /** How many requests of one user may wait at once (default 10,000, src/core/upstream/throttle.ts). */
   maxQueued?: number;
 }
 
@@ -36,9 +30,6 @@ export const CLOUDCIX_MAX_LIMIT = 100;
 
 const TOKEN_SERVICE = catalogue.services.find((s) => s.application === 'Membership' && s.service === 'token');
 const MEMBERSHIP_SLUG = 'membership';
-
-/** The statuses after which a GET is sent again, as UpstreamHttp would (src/core/upstream/http.ts). */
-const RETRYABLE_STATUS = new Set([502, 503, 504]);
 
 /**
  * The CloudCIX REST API, generic over the catalogue: one method per CRUDL verb,
@@ -63,8 +54,7 @@ export class CloudCIXClient {
    * request of the gateway queues before that login, so there is only ever one.
    */
   private gatewayQueueKey: string | undefined;
-  /** GET retries after a 502/503/504 or a dropped connection, each in its own throttle slot. */
-  private readonly retries: number;
+  private readonly clock: Clock;
 
   constructor(
     private readonly config: CloudCIXCredentials,
@@ -75,13 +65,23 @@ export class CloudCIXClient {
       // Requests carry absolute URLs (one host per application); this base only anchors relative ones.
       baseUrl: this.applicationBase(MEMBERSHIP_SLUG),
       ...deps,
-      // Retried here instead (send()), so that every attempt takes its own throttle slot.
-      retries: 0,
+      title: 'CloudCIX',
       readError: readCloudCIXError,
+      // CloudCIX's limit, kept per user by the chain's throttle (each retry takes a slot of its own).
+      throttle: { limit: config.requestsPerSecond ?? 20, windowMs: 1000, maxWaitMs: config.maxQueueWaitMs, maxQueued: config.maxQueued },
     });
-    this.retries = deps.retries;
-    this.throttles = new ThrottleRegistry({ limit: config.requestsPerSecond ?? 20, maxWaitMs: config.maxQueueWaitMs, maxQueued: config.maxQueued });
-    this.tokens = new TokenManager({ platform: 'cloudcix', fetchToken: (previous) => this.fetchToken(previous) });
+    this.throttles = this.http.throttles!;
+    this.clock = deps.infra.clock;
+    // Shared by every gateway on the store: one CloudCIX login per user, not one per process. The queue is
+    // named once, by the first token this process uses (fetched here or by another gateway): the same login
+    // is the same user, and a second name would be a second queue (twice the rate).
+    this.tokens = new TokenManager({
+      platform: 'cloudcix',
+      fetchToken: (previous) => this.login(previous),
+      infra: deps.infra,
+      identity: [config.baseUrl, config.email],
+      onToken: (token) => (this.gatewayQueueKey ??= gatewayQueueKey(token.token)),
+    });
     this.api = new CloudCIXApi(this, undefined);
   }
 
@@ -118,67 +118,57 @@ export class CloudCIXClient {
   }
 
   /**
-   * Sends one request as `forwarded` or as the gateway, after waiting for a slot
-   * in that user's throttle queue. The gateway's token is taken once the slot is
-   * held, so a long wait never sends a token that expired meanwhile; after a 401
-   * it takes a fresh token and tries once more (in a new slot). A forwarded token
-   * that CloudCIX refuses is the client's to renew: its 401 goes back unchanged.
+   * Sends one request as `forwarded` or as the gateway, through the chain: it
+   * waits for a slot in that user's throttle queue, and a read that meets a
+   * dropped connection, a 429 or a 502/503/504 is sent again (UPSTREAM_RETRIES),
+   * each attempt in a slot of its own, so retries count against the user's rate
+   * like any other request.
    *
-   * A GET that meets a 502/503/504 or a dropped connection is sent again up to
-   * `UPSTREAM_RETRIES` times, each attempt in a slot of its own, so retries count
-   * against the user's rate like any other request.
+   * The gateway's token is taken once the slot is held (`headersAtSend`), so a
+   * long wait never sends a token that expired meanwhile; after a 401 it takes a
+   * fresh token and tries once more (in a new slot). A forwarded token that
+   * CloudCIX refuses is the client's to renew: its 401 goes back unchanged.
    */
-  async send<T>(forwarded: string | undefined, method: HttpMethod, url: string, route: string, init: { query?: URLSearchParams; json?: unknown } = {}): Promise<UpstreamResponse<T>> {
-    const request = (token: string) => this.http.request<T>({ method, path: url, route, query: init.query, json: init.json, headers: { 'x-auth-token': token } });
-    if (forwarded) {
-      const key = forwardedQueueKey(forwarded);
-      return this.withRetries(method, () => this.throttles.for(key).run(() => request(forwarded)));
-    }
-    let refused = false;
-    const queue = await this.gatewayQueue();
-    const attempt = () =>
-      queue().run(async () => {
-        const token = await this.tokens.get();
-        try {
-          return await request(token);
-        } catch (error) {
-          if (error instanceof UnauthenticatedError) {
-            refused = true;
-            this.tokens.invalidate(token);
-          }
-          throw error;
-        }
-      });
+  async send<T>(
+    forwarded: string | undefined,
+    method: HttpMethod,
+    url: string,
+    route: string,
+    init: { query?: URLSearchParams; json?: unknown; batchKeys?: number } = {},
+  ): Promise<UpstreamResponse<T>> {
+    const base = { method, path: url, route, query: init.query, json: init.json, batchKeys: init.batchKeys };
+    if (forwarded) return this.http.request<T>({ ...base, throttle: forwardedQueueKey(forwarded), headers: { 'x-auth-token': forwarded } });
+    const throttle = await this.gatewayQueue();
+    let sent: string | undefined;
+    let loginFailed = false;
+    const headersAtSend = async () => {
+      try {
+        sent = await this.tokens.get();
+      } catch (error) {
+        loginFailed = true;
+        throw error;
+      }
+      return { 'x-auth-token': sent };
+    };
+    const request = () => this.http.request<T>({ ...base, throttle, headersAtSend });
     try {
-      return await this.withRetries(method, attempt);
+      return await request();
     } catch (error) {
       // Only a token CloudCIX refused is worth a second try; a refused login is not.
-      if (!refused) throw error;
-      return this.withRetries(method, attempt);
-    }
-  }
-
-  /** Runs `attempt` (which takes its own slot) again after a retryable failure of a GET. */
-  private async withRetries<T>(method: HttpMethod, attempt: () => Promise<T>): Promise<T> {
-    const attempts = method === 'GET' ? this.retries + 1 : 1;
-    for (let i = 1; ; i++) {
-      try {
-        return await attempt();
-      } catch (error) {
-        if (i >= attempts || !isRetryable(error)) throw error;
-      }
+      if (!(error instanceof UnauthenticatedError) || loginFailed || sent === undefined) throw error;
+      this.tokens.invalidate(sent);
+      return request();
     }
   }
 
   /**
-   * The gateway's queue. Before the first request the gateway logs in (outside the
-   * throttle, as always), so the queue is named by the uid of a token the gateway
-   * obtained itself; the registry is asked per attempt, as it drops idle queues.
+   * The gateway's queue key. Before the first request the gateway logs in (outside
+   * the throttle, as always), so the queue is named by the uid of a token the
+   * gateway obtained itself.
    */
-  private async gatewayQueue(): Promise<() => RequestThrottle> {
+  private async gatewayQueue(): Promise<string> {
     if (this.gatewayQueueKey === undefined) await this.tokens.get();
-    const key = this.gatewayQueueKey ?? GATEWAY_QUEUE;
-    return () => this.throttles.for(key);
+    return this.gatewayQueueKey ?? GATEWAY_QUEUE;
   }
 
   /**
@@ -186,19 +176,12 @@ export class CloudCIXClient {
    * request that already holds its slot (queueing them behind that request could
    * deadlock), and they happen once per token lifetime.
    */
-  private async fetchToken(previous: IssuedToken | undefined): Promise<IssuedToken> {
-    const issued = await this.login(previous);
-    // Named once: the same login is the same user, and a second name would be a second queue (twice the rate).
-    this.gatewayQueueKey ??= gatewayQueueKey(issued.token);
-    return issued;
-  }
-
   private async login(previous: IssuedToken | undefined): Promise<IssuedToken> {
     const url = `${this.applicationBase(MEMBERSHIP_SLUG)}${TOKEN_SERVICE?.path ?? 'auth/login/'}`;
-    if (previous && Date.now() < previous.expiresAt) {
+    if (previous && this.clock.now() < previous.expiresAt) {
       // Refresh while the token is still valid (UPSTREAMS.md §4: PUT with a valid token).
       const refreshed = await this.http
-        .request<CloudCIXTokenBody>({ method: 'PUT', path: url, route: 'PUT membership/auth/login/', headers: { 'x-auth-token': previous.token } })
+        .request<CloudCIXTokenBody>({ method: 'PUT', path: url, route: 'PUT membership/auth/login/', headers: { 'x-auth-token': previous.token }, throttle: false })
         .catch(() => undefined);
       if (refreshed) return issuedToken(refreshed.body);
     }
@@ -208,6 +191,7 @@ export class CloudCIXClient {
         path: url,
         route: 'POST membership/auth/login/',
         json: { email: this.config.email, password: this.config.password, api_key: this.config.apiKey },
+        throttle: false,
       })
       .catch((error: SwitchboardError) => {
         // The login is the gateway's configuration, not the GraphQL client's input.
@@ -242,7 +226,11 @@ export class CloudCIXApi {
     if (params.order) query.set('order', params.order);
     appendFilters(query, 'search', params.search);
     appendFilters(query, 'exclude', params.exclude);
-    const response = await this.client.send<CloudCIXListBody>(this.forwardedToken, 'GET', this.client.serviceUrl(service, parents), routeOf('GET', service, false), { query });
+    const ids = params.search?.id__in;
+    const response = await this.client.send<CloudCIXListBody>(this.forwardedToken, 'GET', this.client.serviceUrl(service, parents), routeOf('GET', service, false), {
+      query,
+      batchKeys: Array.isArray(ids) ? ids.length : undefined,
+    });
     const body = response.body;
     if (!body || !Array.isArray(body.content)) {
       throw new UpstreamBadResponseError(`CloudCIX answered the ${service.application}.${service.service} list without its "content" list`, { platform: 'cloudcix' });
@@ -333,18 +321,6 @@ function gatewayQueueKey(token: string): string {
  */
 function forwardedQueueKey(token: string): string {
   return `token:${createHash('sha256').update(token).digest('hex')}`;
-}
-
-/**
- * What UpstreamHttp would retry (it runs with `retries: 0` here): a 502/503/504
- * answer, or a dropped or refused connection: an UpstreamUnavailableError from the
- * transport, which carries the transport's error as its cause. Not timeouts, not
- * an open circuit breaker or a gateway shutting down (no cause), not other 5xx.
- */
-function isRetryable(error: unknown): boolean {
-  if (!(error instanceof SwitchboardError)) return false;
-  if (error.upstreamStatus !== undefined) return RETRYABLE_STATUS.has(error.upstreamStatus);
-  return error instanceof UpstreamUnavailableError && error.cause !== undefined;
 }
 
 function decodeJwtPayload(token: string): { uid?: unknown; exp?: unknown } | undefined {

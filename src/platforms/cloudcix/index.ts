@@ -6,6 +6,7 @@ import { createCloudCIXLoaders, splitRecordKey } from './loaders.js';
 import { cloudcixModel } from './model.js';
 import { cloudcixResolvers, type CloudCIXScope } from './resolvers.js';
 import { CloudCIXSimulator } from './simulator.js';
+import { cloudcixWatches } from './watch.js';
 
 const MEMBERS = cloudcixModel.byKey.get('Membership.member')!;
 const APPS = cloudcixModel.byKey.get('AppManager.app')!;
@@ -53,6 +54,8 @@ export const cloudcix = definePlatform({
     customers: async (scope) => (await scope.loaders.all(MEMBERS)).map((m) => tagType(m, MEMBERS.typeName)),
     apps: async (scope) => (await scope.loaders.all(APPS)).map((a) => tagType(a, APPS.typeName)),
   },
+  // No webhooks in CloudCIX's reference: record changes are seen by polling (src/core/events/watchers.ts).
+  watches: cloudcixWatches,
   simulator: {
     start: (options) => new CloudCIXSimulator(options).start(),
     environment: async ({ config }) => ({

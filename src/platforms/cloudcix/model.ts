@@ -352,5 +352,38 @@ function assertUnique(where: string, names: readonly (string | undefined)[]): vo
   }
 }
 
+const fieldKeysCache = new WeakMap<ServiceModel, ReadonlyMap<string, readonly string[] | null>>();
+
+/**
+ * For each GraphQL field of a service's record type, the keys of CloudCIX's JSON
+ * it reads. A copy of the record that another record embeds (an address's
+ * `country`: id, English name and ISO codes, not the phone prefix) answers a
+ * selection when it holds every key the selection reads. `data` (the whole
+ * record) reads null: only the record itself answers it; so does any field not
+ * listed here.
+ */
+export function recordFieldKeys(model: ServiceModel): ReadonlyMap<string, readonly string[] | null> {
+  let keys = fieldKeysCache.get(model);
+  if (!keys) {
+    const map = new Map<string, readonly string[] | null>([
+      ['__typename', []],
+      ['id', ['id']],
+      ['platformId', ['id']],
+      ['uri', ['uri']],
+      ['data', null],
+    ]);
+    if (model.typed?.interfaces?.length) map.set('platform', []);
+    for (const field of model.typed?.fields ?? []) map.set(field.name, [field.from]);
+    // A child list or read needs only the parent's id (and the parent's own parents, which an embedded top-level record has none of).
+    for (const child of model.children) {
+      if (child.childListField) map.set(child.childListField, ['id']);
+      if (child.childReadField) map.set(child.childReadField, ['id']);
+    }
+    keys = map;
+    fieldKeysCache.set(model, keys);
+  }
+  return keys;
+}
+
 /** The model of the checked-in catalogue, built once per process. */
 export const cloudcixModel: CloudCIXModel = buildModel(defaultCatalogue);

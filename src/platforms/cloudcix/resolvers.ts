@@ -4,10 +4,11 @@ import type { GraphQLContext } from '../../context.js';
 import { toGlobalId } from '../../core/graphql/ids.js';
 import { withUserErrors } from '../../core/graphql/mutations.js';
 import { orNull } from '../../core/graphql/nullable.js';
+import { selectedFields } from '../../core/graphql/selection.js';
 import { BadUserInputError } from '../../core/upstream/errors.js';
 import type { CloudCIXApi } from './client.js';
 import { parentsOf, recordKey, withParents, type CloudCIXListArgs, type CloudCIXLoaders } from './loaders.js';
-import { cloudcixModel, type CloudCIXModel, type MutationMethod, type ServiceModel } from './model.js';
+import { cloudcixModel, recordFieldKeys, type CloudCIXModel, type MutationMethod, type ServiceModel } from './model.js';
 import type { CloudCIXRecord } from './types.js';
 
 /** Per request: the API acting as the caller (a forwarded token, or the gateway's login) and its loaders. */
@@ -66,6 +67,37 @@ function parentsFromRecord(record: CloudCIXRecord): string[] {
   return [...parentsOf(record), String(record.id)];
 }
 
+/**
+ * Whether an embedded copy of a `target` record answers the selection on it: it
+ * holds every key the selected fields read (see `recordFieldKeys`). The keys a
+ * selection reads are worked out once per selection, not per record.
+ */
+function embeddedAnswers(target: ServiceModel): (embedded: CloudCIXRecord, info: GraphQLResolveInfo) => boolean {
+  const fieldKeys = recordFieldKeys(target);
+  const keysBySelection = new WeakMap<ReadonlySet<string>, readonly string[] | null>();
+  return (embedded, info) => {
+    const selected = selectedFields(info);
+    let keys = keysBySelection.get(selected);
+    if (keys === undefined) {
+      const needed = new Set<string>();
+      keys = [];
+      for (const name of selected) {
+        const read = fieldKeys.get(name);
+        if (!read) {
+          keys = null;
+          break;
+        }
+        for (const key of read) needed.add(key);
+      }
+      if (keys !== null) keys = [...needed];
+      keysBySelection.set(selected, keys);
+    }
+    if (keys === null) return false;
+    for (const key of keys) if (!(key in embedded)) return false;
+    return true;
+  };
+}
+
 function listResolver(model: ServiceModel, parents: (source: CloudCIXRecord, args: Args) => string[]): FieldResolver {
   return async (source, args: CloudCIXListArgs & Args, ctx, info) => {
     const { connection, warnings } = await scopeOf(ctx).loaders.connection(model, parents(source, args), args);
@@ -97,9 +129,15 @@ function recordResolvers(model: ServiceModel, all: CloudCIXModel): Record<string
     const from = field.from;
     if (field.relation) {
       const target = all.byKey.get(field.relation)!;
-      fields[field.name] = (record: CloudCIXRecord, _args, ctx) => {
-        const id = relatedId(record[from]);
-        return id === undefined ? null : orNull(scopeOf(ctx).loaders.load(target, [], id));
+      const answers = embeddedAnswers(target);
+      fields[field.name] = (record: CloudCIXRecord, _args, ctx, info) => {
+        const value = record[from];
+        const id = relatedId(value);
+        if (id === undefined) return null;
+        // CloudCIX embeds part of a related record (an address's country: id, name, ISO codes);
+        // when that part holds every field asked, it is the answer, and no read is made.
+        if (typeof value === 'object' && answers(value as CloudCIXRecord, info)) return value;
+        return orNull(scopeOf(ctx).loaders.load(target, [], id));
       };
     } else if (from !== field.name) {
       fields[field.name] = (record: CloudCIXRecord) => record[from];

@@ -4,6 +4,7 @@ import { SimServer, type SimRequest, type SimResponse } from '../../core/simulat
 import type { RunningSimulator, SimulatorOptions } from '../../core/platform.js';
 import { catalogue, type CloudCIXApplication, type CloudCIXMethod, type CloudCIXService } from './catalogue.js';
 import type { CloudCIXConfig } from './config.js';
+import { cloudcixOpenApi } from './openapi.js';
 import { buildSeed, parentService, SEED_LOGIN_USERS, storeKey, type CloudCIXSimRecord } from './simulator-seed.js';
 
 /**
@@ -337,6 +338,7 @@ export class CloudCIXSimulator implements RunningSimulator<CloudCIXConfig> {
     const literals = (pattern: string) => pattern.split('/').filter((s) => s && !s.startsWith(':')).length;
     routes.sort((a, b) => literals(b.pattern) - literals(a.pattern));
     for (const route of routes) this.server.route(route.method, route.pattern, route.handler);
+    this.server.route('GET', '/openapi.json', () => ({ status: 200, body: cloudcixOpenApi(this.server.url) }));
     this.server.notFound = (req) => ({
       status: 404,
       body: { error_code: 'not_found', detail: `No CloudCIX service answers ${req.method} ${req.path}. Expected /<application>/<service path>/[<pk>/], e.g. /membership/address/1/.` },

@@ -47,13 +47,14 @@ export class CloudLXClient {
       defaultHeaders: { accept: CLOUDLX_MEDIA_TYPE },
       title: 'CloudLX',
     });
-    this.tokens = new TokenManager<CloudLXToken>({ platform: 'cloudlx', fetchToken: (previous) => this.fetchToken(previous) });
+    // Shared by every gateway on the store: one CloudLX login per client id, not one per process.
+    this.tokens = new TokenManager<CloudLXToken>({ platform: 'cloudlx', fetchToken: (previous) => this.fetchToken(previous), infra: deps.infra, identity: [config.baseUrl, config.clientId] });
   }
 
   private async fetchToken(previous: CloudLXToken | undefined): Promise<CloudLXToken> {
     const credentials = { client_id: this.config.clientId, client_secret: this.config.clientSecret };
     let response: UpstreamResponse<CloudLXTokenResponse> | undefined;
-    if (previous && Date.now() < previous.refreshExpiresAt) {
+    if (previous && this.http.options.infra.clock.now() < previous.refreshExpiresAt) {
       response = await this.http
         .request<CloudLXTokenResponse>({
           method: 'POST',
@@ -72,7 +73,8 @@ export class CloudLXClient {
     if (!body || typeof body.access_token !== 'string' || typeof body.expires_in !== 'number') {
       throw new UpstreamBadResponseError('CloudLX answered the token request without access_token and expires_in', { platform: 'cloudlx' });
     }
-    const now = Date.now();
+    // The gateway's clock: expires_in is a lifetime, and the token manager reads expiry on this clock.
+    const now = this.http.options.infra.clock.now();
     return {
       token: body.access_token,
       expiresAt: now + body.expires_in * 1000,

@@ -3,6 +3,7 @@ import { SimServer, type SimRequest, type SimResponse } from '../../core/simulat
 import type { RunningSimulator, SimulatorOptions } from '../../core/platform.js';
 import { CLOUDLX_MEDIA_TYPE } from './client.js';
 import type { CloudLXConfig } from './config.js';
+import { cloudlxOpenApi } from './openapi.js';
 import type {
   CloudLXApiClientRecord,
   CloudLXCurrencyRecord,
@@ -70,6 +71,8 @@ export interface CloudLXSimulatorOptions extends SimulatorOptions {
   customers?: number;
   /** Lifetime of the access tokens it issues, in seconds (default 3600, as CloudLX documents). */
   accessTokenTtlSeconds?: number;
+  /** The simulator's clock for token expiry, in epoch ms (default Date.now): a test moves it with the gateway's to expire tokens without waiting. */
+  clock?: () => number;
 }
 
 interface IssuedAccess {
@@ -91,11 +94,13 @@ export class CloudLXSimulator implements RunningSimulator<CloudLXConfig> {
   readonly tokensIssued = { client_credentials: 0, refresh_token: 0 };
   private readonly accessTokens = new Map<string, IssuedAccess>();
   private readonly refreshTokens = new Map<string, IssuedAccess>();
+  private readonly now: () => number;
   private nextCustomerId = 6900;
   private nextApiClientId = 10;
   private nextWebhookId = 20;
 
   constructor(private readonly options: CloudLXSimulatorOptions = {}) {
+    this.now = options.clock ?? Date.now;
     this.accessTokenTtlSeconds = options.accessTokenTtlSeconds ?? 3600;
     this.server.latencyMs = options.latencyMs ?? 0;
     this.seed(options.customers ?? 60);
@@ -187,6 +192,7 @@ export class CloudLXSimulator implements RunningSimulator<CloudLXConfig> {
 
   private routes(): void {
     const s = this.server;
+    s.route('GET', '/openapi.json', () => ok(cloudlxOpenApi(this.url)));
     s.route('POST', '/api/oauth2/access-token', (req) => this.accessToken(req));
     s.route('POST', '/api/oauth2/refresh-token', (req) => this.refreshToken(req));
     s.route('GET', '/api/customers', this.authed(() => ok({ customers: [...this.customers.values()] })));
@@ -266,7 +272,7 @@ export class CloudLXSimulator implements RunningSimulator<CloudLXConfig> {
       const match = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '');
       const access = match ? this.accessTokens.get(match[1]!) : undefined;
       if (!access) return { status: 401, body: { message: 'Unauthenticated.' } };
-      if (access.expiresAt <= Date.now()) return { status: 401, body: { message: 'The access token has expired.' } };
+      if (access.expiresAt <= this.now()) return { status: 401, body: { message: 'The access token has expired.' } };
       return handler(req);
     };
   }
@@ -280,8 +286,8 @@ export class CloudLXSimulator implements RunningSimulator<CloudLXConfig> {
     this.tokensIssued[grant] += 1;
     const access = randomBytes(24).toString('base64url');
     const refresh = randomBytes(24).toString('base64url');
-    this.accessTokens.set(access, { clientId, expiresAt: Date.now() + this.accessTokenTtlSeconds * 1000 });
-    this.refreshTokens.set(refresh, { clientId, expiresAt: Date.now() + 604_800_000 });
+    this.accessTokens.set(access, { clientId, expiresAt: this.now() + this.accessTokenTtlSeconds * 1000 });
+    this.refreshTokens.set(refresh, { clientId, expiresAt: this.now() + 604_800_000 });
     return ok({ access_token: access, token_type: 'Bearer', expires_in: this.accessTokenTtlSeconds, refresh_token: refresh });
   }
 
@@ -305,7 +311,7 @@ export class CloudLXSimulator implements RunningSimulator<CloudLXConfig> {
     if (form.grant_type !== 'refresh_token') return { status: 400, body: { message: 'The grant_type must be refresh_token.' } };
     if (!this.credentialsValid(form)) return { status: 401, body: { message: 'Client authentication failed.' } };
     const refresh = this.refreshTokens.get(String(form.refresh_token));
-    if (!refresh || refresh.expiresAt <= Date.now()) return { status: 401, body: { message: 'The refresh token is invalid.' } };
+    if (!refresh || refresh.expiresAt <= this.now()) return { status: 401, body: { message: 'The refresh token is invalid.' } };
     this.refreshTokens.delete(String(form.refresh_token));
     return this.issue(refresh.clientId, 'refresh_token');
   }

@@ -1,6 +1,25 @@
+import type { Resolvers } from '../../__generated__/resolvers-types.js';
 import { BadUserInputError } from '../../core/upstream/errors.js';
 import { toIsoDateTime } from '../../core/graphql/scalars.js';
+import type { StoredEvent } from '../../core/events/log.js';
 import type { NormalizedEvent, PlatformWebhooks } from '../../core/events/types.js';
+
+/** The bandwidth threshold, whatever it applies to (CloudLX documents `bandwidth-threshold-port`). */
+const BANDWIDTH_THRESHOLD = /^cloudlx\.bandwidth_threshold\.([a-z_]+)$/;
+
+const text = (value: unknown): string | null => (typeof value === 'string' ? value : null);
+
+const eventResolvers: Resolvers = {
+  CloudLXBandwidthThresholdEvent: {
+    level: (event: StoredEvent) => BANDWIDTH_THRESHOLD.exec(event.type)?.[1] ?? 'port',
+    portRef: (event) => text(event.data.portRef),
+    portName: (event) => text(event.data.portName),
+    thresholdAmount: (event) => {
+      const amount = Number(event.data.thresholdAmount);
+      return event.data.thresholdAmount === undefined || event.data.thresholdAmount === null || Number.isNaN(amount) ? null : amount;
+    },
+  },
+};
 
 /**
  * CloudLX delivers JSON with a `webhook_type` (UPSTREAMS.md §1), for example
@@ -9,6 +28,12 @@ import type { NormalizedEvent, PlatformWebhooks } from '../../core/events/types.
  * accepted is lost.
  */
 export const cloudlxWebhooks: PlatformWebhooks = {
+  eventTypes: {
+    'cloudlx.bandwidth_threshold.port': 'CloudLXBandwidthThresholdEvent',
+    'cloudlx.bandwidth_threshold.service': 'CloudLXBandwidthThresholdEvent',
+    'cloudlx.bandwidth_threshold.customer': 'CloudLXBandwidthThresholdEvent',
+  },
+  resolvers: eventResolvers,
   normalize(payload) {
     if (!payload || typeof payload !== 'object' || Array.isArray(payload)) {
       throw new BadUserInputError(`Expected a CloudLX webhook: a JSON object with webhook_type; got ${Array.isArray(payload) ? 'an array' : typeof payload}`, { platform: 'cloudlx' });

@@ -1,3 +1,7 @@
+import { createHash } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { SecretBox } from '../../core/store/secret-box.js';
+import type { Store } from '../../core/store/types.js';
 import { KeyedTokens, type IssuedToken } from '../../core/upstream/tokens.js';
 import { UpstreamHttp, retryAfterSeconds, type HttpMethod, type QueryValue, type UpstreamResponse } from '../../core/upstream/http.js';
 import {
@@ -59,16 +63,25 @@ export interface ExotelUserPageRequest {
  * manages apps, an app token reads its app and manages its users. Each goes raw
  * in `Authorization` (no `Bearer`) and is cached per entity id for its 90 days.
  *
- * Secrets are held here in memory only (never logged, never returned): the
- * configured customer's, those of customers and apps created through this
- * client, and the app secrets of EXOTEL_APP_SECRETS.
+ * Secrets are never logged, never returned. The configured customer's and the
+ * app secrets of EXOTEL_APP_SECRETS live in memory (they are in the
+ * configuration). Those Exotel hands over when this client creates a customer
+ * or an app are kept in the gateway's store, sealed (`SecretBox`, bound to their
+ * store key): a restart keeps them, and every gateway on the same store can use
+ * them. Store keys are `exotel:<hash of the base URL>:<entity>-secret:<id>`.
  */
 export class ExotelClient {
   readonly http: UpstreamHttp;
   readonly tokens: KeyedTokens;
   readonly customerId: string;
+  /** Secrets from the configuration, learned by this process, or read from the store once (a secret never changes for its id). */
   private readonly customerSecrets = new Map<string, string>();
   private readonly appSecrets = new Map<string, string>();
+  private readonly store: Store;
+  private readonly secrets: SecretBox;
+  private readonly log: Logger;
+  /** Where this Exotel's learned secrets sit in the store: one base URL's never mix with another's. */
+  private readonly secretPrefix: string;
 
   constructor(config: ExotelCredentials, deps: ClientDeps) {
     this.http = new UpstreamHttp({
@@ -78,27 +91,73 @@ export class ExotelClient {
       defaultHeaders: { accept: 'application/json' },
       readError: readExotelError,
     });
-    this.tokens = new KeyedTokens('exotel', (key) => this.fetchToken(key));
+    // Shared by every gateway on the store: one token per Exotel customer or app, not one per process.
+    this.tokens = new KeyedTokens({ platform: 'exotel', fetchToken: (key) => this.fetchToken(key), infra: deps.infra, identity: [config.baseUrl] });
     this.customerId = config.customerId;
     this.customerSecrets.set(config.customerId, config.customerSecret);
     for (const [appId, secret] of Object.entries(config.appSecrets)) this.appSecrets.set(appId, secret);
+    this.store = deps.infra.store;
+    this.secrets = deps.infra.secrets;
+    this.log = deps.log;
+    this.secretPrefix = `exotel:${createHash('sha256').update(config.baseUrl).digest('base64url')}:`;
   }
 
-  /** Customers whose secret this gateway holds: the configured one first, then those it created. */
-  knownCustomerIds(): string[] {
-    return [...this.customerSecrets.keys()];
+  /** Customers whose secret this gateway holds: the configured one first, then those created through Switchboard (by any gateway on the store). */
+  async knownCustomerIds(): Promise<string[]> {
+    const prefix = this.storeKey('customer', '');
+    const stored = (await this.store.keys(prefix)).map((key) => key.slice(prefix.length)).sort();
+    return [...new Set([...this.customerSecrets.keys(), ...stored])];
   }
 
-  hasCustomerCredential(customerId: string): boolean {
-    return this.customerSecrets.has(customerId);
+  async hasCustomerCredential(customerId: string): Promise<boolean> {
+    return (await this.lookupSecret('customer', customerId)) !== undefined;
   }
 
-  hasAppCredential(appId: string): boolean {
-    return this.appSecrets.has(appId);
+  async hasAppCredential(appId: string): Promise<boolean> {
+    return (await this.lookupSecret('app', appId)) !== undefined;
   }
 
-  private secretOf(entity: ExotelEntity, id: string): string {
-    const secret = (entity === 'customer' ? this.customerSecrets : this.appSecrets).get(id);
+  private storeKey(entity: ExotelEntity, id: string): string {
+    return `${this.secretPrefix}${entity}-secret:${id}`;
+  }
+
+  private async lookupSecret(entity: ExotelEntity, id: string): Promise<string | undefined> {
+    const held = entity === 'customer' ? this.customerSecrets : this.appSecrets;
+    const known = held.get(id);
+    if (known !== undefined) return known;
+    const key = this.storeKey(entity, id);
+    const sealed = await this.store.get(key);
+    if (sealed === undefined) return undefined;
+    const secret = this.secrets.open(sealed, key);
+    if (secret === undefined) {
+      this.log.warn({ entity, id }, 'an Exotel secret in the store could not be opened: was STORE_SECRET_KEY changed?');
+      return undefined;
+    }
+    held.set(id, secret);
+    return secret;
+  }
+
+  /** Keeps a secret Exotel handed over at creation: in the store (sealed), and in this process. */
+  private async learn(entity: ExotelEntity, id: string, secret: string): Promise<void> {
+    (entity === 'customer' ? this.customerSecrets : this.appSecrets).set(id, secret);
+    const key = this.storeKey(entity, id);
+    try {
+      await this.store.set(key, this.secrets.seal(secret, key));
+    } catch (error) {
+      // The entity exists and its payload carries the secret: the caller can still keep it (EXOTEL_APP_SECRETS).
+      this.log.error({ entity, id, err: { message: (error as Error).message } }, 'an Exotel secret could not be stored: this process keeps it until it stops');
+    }
+  }
+
+  private async forget(entity: ExotelEntity, id: string): Promise<void> {
+    (entity === 'customer' ? this.customerSecrets : this.appSecrets).delete(id);
+    await this.store.delete(this.storeKey(entity, id)).catch((error: unknown) => {
+      this.log.warn({ entity, id, err: { message: (error as Error).message } }, 'a deleted Exotel app\'s secret could not be removed from the store');
+    });
+  }
+
+  private async secretOf(entity: ExotelEntity, id: string): Promise<string> {
+    const secret = await this.lookupSecret(entity, id);
     if (secret !== undefined) return secret;
     throw entity === 'customer'
       ? new ForbiddenError(`Switchboard holds no CustomerSecret for Exotel customer ${id}: only EXOTEL_CUSTOMER_ID and customers created through Switchboard can be read`, { platform: 'exotel' })
@@ -109,7 +168,7 @@ export class ExotelClient {
     const colon = key.indexOf(':');
     const entity = key.slice(0, colon) as ExotelEntity;
     const id = key.slice(colon + 1);
-    const body: ExotelTokenBody = { Id: id, Secret: this.secretOf(entity, id), Entity: entity };
+    const body: ExotelTokenBody = { Id: id, Secret: await this.secretOf(entity, id), Entity: entity };
     let token: unknown;
     try {
       token = await this.send<unknown>({ method: 'POST', path: 'token', route: 'POST /token', json: body });
@@ -125,7 +184,7 @@ export class ExotelClient {
     if (typeof token !== 'string' || token === '') {
       throw new UpstreamBadResponseError(`Exotel answered POST /token without a token string in Data (got ${describeShape(token)})`, { platform: 'exotel' });
     }
-    return { token, expiresAt: Date.now() + EXOTEL_TOKEN_LIFETIME_MS };
+    return { token, expiresAt: this.http.options.infra.clock.now() + EXOTEL_TOKEN_LIFETIME_MS };
   }
 
   /** The one place the envelope is unwrapped: `Data` on success, one of our errors otherwise. */
@@ -140,8 +199,8 @@ export class ExotelClient {
   }
 
   /** A call with the token of one customer or app; a rejected token is renewed once. */
-  private authed<T>(entity: ExotelEntity, id: string, call: ExotelCall): Promise<T> {
-    this.secretOf(entity, id);
+  private async authed<T>(entity: ExotelEntity, id: string, call: ExotelCall): Promise<T> {
+    await this.secretOf(entity, id);
     return this.tokens.for(`${entity}:${id}`).withToken((token) => this.send<T>({ ...call, headers: { authorization: token } }));
   }
 
@@ -150,7 +209,7 @@ export class ExotelClient {
     if (typeof created?.CustomerID !== 'string' || typeof created.CustomerSecret !== 'string') {
       throw new UpstreamBadResponseError('Exotel answered POST /customer without CustomerID and CustomerSecret', { platform: 'exotel' });
     }
-    this.customerSecrets.set(created.CustomerID, created.CustomerSecret);
+    await this.learn('customer', created.CustomerID, created.CustomerSecret);
     return created;
   }
 
@@ -173,7 +232,7 @@ export class ExotelClient {
     if (typeof created?.AppID !== 'string' || typeof created.AppSecret !== 'string') {
       throw new UpstreamBadResponseError('Exotel answered POST /app without AppID and AppSecret', { platform: 'exotel' });
     }
-    this.appSecrets.set(created.AppID, created.AppSecret);
+    await this.learn('app', created.AppID, created.AppSecret);
     return created;
   }
 
@@ -184,7 +243,7 @@ export class ExotelClient {
   async deleteApp(appId: string): Promise<void> {
     await this.authed('app', appId, { method: 'DELETE', path: 'app', route: 'DELETE /app' });
     // The app is gone, and with it any use for its secret.
-    this.appSecrets.delete(appId);
+    await this.forget('app', appId);
   }
 
   async registerUsers(appId: string, users: ExotelRegisterUserBody[]): Promise<ExotelUserRecord[]> {

@@ -5,6 +5,7 @@ import { exotelConfigSchema } from './config.js';
 import { createExotelLoaders } from './loaders.js';
 import { exotelResolvers } from './resolvers.js';
 import { ExotelSimulator } from './simulator.js';
+import { exotelWatches } from './watch.js';
 
 /**
  * Exotel documents no webhooks for its integrations core, so this module has no
@@ -34,7 +35,7 @@ export const exotel = definePlatform({
   closeClient: (client) => client.close(),
   nodes: {
     // A customer is readable only with its own secret; one Switchboard does not hold is, to it, not there.
-    ExotelCustomer: async (scope, key) => (scope.client.hasCustomerCredential(key) ? scope.loaders.customerById.load(key) : null),
+    ExotelCustomer: async (scope, key) => ((await scope.client.hasCustomerCredential(key)) ? scope.loaders.customerById.load(key) : null),
     ExotelApp: (scope, key) => scope.loaders.appById.load(key),
     ExotelUser: (scope, key) => scope.loaders.userById.load(key),
   },
@@ -42,6 +43,8 @@ export const exotel = definePlatform({
     customers: (scope) => scope.loaders.customers().then(tagAll('ExotelCustomer')),
     apps: (scope) => scope.loaders.apps().then(tagAll('ExotelApp')),
   },
+  // No webhooks: app changes are seen by polling (src/core/events/watchers.ts).
+  watches: exotelWatches,
   simulator: {
     start: (options) => new ExotelSimulator(options).start(),
     environment: async ({ config }) => ({

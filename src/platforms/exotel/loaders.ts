@@ -34,7 +34,7 @@ export function createExotelLoaders(client: ExotelClient) {
   const apps = once(() => appsOfCustomer.load(client.customerId));
 
   const appById: DataLoader<string, ExotelAppRecord> = new DataLoader<string, ExotelAppRecord>(async (ids) => {
-    if (ids.length === 1 && client.hasAppCredential(ids[0]!)) {
+    if (ids.length === 1 && (await client.hasAppCredential(ids[0]!))) {
       try {
         return [await client.getApp(ids[0]!)];
       } catch (error) {
@@ -62,7 +62,7 @@ export function createExotelLoaders(client: ExotelClient) {
     customerById,
     /** Every customer Switchboard holds a credential for, each read with its own token. */
     customers: once(async () => {
-      const results = await customerById.loadMany(client.knownCustomerIds());
+      const results = await customerById.loadMany(await client.knownCustomerIds());
       const failure = results.find((r): r is Error => r instanceof Error);
       if (failure) throw failure;
       return results as ExotelCustomerRecord[];

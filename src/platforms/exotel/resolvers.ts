@@ -56,9 +56,9 @@ export const exotelResolvers: Resolvers = {
 
   ExotelQuery: {
     customers: async (_, args, ctx) => connectionFromArray(await ctx.platforms.exotel.loaders.customers(), args),
-    customer: (_, { platformId }, ctx) => {
+    customer: async (_, { platformId }, ctx) => {
       const { client, loaders } = ctx.platforms.exotel;
-      return client.hasCustomerCredential(platformId) ? orNull(loaders.customerById.load(platformId)) : null;
+      return (await client.hasCustomerCredential(platformId)) ? orNull(loaders.customerById.load(platformId)) : null;
     },
     apps: async (_, args, ctx) => connectionFromArray(await ctx.platforms.exotel.loaders.apps(), args),
     app: (_, { platformId }, ctx) => orNull(ctx.platforms.exotel.loaders.appById.load(platformId)),
@@ -83,9 +83,9 @@ export const exotelResolvers: Resolvers = {
     platform: () => 'EXOTEL',
     name: (a) => a.AppName,
     customerPlatformId: (a) => a.CustomerID,
-    customer: (a, _, ctx) => {
+    customer: async (a, _, ctx) => {
       const { client, loaders } = ctx.platforms.exotel;
-      return client.hasCustomerCredential(a.CustomerID) ? orNull(loaders.customerById.load(a.CustomerID)) : null;
+      return (await client.hasCustomerCredential(a.CustomerID)) ? orNull(loaders.customerById.load(a.CustomerID)) : null;
     },
     exotelAccountSid: (a) => a.ExotelAccountSid,
     exotelDomain: (a) => a.ExotelDomain,

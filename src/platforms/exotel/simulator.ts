@@ -2,6 +2,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { SimServer, type Fault, type LoggedRequest, type SimRequest, type SimResponse } from '../../core/simulator/server.js';
 import type { RunningSimulator, SimulatorOptions } from '../../core/platform.js';
 import type { ExotelConfig } from './config.js';
+import { exotelOpenApi } from './openapi.js';
 import type { ExotelCreatedAppRecord, ExotelCreatedCustomerRecord, ExotelEntity, ExotelEnvelope, ExotelUserRecord } from './types.js';
 
 /**
@@ -229,6 +230,7 @@ export class ExotelSimulator implements RunningSimulator<ExotelConfig> {
     const s = this.server;
     const p = EXOTEL_SIM_BASE_PATH;
     s.notFound = (req) => fail(404, `no route for ${req.method} ${req.path}`);
+    s.route('GET', '/openapi.json', () => ({ status: 200, body: exotelOpenApi(this.url) }));
     s.route('POST', `${p}/token`, (req) => this.issueToken(req));
     s.route('POST', `${p}/customer`, (req) => this.createCustomer(req));
     s.route('GET', `${p}/customer`, this.authed('customer', (_, id) => success(redactCustomer(this.customers.get(id)!))));

@@ -98,7 +98,8 @@ export class IxcClient {
       defaultHeaders: { accept: 'application/json' },
       title: 'IXC ACS',
     });
-    this.tokens = new TokenManager({ platform: 'ixc', fetchToken: () => this.fetchToken() });
+    // Shared by every gateway on the store: one IXC ACS token per API client, not one per process.
+    this.tokens = new TokenManager({ platform: 'ixc', fetchToken: () => this.fetchToken(), infra: deps.infra, identity: [config.baseUrl, config.apiClientId] });
     // Started now, so the embedded key exists from the first start; awaited by the first token fetch.
     this.signingKey = loadSigningKey(config.key);
     this.signingKey.catch((error: unknown) => deps.log.error({ err: { message: (error as Error).message } }, 'IXC ACS signing key could not be prepared'));
@@ -139,9 +140,22 @@ export class IxcClient {
     return { token: body.access_token, expiresAt };
   }
 
-  private call<T>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, route: string, options: { json?: unknown; query?: URLSearchParams } = {}): Promise<T> {
+  private call<T>(
+    method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
+    path: string,
+    route: string,
+    options: { json?: unknown; query?: URLSearchParams; batchKeys?: number } = {},
+  ): Promise<T> {
     return this.tokens.withToken(async (token) => {
-      const response = await this.http.request<T>({ method, path, route, json: options.json, query: options.query, headers: { authorization: `Bearer ${token}` } });
+      const response = await this.http.request<T>({
+        method,
+        path,
+        route,
+        json: options.json,
+        query: options.query,
+        batchKeys: options.batchKeys,
+        headers: { authorization: `Bearer ${token}` },
+      });
       return response.body;
     });
   }
@@ -164,7 +178,10 @@ export class IxcClient {
 
   async getDeviceParameters(serials: readonly string[]): Promise<IxcDeviceParametersRecord[]> {
     const query = new URLSearchParams({ serialNumbers: serials.join(',') });
-    const body = await this.call<{ registers: IxcDeviceParametersRecord[] }>('GET', IXC_PATHS.deviceParameters, `GET ${IXC_PATHS.deviceParameters}`, { query });
+    const body = await this.call<{ registers: IxcDeviceParametersRecord[] }>('GET', IXC_PATHS.deviceParameters, `GET ${IXC_PATHS.deviceParameters}`, {
+      query,
+      batchKeys: serials.length,
+    });
     return expectList(body?.registers, 'ixc', '"registers"');
   }
 

@@ -6,6 +6,7 @@ import type { RunningSimulator, SimulatorOptions } from '../../core/platform.js'
 import { generateWebhookSecret, webhookHeaders } from '../../core/events/signatures.js';
 import { IXC_PARAMETERS_BATCH_SIZE, IXC_PATHS } from './client.js';
 import type { IxcConfig } from './config.js';
+import { ixcOpenApi } from './openapi.js';
 import {
   IXC_MAX_TOKEN_EXPIRATION_SECONDS,
   IXC_PERMISSIONS,
@@ -348,6 +349,7 @@ export class IxcSimulator implements RunningSimulator<IxcConfig> {
 
   private routes(): void {
     const s = this.server;
+    s.route('GET', '/openapi.json', () => ok(ixcOpenApi(this.url)));
     s.route('POST', IXC_PATHS.token, (req) => this.token(req));
     s.route('GET', IXC_PATHS.deviceSearch, this.authed('devices.read', (req) => this.searchDevices(req)));
     s.route('GET', IXC_PATHS.deviceParameters, this.authed('devices.read', (req) => this.readParameters(req)));

@@ -1,0 +1,465 @@
+import { createHash, randomUUID } from 'node:crypto';
+import {
+  GraphQLError,
+  Kind,
+  getOperationAST,
+  parse,
+  specifiedRules,
+  subscribe,
+  validate,
+  type DocumentNode,
+  type ExecutionResult,
+  type FormattedExecutionResult,
+  type GraphQLFormattedError,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+  type ParseOptions,
+  type ValidationRule,
+} from 'graphql';
+import { getVariableValues } from 'graphql/execution/values.js';
+import type { Logger } from 'pino';
+import type { GraphQLContext } from '../../context.js';
+import type { Infra } from '../infra.js';
+import type { RequestInfo } from '../platform.js';
+import { runInOperation, type OperationScope } from '../upstream/operation.js';
+import { CompiledOperations, type ExecutorKind } from './executor.js';
+
+export type Transport = 'http' | 'ws' | 'sse';
+
+/** One GraphQL request as a transport received it. */
+export interface OperationRequest {
+  transport: Transport;
+  query: string;
+  operationName?: string | null;
+  variables?: Record<string, unknown> | null;
+  /** Who is calling and with which headers (HTTP headers, or a WebSocket's connection params). */
+  request: RequestInfo;
+}
+
+/** An operation that parsed and validated: what the transports hand back to `execute`/`subscribe`. */
+export interface PreparedOperation {
+  readonly transport: Transport;
+  readonly source: string;
+  readonly document: DocumentNode;
+  readonly operation: OperationDefinitionNode;
+  readonly operationName: string | undefined;
+  readonly variables: Record<string, unknown>;
+  readonly context: GraphQLContext;
+  /** What every upstream call of this operation sees (request id, deadline, call budget, caller, calls made). */
+  readonly scope: OperationScope;
+  /** Infra clock time when the transport handed the request over. */
+  readonly startedAt: number;
+}
+
+/** Why an operation did not run, before any resolver: the errors, and the status HTTP answers with. */
+export interface Refusal {
+  readonly refused: readonly GraphQLError[];
+  readonly status: number;
+}
+
+export function isRefusal(value: PreparedOperation | Refusal): value is Refusal {
+  return 'refused' in value;
+}
+
+/**
+ * A rule the pipeline applies to every operation over every transport. The
+ * security and observability work plug in here; the pipeline itself knows none
+ * of them.
+ */
+export interface PipelinePlugin {
+  /** Validation rules added to GraphQL's own, for every transport. */
+  readonly validationRules?: readonly ValidationRule[];
+  /** Limits on parsing (a token limit: `{ maxTokens }`). */
+  readonly parseOptions?: ParseOptions;
+  /**
+   * Who is calling: runs once per HTTP request, WebSocket connection or SSE
+   * request, before any operation. Throw a SwitchboardError (UNAUTHENTICATED) to refuse.
+   * What it answers is passed on in `RequestInfo.principal`.
+   */
+  authenticate?(request: RequestInfo): Promise<unknown> | unknown;
+  /**
+   * After validation, before the first resolver: refuse the operation (throw a
+   * SwitchboardError: a rate limit, a missing scope), or set its deadline and call
+   * budget on `operation.scope`.
+   */
+  onOperation?(operation: PreparedOperation): Promise<void> | void;
+  /** After the result (an audit record, a trace span). Must not throw. */
+  onResult?(operation: PreparedOperation | undefined, result: FormattedExecutionResult, outcome: Outcome): void;
+}
+
+export type Outcome = 'ok' | 'errors' | 'refused';
+
+export interface PipelineOptions {
+  schema: GraphQLSchema;
+  infra: Infra;
+  createContext: (request: RequestInfo) => GraphQLContext;
+  executor: ExecutorKind;
+  plugins?: readonly PipelinePlugin[];
+  /**
+   * Parsed documents kept for repeated operations, by entries and by the length
+   * of their texts (a parsed document holds some 20 times its text's length).
+   */
+  parseCacheEntries?: number;
+  parseCacheChars?: number;
+  /** Estimated bytes of compiled operations kept (see executor.ts). */
+  compiledCacheBytes?: number;
+}
+
+/** How the pipeline turns an error into what a client sees (shared with Apollo's `formatError`). */
+export type ErrorFormatter = (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
+
+/**
+ * The one way an operation runs, whatever carried it: parse (cached), validate
+ * (one list of rules), build the context, execute or subscribe, merge partial
+ * errors and warnings, format errors, and record metrics and the operation's
+ * log line. HTTP (Apollo Server), WebSocket (graphql-ws) and Server-Sent Events
+ * (graphql-sse) are thin adapters over it, so a rule added here holds on all three.
+ *
+ * Apollo Server parses and validates HTTP requests itself (it offers no hook to
+ * replace either): it is given this pipeline's parse options and rules, and its
+ * executor, formatter and response hook are this pipeline's.
+ */
+export class OperationPipeline {
+  readonly schema: GraphQLSchema;
+  readonly validationRules: readonly ValidationRule[];
+  readonly parseOptions: ParseOptions;
+  private readonly rules: readonly ValidationRule[];
+  private readonly plugins: readonly PipelinePlugin[];
+  private readonly documents: DocumentCache;
+  private readonly validated = new WeakMap<DocumentNode, readonly GraphQLError[]>();
+  private readonly operations = new WeakMap<GraphQLContext, PreparedOperation>();
+  readonly compiled: CompiledOperations;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly options: PipelineOptions,
+    readonly formatError: ErrorFormatter,
+  ) {
+    this.schema = options.schema;
+    this.plugins = options.plugins ?? [];
+    this.log = options.infra.log;
+    this.validationRules = this.plugins.flatMap((p) => p.validationRules ?? []);
+    this.rules = [...specifiedRules, ...this.validationRules];
+    this.parseOptions = Object.assign({}, ...this.plugins.map((p) => p.parseOptions ?? {})) as ParseOptions;
+    this.documents = new DocumentCache(options.parseCacheEntries ?? 1_000, options.parseCacheChars ?? 2 * 1_048_576);
+    this.compiled = new CompiledOperations(options.schema, options.executor, { maxBytes: options.compiledCacheBytes });
+  }
+
+  /** Now, on the gateway's clock. */
+  now(): number {
+    return this.options.infra.clock.now();
+  }
+
+  /** Apollo Server's store of validated documents: the same bounded cache the other transports parse into. */
+  readonly documentStore = {
+    get: async (key: string) => this.documents.peek(key),
+    set: async (key: string, document: DocumentNode) => this.documents.put(key, document),
+    delete: async (key: string) => this.documents.remove(key),
+  };
+
+  /** Runs every plugin's authentication; answers the request with its principal attached. */
+  async authenticate(request: RequestInfo): Promise<RequestInfo> {
+    let principal = request.principal;
+    for (const plugin of this.plugins) {
+      if (plugin.authenticate) principal = (await plugin.authenticate({ ...request, principal })) ?? principal;
+    }
+    return principal === request.principal ? request : { ...request, principal };
+  }
+
+  createContext(request: RequestInfo): GraphQLContext {
+    return this.options.createContext(request);
+  }
+
+  /**
+   * Parses, validates and prepares one operation (WebSocket and SSE). Answers a
+   * formatted error result when it cannot run; `status` is what HTTP would answer.
+   */
+  async prepare(request: OperationRequest): Promise<PreparedOperation | Refusal> {
+    const startedAt = this.options.infra.clock.now();
+    let document: DocumentNode;
+    try {
+      document = this.documents.get(request.query, (text) => parse(text, this.parseOptions));
+    } catch (error) {
+      return { refused: [withCode(error, 'GRAPHQL_PARSE_FAILED')], status: 400 };
+    }
+    const invalid = this.validate(document);
+    if (invalid.length > 0) return { refused: invalid.map((e) => withCode(e, 'GRAPHQL_VALIDATION_FAILED')), status: 400 };
+    const context = this.createContext(request.request);
+    return this.prepareValidated({ ...request, document, context, startedAt });
+  }
+
+  /** The formatted answer to a refused operation (WebSocket, SSE), recorded like any other. */
+  refusal(refusal: Refusal, transport: Transport, startedAt = this.now(), operation?: PreparedOperation): FormattedExecutionResult {
+    const result = { errors: refusal.refused.map((e) => this.formatError(e.toJSON(), e)) };
+    this.record(operation, result, 'refused', { transport, startedAt });
+    return result;
+  }
+
+  /** Validation with one list of rules, remembered per parsed document. */
+  validate(document: DocumentNode): readonly GraphQLError[] {
+    let errors = this.validated.get(document);
+    if (!errors) {
+      errors = validate(this.schema, document, this.rules);
+      this.validated.set(document, errors);
+    }
+    return errors;
+  }
+
+  /**
+   * Prepares a document that already parsed and validated (Apollo's, over HTTP):
+   * picks the operation, coerces the variables, and lets the plugins refuse it.
+   */
+  async prepareValidated(input: {
+    transport: Transport;
+    query: string;
+    document: DocumentNode;
+    operationName?: string | null;
+    variables?: Record<string, unknown> | null;
+    context: GraphQLContext;
+    startedAt?: number;
+  }): Promise<PreparedOperation | Refusal> {
+    const startedAt = input.startedAt ?? this.options.infra.clock.now();
+    const operation = getOperationAST(input.document, input.operationName ?? undefined);
+    if (!operation) {
+      const message = input.operationName
+        ? `Unknown operation named "${input.operationName}": the document defines ${describeOperations(input.document)}.`
+        : `Expected an operationName: the document defines ${describeOperations(input.document)}.`;
+      return { refused: [new GraphQLError(message, { extensions: { code: 'OPERATION_RESOLUTION_FAILURE' } })], status: 400 };
+    }
+    if (!this.schema.getRootType(operation.operation)) {
+      const message = `This gateway serves no ${operation.operation} operations.`;
+      return { refused: [new GraphQLError(message, { nodes: [operation], extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } })], status: 400 };
+    }
+    if (operation.operation === 'subscription' && input.transport === 'http') {
+      return {
+        refused: [
+          new GraphQLError(
+            'Subscriptions are served over WebSocket (graphql-ws, on this same /graphql URL with ws://) and Server-Sent Events (send this request with "Accept: text/event-stream"), not over a plain HTTP request.',
+            { extensions: { code: 'SUBSCRIPTION_NEEDS_STREAM' } },
+          ),
+        ],
+        status: 400,
+      };
+    }
+    const coerced = getVariableValues(this.schema, operation.variableDefinitions ?? [], input.variables ?? {}, { maxErrors: 25 });
+    if (coerced.errors) return { refused: coerced.errors.map((e) => withCode(e, 'BAD_USER_INPUT')), status: 400 };
+    const prepared: PreparedOperation = {
+      transport: input.transport,
+      source: input.query,
+      document: input.document,
+      operation,
+      operationName: input.operationName ?? operation.name?.value ?? undefined,
+      variables: input.variables ?? {},
+      context: input.context,
+      scope: { requestId: input.context.requestId, calls: [], client: principalName(input.context) },
+      startedAt,
+    };
+    this.operations.set(prepared.context, prepared);
+    try {
+      for (const plugin of this.plugins) await plugin.onOperation?.(prepared);
+    } catch (error) {
+      const refused = toGraphQLError(error);
+      return { refused: [refused], status: httpStatusOf((refused.originalError ?? refused) as { code?: unknown }) };
+    }
+    return prepared;
+  }
+
+  /** Runs a query or mutation and answers the raw result (Apollo formats it for HTTP). */
+  executeRaw(operation: PreparedOperation): Promise<ExecutionResult> {
+    return runInOperation(operation.scope, () => this.compiled.execute(operation));
+  }
+
+  /** Runs a query or mutation and answers the finished result (WebSocket, SSE). */
+  async execute(operation: PreparedOperation): Promise<FormattedExecutionResult> {
+    return this.finish(operation, await this.executeRaw(operation));
+  }
+
+  /** Starts a subscription: a stream of finished results, or one result saying why it could not start. */
+  async subscribe(operation: PreparedOperation): Promise<AsyncGenerator<FormattedExecutionResult> | FormattedExecutionResult> {
+    const source = await runInOperation(operation.scope, () =>
+      subscribe({
+        schema: this.schema,
+        document: operation.document,
+        operationName: operation.operationName,
+        variableValues: operation.variables,
+        contextValue: operation.context,
+      }),
+    );
+    if (!isAsyncIterable(source)) return this.finish(operation, source);
+    this.record(operation, {}, 'ok');
+    return this.stream(operation, source);
+  }
+
+  private async *stream(operation: PreparedOperation, source: AsyncGenerator<ExecutionResult>): AsyncGenerator<FormattedExecutionResult> {
+    try {
+      for await (const result of source) {
+        // Each event is one result: partial errors and warnings start afresh.
+        const finished = this.merge(operation.context, result);
+        operation.context.partialErrors.length = 0;
+        operation.context.warnings.length = 0;
+        yield finished;
+      }
+    } finally {
+      await source.return?.(undefined);
+    }
+  }
+
+  /** Formats errors, adds partial errors and warnings, records metrics and the log line. */
+  finish(operation: PreparedOperation, result: ExecutionResult): FormattedExecutionResult {
+    const finished = this.merge(operation.context, result);
+    this.record(operation, finished, finished.errors?.length ? 'errors' : 'ok');
+    return finished;
+  }
+
+  private merge(context: GraphQLContext, result: ExecutionResult): FormattedExecutionResult {
+    const errors: GraphQLFormattedError[] = (result.errors ?? []).map((e) => this.formatError(e.toJSON(), e));
+    errors.push(...context.partialErrors);
+    const finished: FormattedExecutionResult = {};
+    if (errors.length > 0) (finished as { errors?: GraphQLFormattedError[] }).errors = errors;
+    if ('data' in result) (finished as { data?: unknown }).data = result.data;
+    const extensions = context.warnings.length > 0 ? { ...result.extensions, warnings: [...context.warnings] } : result.extensions;
+    if (extensions) (finished as { extensions?: unknown }).extensions = extensions;
+    return finished;
+  }
+
+  /** Metrics and one log line per operation, for every transport. */
+  record(operation: PreparedOperation | undefined, result: FormattedExecutionResult, outcome: Outcome, fallback?: { transport: Transport; startedAt: number }): void {
+    const transport = operation?.transport ?? fallback?.transport ?? 'http';
+    const startedAt = operation?.startedAt ?? fallback?.startedAt ?? this.options.infra.clock.now();
+    const seconds = Math.max(0, this.options.infra.clock.now() - startedAt) / 1000;
+    const kind = operation?.operation.operation ?? 'unknown';
+    const { metrics } = this.options.infra;
+    metrics.graphqlOperations.inc({ operation: kind, transport, outcome });
+    metrics.graphqlDuration.observe({ name: operation?.operationName ?? '', operation: kind, transport, outcome }, seconds);
+    this.log.info(
+      {
+        requestId: operation?.context.requestId,
+        client: operation?.scope.client,
+        operationName: operation?.operationName,
+        operation: kind,
+        transport,
+        ms: Math.round(seconds * 1000),
+        upstreamCalls: operation?.scope.calls.length ?? 0,
+        outcome,
+        errorCodes: result.errors?.length ? [...new Set(result.errors.map((e) => e.extensions?.code))] : undefined,
+      },
+      'graphql operation',
+    );
+    for (const plugin of this.plugins) {
+      try {
+        plugin.onResult?.(operation, result, outcome);
+      } catch (error) {
+        this.log.error({ err: error }, 'a pipeline plugin failed after an operation');
+      }
+    }
+  }
+
+  /** The operation prepared with this context, if it got that far (HTTP records its result through it). */
+  operationOf(context: GraphQLContext): PreparedOperation | undefined {
+    return this.operations.get(context);
+  }
+}
+
+/**
+ * Parsed documents by query text, for every transport (Apollo keeps its
+ * validated HTTP documents here too, through `documentStore`): bounded by
+ * entries and by the total length of the texts kept.
+ */
+class DocumentCache {
+  private readonly entries = new Map<string, DocumentNode>();
+  private chars = 0;
+
+  constructor(
+    private readonly maxEntries: number,
+    private readonly maxChars: number,
+  ) {}
+
+  get(text: string, parseText: (text: string) => DocumentNode): DocumentNode {
+    const key = createHash('sha256').update(text).digest('hex');
+    const hit = this.peek(key);
+    if (hit) return hit;
+    const document = parseText(text);
+    this.put(key, document);
+    return document;
+  }
+
+  peek(key: string): DocumentNode | undefined {
+    const hit = this.entries.get(key);
+    if (hit) {
+      // Most recently used last.
+      this.entries.delete(key);
+      this.entries.set(key, hit);
+    }
+    return hit;
+  }
+
+  put(key: string, document: DocumentNode): void {
+    const size = sizeOf(document);
+    // One document larger than an eighth of the cache is not worth evicting the others for.
+    if (size > this.maxChars / 8) return;
+    this.remove(key);
+    this.entries.set(key, document);
+    this.chars += size;
+    for (const [oldest] of this.entries) {
+      if (this.entries.size <= this.maxEntries && this.chars <= this.maxChars) break;
+      this.remove(oldest);
+    }
+  }
+
+  remove(key: string): boolean {
+    const document = this.entries.get(key);
+    if (!document) return false;
+    this.entries.delete(key);
+    this.chars -= sizeOf(document);
+    return true;
+  }
+}
+
+function sizeOf(document: DocumentNode): number {
+  return document.loc?.source.body.length ?? 1_000;
+}
+
+function withCode(error: unknown, code: string): GraphQLError {
+  const e = toGraphQLError(error);
+  if (e.extensions.code) return e;
+  return new GraphQLError(e.message, { nodes: e.nodes, source: e.source, positions: e.positions, path: e.path, originalError: e.originalError, extensions: { ...e.extensions, code } });
+}
+
+function toGraphQLError(error: unknown): GraphQLError {
+  if (error instanceof GraphQLError) return error;
+  return new GraphQLError(error instanceof Error ? error.message : String(error), { originalError: error instanceof Error ? error : undefined });
+}
+
+function httpStatusOf(error: { code?: unknown; extensions?: { code?: unknown } }): number {
+  switch (error.code ?? error.extensions?.code) {
+    case 'UNAUTHENTICATED':
+      return 401;
+    case 'FORBIDDEN':
+      return 403;
+    case 'RATE_LIMITED':
+      return 429;
+    default:
+      return 400;
+  }
+}
+
+function describeOperations(document: DocumentNode): string {
+  const names = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION).map((d) => d.name?.value ?? '(anonymous)');
+  if (names.length === 0) return 'no operation';
+  return `${names.length} operation${names.length === 1 ? '' : 's'} (${names.join(', ')})`;
+}
+
+function principalName(context: GraphQLContext): string | undefined {
+  const principal = context.principal as { name?: unknown } | undefined;
+  return typeof principal?.name === 'string' ? principal.name : undefined;
+}
+
+function isAsyncIterable<T>(value: unknown): value is AsyncGenerator<T> {
+  return typeof (value as AsyncIterable<T>)?.[Symbol.asyncIterator] === 'function';
+}
+
+export function newRequestId(headers: Readonly<Record<string, string | undefined>>): string {
+  const given = headers['x-request-id'];
+  // A client's id is kept when it looks like one (it reaches logs and upstream headers).
+  return given && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
+}

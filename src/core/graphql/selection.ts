@@ -1,0 +1,41 @@
+import { Kind, type FragmentDefinitionNode, type GraphQLResolveInfo, type SelectionSetNode } from 'graphql';
+
+/**
+ * The names of the fields a query selects on the value a resolver returns, across
+ * fragments and inline fragments, with aliases resolved to field names. Used to
+ * answer from an object an upstream already embedded when it holds every field
+ * asked (CloudCIX's address carries its country's name), instead of reading the
+ * object again.
+ *
+ * Conservative on purpose: `@skip`/`@include` are ignored and every type
+ * condition is taken, so the set may hold more than will be resolved, never less;
+ * the worst case is a read that was not needed.
+ *
+ * Computed once per `fieldNodes` array: graphql-jit compiles an operation once and
+ * passes the same array on every run, and graphql-js shares it across the items
+ * of a list within one execution, so a page of 100 records costs one walk.
+ */
+const cache = new WeakMap<readonly unknown[], ReadonlySet<string>>();
+
+export function selectedFields(info: Pick<GraphQLResolveInfo, 'fieldNodes' | 'fragments'>): ReadonlySet<string> {
+  let names = cache.get(info.fieldNodes);
+  if (!names) {
+    const found = new Set<string>();
+    for (const node of info.fieldNodes) if (node.selectionSet) collect(node.selectionSet, info.fragments, found, new Set());
+    names = found;
+    cache.set(info.fieldNodes, names);
+  }
+  return names;
+}
+
+function collect(set: SelectionSetNode, fragments: Record<string, FragmentDefinitionNode>, into: Set<string>, visited: Set<string>): void {
+  for (const selection of set.selections) {
+    if (selection.kind === Kind.FIELD) into.add(selection.name.value);
+    else if (selection.kind === Kind.INLINE_FRAGMENT) collect(selection.selectionSet, fragments, into, visited);
+    else if (!visited.has(selection.name.value)) {
+      visited.add(selection.name.value);
+      const fragment = fragments[selection.name.value];
+      if (fragment) collect(fragment.selectionSet, fragments, into, visited);
+    }
+  }
+}

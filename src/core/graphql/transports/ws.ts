@@ -1,0 +1,103 @@
+import type { IncomingMessage } from 'node:http';
+import type { WebSocketServer, WebSocket } from 'ws';
+import { useServer } from 'graphql-ws/use/ws';
+import { CloseCode } from 'graphql-ws';
+import type { GraphQLError, GraphQLFormattedError } from 'graphql';
+import type { RequestInfo } from '../../platform.js';
+import { SwitchboardError } from '../../upstream/errors.js';
+import { isRefusal, type OperationPipeline, type PreparedOperation } from '../pipeline.js';
+import { requestHeaders } from './headers.js';
+
+export interface WebSocketAdapterOptions {
+  /** How long a client has after connecting to send `connection_init`. */
+  connectionInitWaitMs?: number;
+  /** Bytes that may wait to be sent to one subscriber; past it the subscriber is disconnected (close 4429). */
+  maxBufferedBytes?: number;
+  /** Milliseconds between keep-alive pings; a client that misses one is dropped. */
+  keepAliveMs?: number;
+}
+
+/** Close code sent to a subscriber that does not read its events fast enough. */
+export const SLOW_SUBSCRIBER_CLOSE = 4429;
+/** Close code sent when `connection_init` carries no valid credentials. */
+export const UNAUTHORIZED_CLOSE = CloseCode.Unauthorized;
+
+type Extra = {
+  socket: WebSocket;
+  request: IncomingMessage;
+  requestInfo?: RequestInfo;
+};
+
+/**
+ * GraphQL over WebSocket (graphql-ws): authentication once per connection in
+ * `onConnect`, then every operation through the pipeline. A subscriber that
+ * falls behind by more than `maxBufferedBytes` is disconnected with a close
+ * reason that says so, so one slow reader cannot grow the gateway's memory or
+ * hold up the others.
+ */
+export function useWebSocketAdapter(wss: WebSocketServer, pipeline: OperationPipeline, options: WebSocketAdapterOptions = {}) {
+  const maxBuffered = options.maxBufferedBytes ?? 4 * 1_048_576;
+  const refusals = new WeakMap<readonly GraphQLError[], readonly GraphQLFormattedError[]>();
+  return useServer<Record<string, unknown>, Extra>(
+    {
+      connectionInitWaitTimeout: options.connectionInitWaitMs ?? 10_000,
+      onConnect: async (ctx) => {
+        const headers = requestHeaders(ctx.extra.request.headers);
+        // Browsers cannot set WebSocket headers, so connection params stand in for them.
+        for (const [key, value] of Object.entries(ctx.connectionParams ?? {})) if (typeof value === 'string') headers[key.toLowerCase()] = value;
+        try {
+          ctx.extra.requestInfo = await pipeline.authenticate({ headers });
+          return true;
+        } catch (error) {
+          const reason = error instanceof SwitchboardError ? error.message : 'Unauthorized';
+          ctx.extra.socket.close(UNAUTHORIZED_CLOSE, truncateReason(reason));
+          return false;
+        }
+      },
+      onSubscribe: async (ctx, _id, payload) => {
+        const startedAt = pipeline.now();
+        const prepared = await pipeline.prepare({
+          transport: 'ws',
+          query: payload.query,
+          operationName: payload.operationName,
+          variables: payload.variables,
+          request: ctx.extra.requestInfo ?? { headers: {} },
+        });
+        if (isRefusal(prepared)) {
+          // graphql-ws sends GraphQLErrors only; `onError` swaps in the pipeline's formatted ones.
+          refusals.set(prepared.refused, pipeline.refusal(prepared, 'ws', startedAt).errors ?? []);
+          return prepared.refused;
+        }
+        return {
+          schema: pipeline.schema,
+          document: prepared.document,
+          operationName: prepared.operationName,
+          variableValues: prepared.variables,
+          contextValue: prepared,
+        };
+      },
+      onError: (_ctx, _id, _payload, errors) => {
+        const formatted = refusals.get(errors);
+        refusals.delete(errors);
+        return formatted ? [...formatted] : errors.map((e) => pipeline.formatError(e.toJSON(), e));
+      },
+      execute: (args) => pipeline.execute(args.contextValue as unknown as PreparedOperation) as never,
+      subscribe: (args) => pipeline.subscribe(args.contextValue as unknown as PreparedOperation) as never,
+      onNext: (ctx, _id, _payload, _args, result) => {
+        const socket = ctx.extra.socket;
+        if (socket.bufferedAmount > maxBuffered) {
+          socket.close(SLOW_SUBSCRIBER_CLOSE, truncateReason(`Slow subscriber: over ${maxBuffered} bytes waited to be sent; reconnect with your last cursor`));
+        }
+        // The pipeline's results are finished (errors formatted): sent as they are.
+        return result;
+      },
+    },
+    wss,
+    options.keepAliveMs ?? 12_000,
+  );
+}
+
+/** A WebSocket close reason is at most 123 bytes. */
+function truncateReason(reason: string): string {
+  return Buffer.byteLength(reason) <= 123 ? reason : `${Buffer.from(reason).subarray(0, 120).toString('utf8')}...`;
+}

@@ -1,0 +1,239 @@
+import type { DocumentNode, GraphQLFormattedError, GraphQLSchema, OperationDefinitionNode, ValidationRule } from 'graphql';
+import type { Infra } from '../infra.js';
+import type { PlatformModule } from '../platform.js';
+import type { ThrottleOptions } from '../upstream/throttle.js';
+import type { UpstreamPolicy } from '../upstream/chain.js';
+import { AuditTrail, type AuditSink, type PlannedMutation } from './audit.js';
+import { BrowserPolicy } from './browser.js';
+import { Authenticator } from './clients.js';
+import type { SecurityConfig } from './config.js';
+import { SecurityError } from './errors.js';
+import { FairShare, fairSharePolicies } from './fairness.js';
+import { checkDocumentLength, costModelOf, limitRules, operationCost, parseOptions, tokenLimitError, type CostModel } from './limits.js';
+import { ClientRateLimiter } from './ratelimit.js';
+import { applyScopeChecks, checkOperationScopes, hasScope, type Principal, type ScopeTable } from './scopes.js';
+import { checkVariables, stripSuggestions } from './variables.js';
+
+export type { Principal } from './scopes.js';
+export type { SecurityConfig } from './config.js';
+export type { AuditRecord, AuditSink } from './audit.js';
+export { SecurityError, isSecurityError } from './errors.js';
+
+/** The platform modules' part the security needs (their key, enum value, title, node types, admin mutations). */
+export type SecuredPlatform = Pick<PlatformModule, 'key' | 'enumValue' | 'title' | 'nodes'> & { readonly adminMutations?: readonly string[] };
+
+export interface SecurityOptions {
+  config: SecurityConfig;
+  /** The schema, built fresh at start: its resolvers are wrapped with the scope checks in place. */
+  schema: GraphQLSchema;
+  platforms: readonly SecuredPlatform[];
+  infra: Infra;
+  /** An ioredis client for the per-client counters (with REDIS_URL); omit to count in memory. */
+  redis?: unknown;
+  /** Prefix of the counters' Redis keys; every gateway that shares a budget uses the same. Default `switchboard`. */
+  keyPrefix?: string;
+  /** Root Query fields of the core and the scope each needs (see scopes.ts); the events issue's `events` is there by default. */
+  rootFieldScopes?: Readonly<Record<string, string | null>>;
+  /** Share of a platform's throttle budget one client may hold (0, 1]; default 0.5 with clients, 1 in anonymous mode. */
+  clientShare?: number;
+}
+
+/** What one operation looks like to the security hooks (the pipeline's prepared operation). */
+export interface SecuredOperation {
+  readonly transport: string;
+  readonly document: DocumentNode;
+  readonly operation: OperationDefinitionNode;
+  readonly operationName?: string;
+  readonly variables: Readonly<Record<string, unknown>>;
+  readonly context: { readonly principal?: unknown; readonly requestId: string };
+  readonly scope: { deadline?: number; callBudget?: number; client?: string };
+  readonly startedAt: number;
+}
+
+/**
+ * Everything that makes the gateway safe to expose, assembled once at start:
+ * who may call (clients, API keys, JWTs), what each may ask (scopes, limits,
+ * introspection), what each may spend (rates, a call budget and a deadline per
+ * operation, a fair share of each platform's budget), which browsers may reach
+ * it, and the audit trail of mutations. The transports and the pipeline call
+ * the hooks below; nothing here knows a transport.
+ */
+export class Security {
+  readonly config: SecurityConfig;
+  readonly authenticator: Authenticator;
+  readonly browser: BrowserPolicy;
+  readonly audit: AuditTrail;
+  readonly rateLimiter: ClientRateLimiter;
+  readonly scopeTable: ScopeTable;
+  readonly costModel: CostModel;
+  readonly validationRules: readonly ValidationRule[];
+  readonly parseOptions: { maxTokens: number };
+  private readonly schema: GraphQLSchema;
+  private readonly infra: Infra;
+  private readonly planned = new WeakMap<object, PlannedMutation[]>();
+  private readonly clientShare: number;
+
+  constructor(options: SecurityOptions) {
+    const { config, schema, infra } = options;
+    this.config = config;
+    this.schema = schema;
+    this.infra = infra;
+    const platformKeys = options.platforms.map((p) => p.key);
+    this.authenticator = new Authenticator({ clients: config.clients, anonymous: config.anonymous, platformKeys, clock: infra.clock });
+    this.browser = new BrowserPolicy({ allowedHosts: config.allowedHosts, allowedOrigins: config.allowedOrigins });
+    this.audit = new AuditTrail(schema, infra.log);
+    this.rateLimiter = new ClientRateLimiter({ redis: options.redis, keyPrefix: `${options.keyPrefix ?? 'switchboard'}:ratelimit`, log: infra.log });
+    this.scopeTable = applyScopeChecks(schema, {
+      platforms: options.platforms.map((p) => ({ key: p.key, enumValue: p.enumValue, title: p.title, nodeTypes: Object.keys(p.nodes), adminMutations: p.adminMutations })),
+      rootFieldScopes: options.rootFieldScopes,
+    });
+    this.costModel = costModelOf(schema);
+    this.validationRules = limitRules(config.limits, this.costModel);
+    this.parseOptions = parseOptions(config.limits) as { maxTokens: number };
+    this.clientShare = options.clientShare ?? (config.anonymous ? 1 : 0.5);
+  }
+
+  /** One line for the start-up banner: who may call. */
+  startupLine(): string {
+    if (this.config.anonymous) {
+      return 'Access: ANONYMOUS. No clients are configured, so anyone who reaches this port may do anything; allowed only because every platform runs on its simulator and the gateway listens on loopback (README, "Security").';
+    }
+    const names = this.config.clients.clients.map((c) => c.name);
+    return `Access: ${names.length} client${names.length === 1 ? '' : 's'} from ${this.config.clientsFile} (${names.join(', ')}); every request must carry an API key or a JWT.`;
+  }
+
+  /**
+   * Who is calling: headers of an HTTP or SSE request, or a WebSocket's
+   * connection params. Refuses with UNAUTHENTICATED (401, `WWW-Authenticate`).
+   */
+  authenticate(values: Readonly<Record<string, unknown>> | undefined): Promise<Principal> {
+    return this.authenticator.authenticate(values);
+  }
+
+  /** Refusals that come before parsing: a document over the length limit. Tokens are counted by the parser (`parseOptions`). */
+  checkSource(source: string): SecurityError | undefined {
+    return checkDocumentLength(source, this.config.limits);
+  }
+
+  /** graphql-js's token-limit parse error as TOO_MANY_TOKENS; undefined for any other error. */
+  tokenLimitError(error: unknown): SecurityError | undefined {
+    return tokenLimitError(error, this.config.limits);
+  }
+
+  /** Variable errors that never quote a write-only value (replaces graphql-js's `getVariableValues` errors). */
+  checkVariables(operation: OperationDefinitionNode, variables: Readonly<Record<string, unknown>> | null | undefined) {
+    return checkVariables(this.schema, operation, variables, { hideSuggestions: this.config.production });
+  }
+
+  /**
+   * After validation, before the first resolver: refuses a missing scope
+   * (introspection, a mutation's or subscription's root fields), an operation
+   * over the cost limit (with its variables' page sizes), or a client over its
+   * rate; then sets the operation's deadline and upstream call budget.
+   */
+  async onOperation(operation: SecuredOperation): Promise<void> {
+    const principal = operation.context.principal as Principal | undefined;
+    if (!principal) throw new SecurityError('UNAUTHENTICATED', 'This operation reached the gateway without a caller; send an API key or a JWT.', { status: 401 });
+    const planned = this.audit.plan(operation.document, operation.operation, operation.variables);
+    if (planned.length > 0) this.planned.set(operation, planned);
+    const refuse = (error: SecurityError): never => {
+      if (planned.length > 0) this.audit.recordRefusal(this.auditContext(operation, principal), planned, error.code);
+      throw error;
+    };
+    const scopeErrors = checkOperationScopes(operation.document, operation.operation, principal, this.scopeTable);
+    if (scopeErrors.length > 0) {
+      refuse(scopeErrors.length === 1 ? scopeErrors[0]! : new SecurityError(scopeErrors[0]!.code, scopeErrors.map((e) => e.message).join(' '), { status: 403 }));
+    }
+    const cost = operationCost(this.schema, operation.document, this.costModel, { operationName: operation.operationName ?? null, variables: operation.variables });
+    const max = this.config.limits.cost;
+    if (cost > max) {
+      refuse(
+        new SecurityError(
+          'QUERY_TOO_COSTLY',
+          `This operation could make about ${cost} upstream calls (each field that calls a platform, times the list sizes around it); the limit is ${max} (MAX_QUERY_COST). Ask for smaller pages (first), fewer nested relations, or fewer aliases.`,
+          { status: 400, extensions: { limit: max, found: cost } },
+        ),
+      );
+    }
+    try {
+      await this.rateLimiter.consume(principal);
+    } catch (error) {
+      if (error instanceof SecurityError) refuse(error);
+      throw error;
+    }
+    const scope = operation.scope as { deadline?: number; callBudget?: number; client?: string };
+    scope.deadline = this.infra.clock.now() + this.config.operationDeadlineMs;
+    scope.callBudget = this.config.upstreamCallsPerOperation;
+    scope.client ??= principal.client;
+  }
+
+  /** After the result: the audit records of a mutation. Never throws. */
+  onResult(operation: SecuredOperation | undefined, result: { data?: unknown; errors?: readonly GraphQLFormattedError[] }, outcome: string): void {
+    if (!operation) return;
+    const planned = this.planned.get(operation);
+    if (!planned) return;
+    this.planned.delete(operation);
+    const principal = operation.context.principal as Principal | undefined;
+    if (!principal) return;
+    const context = this.auditContext(operation, principal);
+    if (outcome === 'refused' && result.data === undefined) {
+      // Refused by onOperation: already recorded there. Refused after (variables): recorded now.
+      return;
+    }
+    this.audit.recordResult(context, planned, result as never);
+  }
+
+  private auditContext(operation: SecuredOperation, principal: Principal) {
+    return {
+      principal,
+      requestId: operation.context.requestId,
+      transport: operation.transport,
+      operationName: operation.operationName ?? null,
+      startedAt: operation.startedAt,
+    };
+  }
+
+  /** Adds where audit records go besides the log (the event log). */
+  addAuditSink(sink: AuditSink): () => void {
+    return this.audit.addSink(sink);
+  }
+
+  /**
+   * Post-formats an error for the client: production hides graphql-js's
+   * "Did you mean" hints, and a field past the call budget says the budget.
+   */
+  formatError(formatted: GraphQLFormattedError): GraphQLFormattedError {
+    let out = formatted;
+    if (this.config.production && / Did you mean /.test(out.message)) out = { ...out, message: stripSuggestions(out.message) };
+    if (out.extensions?.code === 'UPSTREAM_BUDGET_EXCEEDED' && out.extensions.budget === undefined) {
+      const budget = this.config.upstreamCallsPerOperation;
+      out = { ...out, message: `${out.message} (the budget is ${budget} calls per operation: UPSTREAM_CALLS_PER_OPERATION)`, extensions: { ...out.extensions, budget } };
+    }
+    return out;
+  }
+
+  /** Whether a caller may see the gateway's diagnostics in full (upstream origins and ids in /readyz, /metrics). */
+  mayDiagnose(principal: Principal | undefined): boolean {
+    return !!principal && hasScope(principal, 'admin');
+  }
+
+  /**
+   * The fair-share steps to put around a platform's throttle (see fairness.ts):
+   * `before` just before the throttle step, `after` just after it.
+   */
+  fairShare(platform: string, title: string | undefined, throttle: ThrottleOptions): { before: UpstreamPolicy; after: UpstreamPolicy } {
+    return fairSharePolicies(
+      () =>
+        new FairShare({
+          limit: throttle.limit,
+          windowMs: throttle.windowMs ?? 1000,
+          share: this.clientShare,
+          maxWaitMs: throttle.maxWaitMs,
+          maxQueued: throttle.maxQueued,
+          clock: this.infra.clock,
+          platform,
+          title,
+        }),
+    );
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * One load run against one gateway process (autocannon, fixed connections and
+ * duration), with the figures the side-by-side benchmark reports: throughput,
+ * latency percentiles, the gateway's CPU time per query and its peak memory.
+ */
+import autocannon from 'autocannon';
+import type { GatewayProcess } from './processes.js';
+
+export interface LoadFigures {
+  requests: number;
+  perSecond: number;
+  meanMs: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** The gateway process's user + system CPU time per completed query. */
+  cpuMsPerQuery: number;
+  /** The most resident memory sampled during the run (every 100 ms). */
+  peakRssBytes: number;
+  /** Answers that were not 2xx, and connection errors or timeouts: any makes the run suspect. */
+  failures: number;
+}
+
+export async function runLoad(gateway: GatewayProcess, query: string, options: { connections: number; seconds: number }): Promise<LoadFigures> {
+  const latencies: number[] = [];
+  let peakRss = gateway.rssBytes();
+  const sampler = setInterval(() => {
+    peakRss = Math.max(peakRss, gateway.rssBytes());
+  }, 100);
+  const cpuBefore = gateway.cpuMs();
+  const started = performance.now();
+  const instance = autocannon({
+    url: gateway.url,
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json' },
+    body: JSON.stringify({ query }),
+    connections: options.connections,
+    pipelining: 1,
+    duration: options.seconds,
+    timeout: 30,
+  });
+  // autocannon's own histogram rounds to whole milliseconds; scenario 5 needs better than that.
+  instance.on('response', (_client: unknown, statusCode: number, _bytes: number, responseTime: number) => {
+    if (statusCode >= 200 && statusCode < 300) latencies.push(responseTime);
+  });
+  const result = await instance;
+  const elapsedSeconds = (performance.now() - started) / 1000;
+  const cpuMs = gateway.cpuMs() - cpuBefore;
+  clearInterval(sampler);
+  peakRss = Math.max(peakRss, gateway.rssBytes());
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => (latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * q))]! : NaN);
+  return {
+    requests: latencies.length,
+    perSecond: latencies.length / elapsedSeconds,
+    meanMs: latencies.reduce((s, v) => s + v, 0) / Math.max(1, latencies.length),
+    p50Ms: at(0.5),
+    p99Ms: at(0.99),
+    cpuMsPerQuery: cpuMs / Math.max(1, latencies.length),
+    peakRssBytes: peakRss,
+    failures: result.non2xx + result.errors + result.timeouts,
+  };
+}
+
+/** The median of each figure over several rounds (the peak memory is the largest). */
+export function medianFigures(rounds: readonly LoadFigures[]): LoadFigures {
+  const median = (pick: (f: LoadFigures) => number) => {
+    const values = rounds.map(pick).sort((a, b) => a - b);
+    const mid = Math.floor(values.length / 2);
+    return values.length % 2 ? values[mid]! : (values[mid - 1]! + values[mid]!) / 2;
+  };
+  return {
+    requests: rounds.reduce((s, r) => s + r.requests, 0),
+    perSecond: median((f) => f.perSecond),
+    meanMs: median((f) => f.meanMs),
+    p50Ms: median((f) => f.p50Ms),
+    p99Ms: median((f) => f.p99Ms),
+    cpuMsPerQuery: median((f) => f.cpuMsPerQuery),
+    peakRssBytes: Math.max(...rounds.map((r) => r.peakRssBytes)),
+    failures: rounds.reduce((s, r) => s + r.failures, 0),
+  };
+}
