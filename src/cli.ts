@@ -1,10 +1,11 @@
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { chmod, mkdir, unlink, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { printSchema } from 'graphql';
 import { loadConfig } from './config.js';
 import { ConfigError } from './core/env.js';
 import { createLogger } from './core/observability/log.js';
-import { startGateway } from './gateway.js';
+import { startGateway, type Gateway } from './gateway.js';
 import { STORE_SECRET_KEY_FILE, loadOrCreateSecretKey, openInfra } from './core/infra.js';
 import { platforms } from './platforms/index.js';
 import { buildSchema } from './schema.js';
@@ -29,6 +30,7 @@ async function main(argv: string[]): Promise<void> {
   }
   const config = loadConfig();
   const log = createLogger(config.logLevel);
+  await checkDataDir(config.dataDir);
 
   if (command === 'simulate') {
     const running = await Promise.all(
@@ -70,7 +72,14 @@ async function main(argv: string[]): Promise<void> {
   }
 
   const opened = await openInfra(config, log);
-  const gateway = await startGateway({ config, platforms, infra: opened.infra });
+  let gateway: Gateway;
+  try {
+    gateway = await startGateway({ config, platforms, infra: opened.infra });
+  } catch (error) {
+    // startGateway has closed what it started (simulators, clients); the store goes too, so nothing is left half-open.
+    await opened.close().catch(() => undefined);
+    throw error;
+  }
   const lines = [
     `Switchboard is running.`,
     `  GraphQL (HTTP)      ${gateway.graphqlUrl}`,
@@ -93,15 +102,51 @@ async function main(argv: string[]): Promise<void> {
   });
 }
 
+/**
+ * DATA_DIR is checked before anything starts, so an unusable one stops the start
+ * with a line naming it, instead of an error from deep in the store or a key file.
+ */
+async function checkDataDir(dataDir: string): Promise<void> {
+  try {
+    await mkdir(dataDir, { recursive: true });
+    const probe = join(dataDir, `.write-check-${randomUUID()}`);
+    await writeFile(probe, '', { flag: 'wx' });
+    await unlink(probe);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why =
+      code === 'EEXIST' || code === 'ENOTDIR'
+        ? 'it, or a folder in its path, is a file'
+        : code === 'EACCES' || code === 'EPERM'
+          ? 'this user may not write there'
+          : code === 'EROFS'
+            ? 'it is on a read-only file system'
+            : `it cannot be created or written (${code ?? (error as Error).message})`;
+    throw new ConfigError([`DATA_DIR: ${JSON.stringify(dataDir)} cannot be used: ${why}; set DATA_DIR to a folder this user can write (default .data in the working directory)`]);
+  }
+}
+
+/** Longest a shutdown may take before the process exits anyway: the server's grace period for what is in flight, and then some. */
+const SHUTDOWN_DEADLINE_MS = 15_000;
+
 function onShutdown(close: () => Promise<void>): void {
   let closing = false;
   const stop = (signal: string) => {
+    // A terminal's Ctrl-C reaches both npm and the gateway, and npm passes it on: the second is the same request.
     if (closing) return;
     closing = true;
     process.stdout.write(`\n${signal}: shutting down\n`);
+    // Should something hang while closing, a supervisor still sees the process go.
+    setTimeout(() => {
+      process.stderr.write(`Switchboard did not finish shutting down within ${SHUTDOWN_DEADLINE_MS / 1000} s; exiting anyway\n`);
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS).unref();
     close().then(
       () => process.exit(0),
-      () => process.exit(1),
+      (error: unknown) => {
+        process.stderr.write(`Switchboard failed while shutting down: ${(error as Error)?.message ?? String(error)}\n`);
+        process.exit(1);
+      },
     );
   };
   process.on('SIGINT', () => stop('SIGINT'));
@@ -110,7 +155,14 @@ function onShutdown(close: () => Promise<void>): void {
 
 main(process.argv.slice(2)).catch((error: unknown) => {
   if (error instanceof ConfigError) {
-    process.stderr.write(`${error.message}\nSee README.md, "Configuration".\n`);
+    // One line per problem, each naming the setting and what to do; 78 (EX_CONFIG) tells a
+    // supervisor that restarting will not help until the setting is fixed.
+    const where = 'see README.md, "Configuration"';
+    process.stderr.write(
+      error.problems.length <= 1
+        ? `Invalid configuration: ${error.problems[0] ?? error.message} (${where})\n`
+        : `Invalid configuration (${where}):\n${error.problems.map((problem) => `  - ${problem}`).join('\n')}\n`,
+    );
     process.exit(78);
   }
   process.stderr.write(`Switchboard failed to start: ${(error as Error)?.stack ?? String(error)}\n`);

@@ -5,6 +5,7 @@ import type { UpstreamSettings } from './core/upstream/http.js';
 import { platforms, type PlatformConfigs } from './platforms/index.js';
 import { loadWatchConfig, type WatchConfig } from './core/events/watch-config.js';
 import { loadEventsConfig, type EventsConfig } from './core/events/config.js';
+import { loadSecurityConfig, type SecurityConfig } from './core/security/config.js';
 
 /** `redis://` or `rediss://` (TLS), with a host; the value is never echoed (it may hold a password). */
 const redisUrl = z
@@ -123,6 +124,8 @@ export interface Config {
   readonly watch: WatchConfig;
   /** Live events: the event log, its retention, webhook secrets (src/core/events/config.ts). */
   readonly events: EventsConfig;
+  /** Who may call, what one operation may ask and spend, which browsers may reach it (src/core/security/config.ts). */
+  readonly security: SecurityConfig;
   readonly platforms: PlatformConfigs;
 }
 
@@ -147,6 +150,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
   const watch = loadWatchConfig(platforms, env, problems);
   const events = loadEventsConfig(env, platforms.filter((p) => p.webhooks).map((p) => p.key), core.success ? core.data.REDIS_URL : undefined);
   problems.push(...events.problems);
+  const security = loadSecurityConfig(env, { host: core.data?.HOST ?? '127.0.0.1', platformKeys: platforms.map((p) => p.key), realPlatforms: realPlatforms(platformConfigs, env) }, problems);
   if (problems.length > 0 || !core.success || !perPlatform.success) throw new ConfigError(problems);
   const c = core.data;
   const upstream: UpstreamSettings = {
@@ -184,7 +188,18 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     platforms: platformConfigs as PlatformConfigs,
     watch: watch!,
     events: events.config!,
+    security: security!,
   });
+}
+
+/** The platforms pointed at a real upstream, with the setting that did it (for the refusal to start without clients). */
+function realPlatforms(platformConfigs: Record<string, unknown>, env: Readonly<Record<string, string | undefined>>) {
+  return platforms
+    .filter((p) => platformConfigs[p.key] !== undefined && (p.isConfigured as (c: unknown) => boolean)(platformConfigs[p.key]))
+    .map((p) => {
+      const prefix = p.key.toUpperCase();
+      return { title: p.title, variable: env[`${prefix}_BASE_URL`] ? `${prefix}_BASE_URL` : `${prefix}_* settings` };
+    });
 }
 
 /**

@@ -38,6 +38,13 @@ export interface GraphQLContext {
   readonly warnings: ResponseWarning[];
 }
 
+/**
+ * The context a platform's resolvers see: everything of `GraphQLContext`, but
+ * only their own platform's scope, so a resolver of one platform cannot reach
+ * into another's loaders (cross-platform fields go through the core).
+ */
+export type PlatformContext<K extends string, S> = Omit<GraphQLContext, 'platforms'> & { readonly platforms: { readonly [P in K]: S } };
+
 export interface ContextFactoryOptions {
   platforms: readonly PlatformModule[];
   /** Each started platform's client. */

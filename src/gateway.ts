@@ -27,8 +27,8 @@ export interface Gateway {
   readonly pipeline: OperationPipeline;
   /** The event log: webhooks and watcher changes in, subscriptions and `Query.events` out. */
   readonly events: EventLog;
-  /** The watchers polling platforms that send no webhooks; undefined without an event log. */
-  readonly watchers: WatcherRunner | undefined;
+  /** The watchers polling platforms that send no webhooks (none run when WATCH_INTERVAL_MS is 0). */
+  readonly watchers: WatcherRunner;
   close(): Promise<void>;
 }
 
@@ -47,8 +47,8 @@ export interface StartGatewayOptions {
   /** Rules added to the operation pipeline (authentication, limits, tracing). */
   plugins?: readonly PipelinePlugin[];
   /**
-   * Where the watchers append the changes they see (src/core/events/watchers.ts); none: no watchers.
-   * Given, it is also the gateway's event log (the caller closes it); otherwise the gateway opens
+   * The gateway's event log, where webhooks and the watchers' changes (src/core/events/watchers.ts) go.
+   * Given, it is the caller's (the caller closes it); otherwise the gateway opens
    * the one the configuration names (EVENT_LOG, REDIS_URL, DATA_DIR) and closes it.
    */
   eventLog?: EventLog;
@@ -73,8 +73,9 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
   try {
     for (const platform of platforms) {
       let platformConfig: unknown = (config.platforms as Record<string, unknown>)[platform.key];
+      let simulator: RunningSimulator | undefined;
       if (!platform.isConfigured(platformConfig)) {
-        let simulator = simulators[platform.key];
+        simulator = simulators[platform.key];
         if (!simulator) {
           simulator = await platform.simulator.start({ log: log.child({ simulator: platform.key }), latencyMs: config.simulatorLatencyMs });
           started.push(simulator);
@@ -92,7 +93,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
           log: log.child({ platform: platform.key }),
           dataDir: config.dataDir,
           infra,
-        }),
+        }, simulator),
       );
     }
     const eventLog = options.eventLog ?? (ownEventLog = await openEventLog({ events: config.events, dataDir: config.dataDir, ...config.store }, infra));
@@ -122,14 +123,13 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
     const url = await server.listen(config.port, config.host);
     events.registerSimulators(url, simulators);
     const running = server;
-    const watchers = options.eventLog
-      ? startWatchers({
-          config: config.watch,
-          sources: watchSources(config.watch, platforms.map((module) => ({ module, client: clients.get(module), config: platformConfigs.get(module) }))),
-          infra,
-          eventLog: options.eventLog,
-        })
-      : undefined;
+    // Polling starts once the gateway serves; WATCH_INTERVAL_MS=0 starts none.
+    const watchers = startWatchers({
+      config: config.watch,
+      sources: watchSources(config.watch, platforms.map((module) => ({ module, client: clients.get(module), config: platformConfigs.get(module) }))),
+      infra,
+      eventLog,
+    });
     return {
       url,
       graphqlUrl: `${url}/graphql`,
@@ -142,7 +142,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
       watchers,
       async close() {
         // Polls stop and their leases go first, while the clients they use are still open.
-        await watchers?.close();
+        await watchers.close();
         await running.close();
         await ownEventLog?.close();
         await closeClients();

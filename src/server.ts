@@ -14,6 +14,7 @@ import { createApolloAdapter } from './core/graphql/transports/apollo.js';
 import { useWebSocketAdapter } from './core/graphql/transports/ws.js';
 import { createSseAdapter, isSseRequest } from './core/graphql/transports/sse.js';
 import { requestHeaders } from './core/graphql/transports/headers.js';
+import { inFlightOf, listenProblem, watchInFlight } from './core/lifecycle.js';
 
 export interface ReadinessReport {
   ready: boolean;
@@ -162,23 +163,35 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
   return {
     server,
     async listen(port, host) {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, host, () => resolve());
-      });
+      // Watched from the first connection on, so a shutdown knows what is in flight.
+      watchInFlight(server, wss);
+      try {
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen(port, host, () => {
+            server.off('error', reject);
+            resolve();
+          });
+        });
+      } catch (error) {
+        // A port taken or a HOST that is not this machine's is a setting to fix, not a crash.
+        throw listenProblem(error, port, host) ?? error;
+      }
       const address = server.address() as AddressInfo;
       return `http://${host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`;
     },
     async close() {
-      await wsCleanup.dispose();
-      for (const client of wss.clients) client.terminate();
-      await new Promise<void>((resolve) => wss.close(() => resolve()));
-      // Stop accepting, let requests in flight (a mutation, say) finish for a while, then cut what is left.
+      // New connections are refused from here on; each open one closes once what it carries has
+      // finished (an HTTP answer, a WebSocket's queries and mutations), and an idle gateway is done at once.
       const closed = server.listening ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
+      inFlightOf(server)?.drain();
       server.closeIdleConnections();
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([closed, new Promise<void>((resolve) => (timer = setTimeout(resolve, SHUTDOWN_GRACE_MS)))]);
       clearTimeout(timer);
+      // What the grace period did not see finish (subscription streams over SSE, a client that never closes) is cut.
+      await wsCleanup.dispose();
+      for (const client of wss.clients) client.terminate();
       for (const socket of sockets) socket.destroy();
       await closed;
       await apollo.stop();

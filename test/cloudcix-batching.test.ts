@@ -21,10 +21,12 @@ describe('CloudCIX batching and throttle', () => {
 
   const queryOf = (query: string) => new URLSearchParams(query);
 
+  // The fields asked here are ones an address's embedded country and currency lack (phone prefix, uri), so each is read;
+  // what the embedded copies hold is answered with no read at all (test/embedded-objects.test.ts).
   it('100 addresses with their countries and currencies cost three requests, not 201', async () => {
     const sim = stack.sim('cloudcix');
     sim.clearLog();
-    const res = await stack.graphql('{ cloudcix { membership { addresses(first: 100) { nodes { platformId country { alpha2Code } currency { name symbol } } } } } }');
+    const res = await stack.graphql('{ cloudcix { membership { addresses(first: 100) { nodes { platformId country { alpha2Code phonePrefix } currency { name symbol uri } } } } } }');
     expect(res.body.errors).toBeUndefined();
     const nodes = res.body.data.cloudcix.membership.addresses.nodes;
     expect(nodes).toHaveLength(100);
@@ -40,7 +42,11 @@ describe('CloudCIX batching and throttle', () => {
       const address = addresses[i]!;
       const country = sim.record('Membership', 'country', (address.country as { id: number }).id)!;
       const currency = sim.record('Membership', 'currency', (address.currency as { id: number }).id)!;
-      expect(node).toEqual({ platformId: String(address.id), country: { alpha2Code: country.alpha_2_code }, currency: { name: currency.name, symbol: currency.symbol } });
+      expect(node).toEqual({
+        platformId: String(address.id),
+        country: { alpha2Code: country.alpha_2_code, phonePrefix: country.phone_prefix },
+        currency: { name: currency.name, symbol: currency.symbol, uri: currency.uri },
+      });
     });
   });
 

@@ -92,10 +92,15 @@ async function drive(w: World, ms: number, step = 100, afterStep?: () => void): 
   do {
     const by = Math.min(step, ms - passed);
     await w.clock.advance(by);
-    await Promise.all(w.watchers.map((g) => g.watchers?.idle()));
+    await Promise.all(w.watchers.map((g) => g.watchers.idle()));
     afterStep?.();
     passed += by;
   } while (passed < ms);
+}
+
+async function graphql(gateway: Gateway, query: string): Promise<{ data?: any; errors?: unknown }> {
+  const res = await fetch(gateway.graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
+  return (await res.json()) as { data?: any; errors?: unknown };
 }
 
 async function events(w: World, platform: string): Promise<StoredEvent[]> {
@@ -107,7 +112,7 @@ const dataOf = (event: StoredEvent) => event.data as unknown as WatchEventData;
 describe('watchers: CloudCIX', () => {
   it('emits an address created and then changed through the graph, each once, and nothing for the records that were there before', async () => {
     const w = await startWorld();
-    await startWatcher(w, { CLOUDCIX_WATCH: 'membership.address', EXOTEL_WATCH: 'none' });
+    const watcher = await startWatcher(w, { CLOUDCIX_WATCH: 'membership.address', EXOTEL_WATCH: 'none' });
     await drive(w, 2_000);
     expect(await events(w, 'cloudcix')).toEqual([]);
     expect(await w.store.get('watch:cloudcix:membership.address:state')).toBeDefined();
@@ -132,6 +137,18 @@ describe('watchers: CloudCIX', () => {
     expect(seen.map((e) => e.type)).toEqual(['cloudcix.membership.address.created', 'cloudcix.membership.address.updated']);
     expect(dataOf(seen[1]!)).toMatchObject({ recordId: id, change: 'updated', record: { name: 'Watched Ltd', city: 'Galway' } });
     expect(new Set(seen.map((e) => e.id)).size).toBe(2);
+
+    // The same events through the graph, typed as record events.
+    const history = await graphql(
+      watcher,
+      `{ events(filter: {platforms: [CLOUDCIX]}) { nodes { __typename type subject
+          ... on RecordCreatedEvent { service recordId record } ... on RecordUpdatedEvent { service recordId record } } } }`,
+    );
+    expect(history.errors).toBeUndefined();
+    expect(history.data.events.nodes).toEqual([
+      { __typename: 'RecordCreatedEvent', type: 'cloudcix.membership.address.created', subject: id, service: 'membership.address', recordId: id, record: expect.objectContaining({ city: 'Cork' }) },
+      { __typename: 'RecordUpdatedEvent', type: 'cloudcix.membership.address.updated', subject: id, service: 'membership.address', recordId: id, record: expect.objectContaining({ city: 'Galway' }) },
+    ]);
   });
 
   it('follows a contact (create, update and delete, stamped `updated`) by its watermark: each change once, and polls ask only for what changed', async () => {
@@ -249,7 +266,7 @@ describe('watchers: restarts and leases', () => {
     await drive(w, 3 * INTERVAL);
     const pollers = () => new Set(sim.seen.filter((s) => s.route === listRoute).map((s) => s.uid));
     expect(pollers()).toEqual(new Set([1]));
-    expect(await w.store.get('watch:cloudcix:membership.address:lease')).toBe(one.watchers!.owner);
+    expect(await w.store.get('watch:cloudcix:membership.address:lease')).toBe(one.watchers.owner);
     // 300 addresses in pages of 100 and the empty page that ends the listing, at each of the 4 polls of one gateway.
     expect(sim.seen.filter((s) => s.route === listRoute)).toHaveLength(4 * 4);
 
@@ -259,7 +276,7 @@ describe('watchers: restarts and leases', () => {
     sim.clearLog();
     await drive(w, 2 * INTERVAL);
     expect(pollers()).toEqual(new Set([2]));
-    expect(await w.store.get('watch:cloudcix:membership.address:lease')).toBe(two.watchers!.owner);
+    expect(await w.store.get('watch:cloudcix:membership.address:lease')).toBe(two.watchers.owner);
     expect((await events(w, 'cloudcix')).map((e) => [e.type, e.subject])).toEqual([['cloudcix.membership.address.created', id]]);
   });
 });

@@ -155,7 +155,7 @@ describe('one operation pipeline for HTTP, WebSocket and SSE', () => {
   });
 
   it('says that subscriptions are served over WebSocket and SSE when one comes over plain HTTP', async () => {
-    const res = await stack.graphql('subscription { __typename }');
+    const res = await stack.graphql('subscription { events { id type } }');
     expect(res.status).toBe(400);
     expect(res.body.errors).toEqual([
       expect.objectContaining({ message: expect.stringContaining('WebSocket'), extensions: { code: 'SUBSCRIPTION_NEEDS_STREAM' } }),

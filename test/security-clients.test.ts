@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SignJWT, exportJWK, exportSPKI, generateKeyPair } from 'jose';
+import { SignJWT, exportJWK, exportSPKI, generateKeyPair, type CryptoKey } from 'jose';
 import { ManualClock } from '../src/core/clock.js';
 import { Authenticator, generateApiKey, hashApiKey, readClientsFile, type ClientsFile } from '../src/core/security/clients.js';
 import { runClientCommand } from '../src/core/security/client-command.js';
-import { SecurityError } from '../src/core/security/errors.js';
+import { AuthenticationError } from '../src/core/security/errors.js';
 
 const PLATFORMS = ['cloudlx', 'exotel', 'ixc', 'cloudcix'];
 const LIMITS = { requestsPerMinute: 600, requestsPerDay: 100_000 };
@@ -28,13 +28,13 @@ function read(content: unknown, env: Record<string, string> = {}): { file: Clien
   return { file, problems, path };
 }
 
-async function refusal(promise: Promise<unknown>): Promise<SecurityError> {
+async function refusal(promise: Promise<unknown>): Promise<AuthenticationError> {
   const error = await promise.then(
     () => undefined,
     (e: unknown) => e,
   );
-  expect(error).toBeInstanceOf(SecurityError);
-  return error as SecurityError;
+  expect(error).toBeInstanceOf(AuthenticationError);
+  return error as AuthenticationError;
 }
 
 describe('the clients file', () => {

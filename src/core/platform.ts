@@ -4,13 +4,20 @@ import type { UpstreamSettings } from './upstream/http.js';
 import type { PlatformWebhooks } from './events/types.js';
 import type { PlatformWatches } from './events/watchers.js';
 import type { Infra } from './infra.js';
+import type { FairShareFactory } from './upstream/http.js';
 
 /**
  * A platform module is the unit of extension: everything Switchboard knows about
  * one upstream platform sits behind this interface, in `src/platforms/<key>/`.
  * The core never imports a platform; `src/platforms/index.ts` lists them.
  */
-export interface PlatformModule<TKey extends string = string, TConfig = any, TClient = any, TScope = any> {
+export interface PlatformModule<
+  TKey extends string = string,
+  TConfig = any,
+  TClient = any,
+  TScope = any,
+  TSimulator extends RunningSimulator<TConfig> = RunningSimulator<TConfig>,
+> {
   /** Lower-case key: URL segments, env prefixes, `extensions.platform`. */
   readonly key: TKey;
   /** The `Platform` enum value in the schema. */
@@ -27,7 +34,12 @@ export interface PlatformModule<TKey extends string = string, TConfig = any, TCl
   /** True when the settings name a real upstream; otherwise the embedded simulator stands in. */
   isConfigured(config: TConfig): boolean;
 
-  createClient(config: TConfig, deps: ClientDeps): TClient;
+  /**
+   * `simulator` is the embedded simulator standing in for the platform, when one
+   * does: what only a simulator offers (registering a generated key, say) comes
+   * from it, never through the production configuration type.
+   */
+  createClient(config: TConfig, deps: ClientDeps, simulator?: TSimulator): TClient;
   /** Per-request state: loaders and the client, with anything the request forwards (a user token). */
   createScope(client: TClient, request: RequestInfo): TScope;
   /** Answers when the upstream answers (for `/readyz`). */
@@ -39,12 +51,19 @@ export interface PlatformModule<TKey extends string = string, TConfig = any, TCl
   /** Contributions to the unified root fields; each returns objects tagged with their GraphQL type. */
   readonly unified: Partial<Record<UnifiedField, (scope: TScope) => Promise<object[]>>>;
 
+  /**
+   * Mutations that mint credentials or change the gateway's own standing with the
+   * platform (API clients, webhooks, blocking, permissions): they need the `admin`
+   * scope on top of `<key>:write` (src/core/security/scopes.ts).
+   */
+  readonly adminMutations?: readonly string[];
+
   /** Reads the platform's inbound webhook payloads. */
   readonly webhooks?: PlatformWebhooks;
   /** What the gateway can poll for changes, for a platform that sends no webhooks (src/core/events/watchers.ts). */
   readonly watches?: PlatformWatches<TClient, TConfig>;
 
-  readonly simulator: SimulatorFactory<TConfig>;
+  readonly simulator: SimulatorFactory<TConfig, TSimulator>;
 }
 
 export type UnifiedField = 'customers' | 'apps' | 'apiClients' | 'webhooks';
@@ -59,6 +78,8 @@ export interface ClientDeps extends UpstreamSettings {
   log: Logger;
   /** Where the gateway keeps files between runs (generated keys, say). */
   dataDir: string;
+  /** Puts each client's fair share around the platform's throttle, when it has one (src/core/security/fairness.ts). */
+  fairShare?: FairShareFactory;
   /** The gateway's shared infrastructure: store, secrets, clock, metrics. */
   infra: Infra;
 }
@@ -91,19 +112,19 @@ export interface RunningSimulator<TConfig = unknown> {
   close(): Promise<void>;
 }
 
-export interface SimulatorFactory<TConfig = unknown> {
-  start(options?: SimulatorOptions): Promise<RunningSimulator<TConfig>>;
+export interface SimulatorFactory<TConfig = unknown, TSimulator extends RunningSimulator<TConfig> = RunningSimulator<TConfig>> {
+  start(options?: SimulatorOptions): Promise<TSimulator>;
   /**
    * The environment variables that point a separate gateway at this running
    * simulator, as a user would configure a real platform (`npm run simulate`
    * writes them to a file). May prepare what the platform needs first (a key pair).
    */
-  environment(simulator: RunningSimulator<TConfig>, dataDir: string): Promise<Record<string, string>>;
+  environment(simulator: TSimulator, dataDir: string): Promise<Record<string, string>>;
 }
 
 /** Keeps a platform module's literal key, so `platforms/index.ts` can derive typed maps from the list. */
-export function definePlatform<const TKey extends string, TConfig, TClient, TScope>(
-  module: PlatformModule<TKey, TConfig, TClient, TScope>,
-): PlatformModule<TKey, TConfig, TClient, TScope> {
+export function definePlatform<const TKey extends string, TConfig, TClient, TScope, TSimulator extends RunningSimulator<TConfig> = RunningSimulator<TConfig>>(
+  module: PlatformModule<TKey, TConfig, TClient, TScope, TSimulator>,
+): PlatformModule<TKey, TConfig, TClient, TScope, TSimulator> {
   return module;
 }

@@ -170,7 +170,7 @@ function queryFor(scenario: Scenario, side: Side): string {
 }
 
 async function post(gateway: GatewayProcess, query: string): Promise<{ data?: unknown; errors?: unknown[] }> {
-  const res = await fetch(gateway.url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify({ query }) });
+  const res = await fetch(gateway.url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json', ...gateway.headers }, body: JSON.stringify({ query }) });
   return (await res.json()) as { data?: unknown; errors?: unknown[] };
 }
 

@@ -67,7 +67,8 @@ const open = new Set<Stack>();
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const secretKey = options.secretKey ?? randomBytes(32).toString('base64');
   // Watchers off unless a test turns them on: their polls would otherwise add to the simulators' request logs that tests count.
-  const config = loadConfig({ PORT: '0', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', DATA_DIR: '.data/test', STORE_SECRET_KEY: secretKey, WATCH_INTERVAL_MS: '0', ...options.env });
+  // The event log in memory unless a test asks for another: test files share DATA_DIR, and the file log has one owner.
+  const config = loadConfig({ PORT: '0', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', DATA_DIR: '.data/test', STORE_SECRET_KEY: secretKey, WATCH_INTERVAL_MS: '0', EVENT_LOG: 'memory', ...options.env });
   const log = createLogger(config.logLevel, options.logDestination);
   const simulators: Record<string, RunningSimulator> = {};
   for (const platform of platforms) {

@@ -71,6 +71,13 @@ export interface PipelinePlugin {
   readonly validationRules?: readonly ValidationRule[];
   /** Limits on parsing (a token limit: `{ maxTokens }`). */
   readonly parseOptions?: ParseOptions;
+  /** Before parsing (WebSocket, SSE; HTTP checks it in server.ts): refuse a document on its text alone (its length). */
+  checkSource?(source: string): GraphQLError | undefined;
+  /**
+   * Variable errors of its own, checked before graphql-js coerces the variables
+   * (graphql-js's messages quote the invalid value, which may be a write-only secret).
+   */
+  variableErrors?(operation: OperationDefinitionNode, variables: Readonly<Record<string, unknown>>): readonly GraphQLError[];
   /**
    * Who is calling: runs once per HTTP request, WebSocket connection or SSE
    * request, before any operation. Throw a SwitchboardError (UNAUTHENTICATED) to refuse.
@@ -176,6 +183,10 @@ export class OperationPipeline {
    */
   async prepare(request: OperationRequest): Promise<PreparedOperation | Refusal> {
     const startedAt = this.options.infra.clock.now();
+    for (const plugin of this.plugins) {
+      const refused = plugin.checkSource?.(request.query);
+      if (refused) return { refused: [refused], status: httpStatusOf(refused as { code?: unknown; httpStatus?: unknown }) };
+    }
     let document: DocumentNode;
     try {
       document = this.documents.get(request.query, (text) => parse(text, this.parseOptions));
@@ -241,6 +252,8 @@ export class OperationPipeline {
         status: 400,
       };
     }
+    const variableErrors = this.plugins.flatMap((p) => p.variableErrors?.(operation, input.variables ?? {}) ?? []);
+    if (variableErrors.length > 0) return { refused: variableErrors.map((e) => withCode(e, 'BAD_USER_INPUT')), status: 400 };
     const coerced = getVariableValues(this.schema, operation.variableDefinitions ?? [], input.variables ?? {}, { maxErrors: 25 });
     if (coerced.errors) return { refused: coerced.errors.map((e) => withCode(e, 'BAD_USER_INPUT')), status: 400 };
     const prepared: PreparedOperation = {
@@ -259,7 +272,7 @@ export class OperationPipeline {
       for (const plugin of this.plugins) await plugin.onOperation?.(prepared);
     } catch (error) {
       const refused = toGraphQLError(error);
-      return { refused: [refused], status: httpStatusOf((refused.originalError ?? refused) as { code?: unknown }) };
+      return { refused: [refused], status: httpStatusOf((refused.originalError ?? refused) as { code?: unknown; httpStatus?: unknown }) };
     }
     return prepared;
   }
@@ -430,7 +443,9 @@ function toGraphQLError(error: unknown): GraphQLError {
   return new GraphQLError(error instanceof Error ? error.message : String(error), { originalError: error instanceof Error ? error : undefined });
 }
 
-function httpStatusOf(error: { code?: unknown; extensions?: { code?: unknown } }): number {
+function httpStatusOf(error: { code?: unknown; httpStatus?: unknown; extensions?: { code?: unknown } }): number {
+  // A refusal that knows its status (the security plugin's: 403 for introspection, 413, 429) says it.
+  if (typeof error.httpStatus === 'number') return error.httpStatus;
   switch (error.code ?? error.extensions?.code) {
     case 'UNAUTHENTICATED':
       return 401;

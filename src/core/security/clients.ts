@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createRemoteJWKSet, decodeJwt, errors as joseErrors, importSPKI, jwtVerify, type CryptoKey, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { z } from 'zod';
 import type { Clock } from '../clock.js';
-import { SecurityError } from './errors.js';
+import { AuthenticationError } from './errors.js';
 import { anonymousPrincipal, knownScopes, type Principal } from './scopes.js';
 
 /**
@@ -300,9 +300,9 @@ export function credentialFrom(values: Readonly<Record<string, unknown>> | undef
 const REALM = 'Bearer realm="switchboard"';
 const HOW = 'Send an API key as "Authorization: Bearer <key>" or "x-api-key: <key>", or a JWT from a configured issuer as "Authorization: Bearer <jwt>" (over WebSocket, in the connection_init payload).';
 
-function unauthenticated(message: string, error?: 'invalid_request' | 'invalid_token'): SecurityError {
+function unauthenticated(message: string, error?: 'invalid_request' | 'invalid_token'): AuthenticationError {
   const header = error ? `${REALM}, error="${error}", error_description="${message.replace(/["\\]/g, "'").slice(0, 200)}"` : REALM;
-  return new SecurityError('UNAUTHENTICATED', message, { status: 401, headers: { 'www-authenticate': header } });
+  return new AuthenticationError(message, { 'www-authenticate': header });
 }
 
 export interface AuthenticatorOptions {

@@ -45,10 +45,10 @@ const securitySchema = z.object({
   CLIENT_REQUESTS_PER_DAY: envInt(100_000, 1, 1_000_000_000),
   /** Whether an HTTP POST may carry an array of operations. Default false. */
   ALLOW_BATCHED_REQUESTS: envEnum(['true', 'false'], 'false'),
+  /** Share of a platform's request budget one client may hold, in percent (clients configured only). Default 50. */
+  UPSTREAM_CLIENT_SHARE: envInt(50, 1, 100),
   /** `production` (what `npm start` sets) hides "Did you mean" suggestions. */
   NODE_ENV: z.string().optional(),
-  /** With REDIS_URL the per-client counters live in Redis, so several gateways share one budget. */
-  REDIS_URL: z.string().trim().optional(),
 });
 
 export interface OperationLimits {
@@ -76,9 +76,10 @@ export interface SecurityConfig {
   readonly upstreamCallsPerOperation: number;
   readonly operationDeadlineMs: number;
   readonly allowBatchedRequests: boolean;
+  /** Share of a platform's request budget one client may hold, (0, 1]; 1 in anonymous mode (one caller). */
+  readonly clientShare: number;
   /** Production mode: no "Did you mean" suggestions. */
   readonly production: boolean;
-  readonly redisUrl?: string;
 }
 
 export interface SecurityConfigContext {
@@ -182,8 +183,8 @@ export function loadSecurityConfig(
     upstreamCallsPerOperation: s.UPSTREAM_CALLS_PER_OPERATION,
     operationDeadlineMs: s.OPERATION_DEADLINE_MS,
     allowBatchedRequests: s.ALLOW_BATCHED_REQUESTS === 'true',
+    clientShare: anonymous ? 1 : s.UPSTREAM_CLIENT_SHARE / 100,
     production: s.NODE_ENV === 'production',
-    redisUrl: s.REDIS_URL || undefined,
   });
 }
 

@@ -1,4 +1,5 @@
 import { GraphQLError } from 'graphql';
+import { UnauthenticatedError } from '../upstream/errors.js';
 
 /**
  * The codes a caller meets when the gateway itself refuses (as opposed to an
@@ -54,6 +55,30 @@ export class SecurityError extends GraphQLError {
 
 export function isSecurityError(error: unknown): error is SecurityError {
   return error instanceof SecurityError;
+}
+
+/**
+ * A refused credential: UNAUTHENTICATED, as the transports already answer every
+ * SwitchboardError of that code (HTTP and SSE 401, WebSocket close 4401), with the
+ * `WWW-Authenticate` header HTTP needs beside it.
+ */
+export class AuthenticationError extends UnauthenticatedError {
+  readonly httpStatus = 401;
+  constructor(
+    message: string,
+    readonly httpHeaders: Readonly<Record<string, string>>,
+  ) {
+    super(message);
+    this.name = 'AuthenticationError';
+  }
+}
+
+/** HTTP headers a refusal carries (`WWW-Authenticate`, `Retry-After`), whatever its class; empty when none. */
+export function httpHeadersOf(error: unknown): Readonly<Record<string, string>> {
+  const own = (error as { httpHeaders?: Readonly<Record<string, string>> } | undefined)?.httpHeaders;
+  if (own) return own;
+  const original = (error as { originalError?: unknown } | undefined)?.originalError;
+  return original && original !== error ? httpHeadersOf(original) : {};
 }
 
 /** The body a transport sends for refusals that come before any GraphQL work. */

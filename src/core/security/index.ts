@@ -1,13 +1,15 @@
-import type { DocumentNode, GraphQLFormattedError, GraphQLSchema, OperationDefinitionNode, ValidationRule } from 'graphql';
+import { GraphQLError, type DocumentNode, type GraphQLFormattedError, type GraphQLSchema, type OperationDefinitionNode, type ValidationRule } from 'graphql';
+import { Redis } from 'ioredis';
+import type { PipelinePlugin, PreparedOperation } from '../graphql/pipeline.js';
 import type { Infra } from '../infra.js';
 import type { PlatformModule } from '../platform.js';
-import type { ThrottleOptions } from '../upstream/throttle.js';
-import type { UpstreamPolicy } from '../upstream/chain.js';
+import type { Clock } from '../clock.js';
+import type { FairShareFactory } from '../upstream/http.js';
 import { AuditTrail, type AuditSink, type PlannedMutation } from './audit.js';
 import { BrowserPolicy } from './browser.js';
 import { Authenticator } from './clients.js';
 import type { SecurityConfig } from './config.js';
-import { SecurityError } from './errors.js';
+import { SecurityError, isSecurityError } from './errors.js';
 import { FairShare, fairSharePolicies } from './fairness.js';
 import { checkDocumentLength, costModelOf, limitRules, operationCost, parseOptions, tokenLimitError, type CostModel } from './limits.js';
 import { ClientRateLimiter } from './ratelimit.js';
@@ -17,7 +19,7 @@ import { checkVariables, stripSuggestions } from './variables.js';
 export type { Principal } from './scopes.js';
 export type { SecurityConfig } from './config.js';
 export type { AuditRecord, AuditSink } from './audit.js';
-export { SecurityError, isSecurityError } from './errors.js';
+export { SecurityError, isSecurityError, AuthenticationError, httpHeadersOf } from './errors.js';
 
 /** The platform modules' part the security needs (their key, enum value, title, node types, admin mutations). */
 export type SecuredPlatform = Pick<PlatformModule, 'key' | 'enumValue' | 'title' | 'nodes'> & { readonly adminMutations?: readonly string[] };
@@ -28,14 +30,12 @@ export interface SecurityOptions {
   schema: GraphQLSchema;
   platforms: readonly SecuredPlatform[];
   infra: Infra;
-  /** An ioredis client for the per-client counters (with REDIS_URL); omit to count in memory. */
-  redis?: unknown;
-  /** Prefix of the counters' Redis keys; every gateway that shares a budget uses the same. Default `switchboard`. */
+  /** REDIS_URL: the per-client counters live there, shared by every gateway on it; unset: in memory. */
+  redisUrl?: string;
+  /** REDIS_KEY_PREFIX: put before the counters' keys (every gateway that shares a budget uses the same). Default `switchboard:`. */
   keyPrefix?: string;
   /** Root Query fields of the core and the scope each needs (see scopes.ts); the events issue's `events` is there by default. */
   rootFieldScopes?: Readonly<Record<string, string | null>>;
-  /** Share of a platform's throttle budget one client may hold (0, 1]; default 0.5 with clients, 1 in anonymous mode. */
-  clientShare?: number;
 }
 
 /** What one operation looks like to the security hooks (the pipeline's prepared operation). */
@@ -71,7 +71,7 @@ export class Security {
   private readonly schema: GraphQLSchema;
   private readonly infra: Infra;
   private readonly planned = new WeakMap<object, PlannedMutation[]>();
-  private readonly clientShare: number;
+  private readonly redis?: Redis;
 
   constructor(options: SecurityOptions) {
     const { config, schema, infra } = options;
@@ -82,7 +82,12 @@ export class Security {
     this.authenticator = new Authenticator({ clients: config.clients, anonymous: config.anonymous, platformKeys, clock: infra.clock });
     this.browser = new BrowserPolicy({ allowedHosts: config.allowedHosts, allowedOrigins: config.allowedOrigins });
     this.audit = new AuditTrail(schema, infra.log);
-    this.rateLimiter = new ClientRateLimiter({ redis: options.redis, keyPrefix: `${options.keyPrefix ?? 'switchboard'}:ratelimit`, log: infra.log });
+    if (options.redisUrl && !config.anonymous) {
+      // Its own connection: a rate check must not queue behind the store's traffic, and fails fast when Redis is away.
+      this.redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: true, lazyConnect: false });
+      this.redis.on('error', (error: Error) => infra.log.warn({ err: { message: error.message } }, 'rate-limit Redis connection problem; counting in memory meanwhile'));
+    }
+    this.rateLimiter = new ClientRateLimiter({ redis: this.redis, keyPrefix: `${options.keyPrefix ?? 'switchboard:'}ratelimit`, log: infra.log });
     this.scopeTable = applyScopeChecks(schema, {
       platforms: options.platforms.map((p) => ({ key: p.key, enumValue: p.enumValue, title: p.title, nodeTypes: Object.keys(p.nodes), adminMutations: p.adminMutations })),
       rootFieldScopes: options.rootFieldScopes,
@@ -90,7 +95,6 @@ export class Security {
     this.costModel = costModelOf(schema);
     this.validationRules = limitRules(config.limits, this.costModel);
     this.parseOptions = parseOptions(config.limits) as { maxTokens: number };
-    this.clientShare = options.clientShare ?? (config.anonymous ? 1 : 0.5);
   }
 
   /** One line for the start-up banner: who may call. */
@@ -199,11 +203,19 @@ export class Security {
   }
 
   /**
-   * Post-formats an error for the client: production hides graphql-js's
-   * "Did you mean" hints, and a field past the call budget says the budget.
+   * Post-formats an error for the client: a limit's refusal keeps its own code
+   * (Apollo wraps validation errors as GRAPHQL_VALIDATION_FAILED, and a token
+   * limit as a parse error), production hides graphql-js's "Did you mean"
+   * hints, and a field past the call budget says the budget.
    */
-  formatError(formatted: GraphQLFormattedError): GraphQLFormattedError {
+  formatError(formatted: GraphQLFormattedError, error?: unknown): GraphQLFormattedError {
     let out = formatted;
+    const refusal = securityErrorIn(error);
+    if (refusal) out = { message: refusal.message, ...(out.locations ? { locations: out.locations } : {}), ...(out.path ? { path: out.path } : {}), extensions: { ...refusal.extensions } };
+    else if (/Document contains more than \d+ tokens/.test(out.message)) {
+      const tokens = this.tokenLimitError(new GraphQLError(out.message))!;
+      out = { message: tokens.message, extensions: { ...tokens.extensions } };
+    }
     if (this.config.production && / Did you mean /.test(out.message)) out = { ...out, message: stripSuggestions(out.message) };
     if (out.extensions?.code === 'UPSTREAM_BUDGET_EXCEEDED' && out.extensions.budget === undefined) {
       const budget = this.config.upstreamCallsPerOperation;
@@ -212,28 +224,57 @@ export class Security {
     return out;
   }
 
+  /** The hooks the operation pipeline calls, for every transport. */
+  plugin(): PipelinePlugin {
+    return {
+      validationRules: this.validationRules,
+      parseOptions: this.parseOptions,
+      authenticate: (request) => this.authenticate(request.headers),
+      checkSource: (source) => this.checkSource(source),
+      variableErrors: (operation, variables) => this.checkVariables(operation, variables),
+      onOperation: (operation) => this.onOperation(operation),
+      onResult: (operation, result, outcome) => this.onResult(operation as PreparedOperation | undefined, result, outcome),
+    };
+  }
+
+  /** Closes the rate-limit Redis connection, if any. */
+  async close(): Promise<void> {
+    await this.redis?.quit().catch(() => this.redis?.disconnect());
+  }
+
   /** Whether a caller may see the gateway's diagnostics in full (upstream origins and ids in /readyz, /metrics). */
   mayDiagnose(principal: Principal | undefined): boolean {
     return !!principal && hasScope(principal, 'admin');
   }
+}
+}
 
-  /**
-   * The fair-share steps to put around a platform's throttle (see fairness.ts):
-   * `before` just before the throttle step, `after` just after it.
-   */
-  fairShare(platform: string, title: string | undefined, throttle: ThrottleOptions): { before: UpstreamPolicy; after: UpstreamPolicy } {
-    return fairSharePolicies(
+/** The gateway's own refusal inside an error Apollo or graphql-js wrapped around it. */
+function securityErrorIn(error: unknown, depth = 0): SecurityError | undefined {
+  if (depth > 4 || !error || typeof error !== 'object') return undefined;
+  if (isSecurityError(error)) return error;
+  return securityErrorIn((error as { originalError?: unknown }).originalError, depth + 1);
+}
+
+/**
+ * What puts each client's fair share around every platform throttle (see
+ * fairness.ts), for the platform clients' policy chains. None in anonymous mode:
+ * there is one caller, and nobody to share with.
+ */
+export function fairShareFactory(config: SecurityConfig, clock: Clock): FairShareFactory | undefined {
+  if (config.anonymous) return undefined;
+  return (platform, title, throttle) =>
+    fairSharePolicies(
       () =>
         new FairShare({
           limit: throttle.limit,
           windowMs: throttle.windowMs ?? 1000,
-          share: this.clientShare,
+          share: config.clientShare,
           maxWaitMs: throttle.maxWaitMs,
           maxQueued: throttle.maxQueued,
-          clock: this.infra.clock,
+          clock,
           platform,
           title,
         }),
     );
-  }
 }

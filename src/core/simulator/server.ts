@@ -50,6 +50,10 @@ export interface Fault {
   delayMs?: number;
   /** Destroy the socket without answering. */
   drop?: boolean;
+  /** Send the headers (`status`, default 200), then one byte of body every this many milliseconds, never finishing: an upstream that drips. */
+  dripMs?: number;
+  /** Answer (`status`, default 200) with a JSON body of this many bytes, streamed as the client reads it, without Content-Length: a huge answer that costs the simulator no memory. */
+  bodyBytes?: number;
   /** Apply to this many requests, then stop (default: until cleared). */
   times?: number;
 }
@@ -211,6 +215,12 @@ export class SimServer {
       req.socket.destroy();
       return;
     }
+    if (fault?.dripMs !== undefined || fault?.bodyBytes !== undefined) {
+      entry.status = fault.status ?? 200;
+      res.writeHead(entry.status, { 'content-type': 'application/json', ...fault.headers });
+      await (fault.dripMs !== undefined ? drip(res, fault.dripMs) : streamBody(res, fault.bodyBytes!));
+      return;
+    }
     let response: SimResponse;
     if (fault?.status) {
       response = { status: fault.status, body: fault.body ?? { message: `Injected fault: HTTP ${fault.status}` }, headers: fault.headers };
@@ -253,7 +263,7 @@ const CONTROL_HELP = {
   'GET /__simulator/requests': 'the requests received (method, path, query, route, status, at)',
   'DELETE /__simulator/requests': 'clear that log',
   'GET /__simulator/routes': 'the route names faults can be injected on',
-  'POST /__simulator/faults': '{"route": "GET /api/services" or "*", "status"?: 500, "body"?: {}, "delayMs"?: 5000, "drop"?: true, "times"?: 1}',
+  'POST /__simulator/faults': '{"route": "GET /api/services" or "*", "status"?: 500, "body"?: {}, "delayMs"?: 5000, "drop"?: true, "dripMs"?: 1000, "bodyBytes"?: 45000000, "times"?: 1}',
   'DELETE /__simulator/faults': 'clear every fault',
   'PUT /__simulator/latency': '{"ms": 50}: added to every answer',
 };
@@ -283,12 +293,46 @@ function faultProblem(body: Record<string, unknown>): string | undefined {
   if (body.status !== undefined && !(Number.isInteger(body.status) && (body.status as number) >= 100 && (body.status as number) <= 599)) {
     return `Expected "status" to be an HTTP status from 100 to 599, got ${JSON.stringify(body.status)}`;
   }
-  for (const key of ['delayMs', 'times'] as const) {
+  for (const key of ['delayMs', 'times', 'dripMs', 'bodyBytes'] as const) {
     if (body[key] !== undefined && !(typeof body[key] === 'number' && (body[key] as number) >= 0)) return `Expected "${key}" to be a number ≥ 0, got ${JSON.stringify(body[key])}`;
   }
   if (body.drop !== undefined && typeof body.drop !== 'boolean') return `Expected "drop" to be true or false, got ${JSON.stringify(body.drop)}`;
-  if (body.status === undefined && body.delayMs === undefined && !body.drop) return 'Expected at least one of "status", "delayMs" or "drop"';
+  if (body.status === undefined && body.delayMs === undefined && !body.drop && body.dripMs === undefined && body.bodyBytes === undefined) {
+    return 'Expected at least one of "status", "delayMs", "drop", "dripMs" or "bodyBytes"';
+  }
   return undefined;
+}
+
+/** One space (JSON whitespace) every `intervalMs`, until the client hangs up. */
+async function drip(res: ServerResponse, intervalMs: number): Promise<void> {
+  res.write('[');
+  while (!res.destroyed) {
+    await sleep(intervalMs);
+    if (!res.destroyed) res.write(' ');
+  }
+}
+
+/** `[` + spaces + `]`, `bytes` in all, written as fast as the client reads and stopped when it hangs up. */
+async function streamBody(res: ServerResponse, bytes: number): Promise<void> {
+  const piece = Buffer.alloc(64 * 1024, 0x20);
+  let left = Math.max(2, bytes) - 2;
+  res.write('[');
+  while (left > 0 && !res.destroyed) {
+    const n = Math.min(left, piece.length);
+    left -= n;
+    if (!res.write(n === piece.length ? piece : piece.subarray(0, n))) {
+      await new Promise<void>((resolve) => {
+        const go = () => {
+          res.off('drain', go);
+          res.off('close', go);
+          resolve();
+        };
+        res.on('drain', go);
+        res.on('close', go);
+      });
+    }
+  }
+  if (!res.destroyed) res.end(']');
 }
 
 function readBody(req: IncomingMessage): Promise<string> {

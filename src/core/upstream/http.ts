@@ -1,3 +1,4 @@
+import { StringDecoder } from 'node:string_decoder';
 import { Pool, type Dispatcher } from 'undici';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
@@ -77,6 +78,8 @@ export interface UpstreamHttpOptions extends Omit<UpstreamSettings, 'retryDelay'
   maxResponseBytes?: number;
   /** A rate limit kept per upstream user (see throttle.ts); none when undefined. */
   throttle?: ThrottleOptions;
+  /** Each client's share of that rate limit (src/core/security/fairness.ts); none when undefined. */
+  fairShare?: FairShareFactory;
   /** Where each upstream call is logged at debug level: route, status, time and size, never headers or bodies. */
   log?: Pick<Logger, 'debug' | 'warn'>;
   /** The platform's name as its users write it (`IXC ACS`), for messages. Default: the key. */
@@ -94,6 +97,13 @@ export interface UpstreamHttpOptions extends Omit<UpstreamSettings, 'retryDelay'
   callHooks?: readonly UpstreamCallHook[];
   /** The backoff's random source, [0, 1). Default Math.random; tests fix it. */
   random?: () => number;
+}
+
+/** Builds the steps that hold each client to its share of a throttle: `before` it and `after` it in the chain. */
+export type FairShareFactory = (platform: string, title: string | undefined, throttle: ThrottleOptions) => { before: UpstreamPolicy; after: UpstreamPolicy };
+
+function throttleSteps(throttles: ThrottleRegistry, fair: { before: UpstreamPolicy; after: UpstreamPolicy } | undefined): UpstreamPolicy[] {
+  return fair ? [fair.before, throttlePolicy(throttles), fair.after] : [throttlePolicy(throttles)];
 }
 
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
@@ -136,7 +146,7 @@ export class UpstreamHttp {
     const policies: UpstreamPolicy[] = [
       retryPolicy({ retries: options.retries, baseDelayMs: delay.baseMs, maxDelayMs: delay.maxMs, random: options.random }, { platform, clock: infra.clock, metrics: infra.metrics }),
       admissionPolicy(infra.clock),
-      ...(this.throttles ? [throttlePolicy(this.throttles)] : []),
+      ...(this.throttles ? throttleSteps(this.throttles, options.fairShare?.(platform, options.title, options.throttle!)) : []),
       headersAtSendPolicy,
       breakerPolicy((origin) => this.breaker(origin)),
       callHookPolicy({ platform, metrics: infra.metrics, log: options.log, hooks: options.callHooks, errorCodeOf: (response) => this.readError(response).code }),
@@ -239,7 +249,11 @@ export class UpstreamHttp {
       res.body.destroy();
       throw this.tooLarge(call, `declared ${declared} bytes`);
     }
-    const chunks: Buffer[] = [];
+    // Decoded chunk by chunk rather than kept as Buffers: a chunk read from a socket is a view
+    // on a larger read buffer, so holding the chunks until the end would hold up to twice the
+    // body; the text is held once (and a multi-byte character split across chunks is kept whole).
+    const decoder = new StringDecoder('utf8');
+    let text = '';
     try {
       for await (const chunk of res.body as AsyncIterable<Buffer>) {
         call.bytes += chunk.length;
@@ -247,13 +261,13 @@ export class UpstreamHttp {
           res.body.destroy();
           throw this.tooLarge(call, `more than ${this.maxResponseBytes} bytes arrived`);
         }
-        chunks.push(chunk);
+        text += decoder.write(chunk);
       }
     } catch (error) {
       if (error instanceof SwitchboardError) throw error;
       throw this.transportError(error, call);
     }
-    const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, call.bytes).toString('utf8');
+    text += decoder.end();
     return { status: res.statusCode, headers: res.headers, body: parseBody(text, res.headers['content-type'], this.options.platform, call.route) };
   }
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { responsePathAsArray, type GraphQLResolveInfo } from 'graphql';
-import type { GraphQLContext } from '../../context.js';
+import type { PlatformContext } from '../../context.js';
 import { toGlobalId } from '../../core/graphql/ids.js';
 import { withUserErrors } from '../../core/graphql/mutations.js';
 import { orNull } from '../../core/graphql/nullable.js';
@@ -18,12 +18,13 @@ export interface CloudCIXScope {
 }
 
 type Args = Record<string, unknown>;
-type FieldResolver = (source: any, args: any, ctx: GraphQLContext, info: GraphQLResolveInfo) => unknown;
+type CloudCIXContext = PlatformContext<'cloudcix', CloudCIXScope>;
+type FieldResolver = (source: any, args: any, ctx: CloudCIXContext, info: GraphQLResolveInfo) => unknown;
 type ResolverMap = Record<string, Record<string, FieldResolver>>;
 
 const NAMESPACE = { namespace: 'cloudcix' } as const;
 
-const scopeOf = (ctx: GraphQLContext): CloudCIXScope => (ctx.platforms as unknown as { cloudcix: CloudCIXScope }).cloudcix;
+const scopeOf = (ctx: CloudCIXContext): CloudCIXScope => ctx.platforms.cloudcix;
 
 /**
  * A mutation's `input` is CloudCIX's own JSON body, so a refused field keeps

@@ -2,7 +2,7 @@ import { definePlatform } from '../../core/platform.js';
 import { tagAll } from '../../core/graphql/ids.js';
 import { CloudLXClient } from './client.js';
 import { cloudlxConfigSchema } from './config.js';
-import { createCloudLXLoaders } from './loaders.js';
+import { createCloudLXLoaders, type CloudLXScope } from './loaders.js';
 import { cloudlxResolvers } from './resolvers.js';
 import { CloudLXSimulator } from './simulator.js';
 import { cloudlxWebhooks } from './webhooks.js';
@@ -21,7 +21,7 @@ export const cloudlx = definePlatform({
     }
     return new CloudLXClient({ baseUrl: config.baseUrl, clientId: config.clientId, clientSecret: config.clientSecret }, deps);
   },
-  createScope: (client: CloudLXClient) => ({ client, loaders: createCloudLXLoaders(client) }),
+  createScope: (client: CloudLXClient): CloudLXScope => ({ client, loaders: createCloudLXLoaders(client) }),
   ping: async (client) => {
     await client.listRealms();
   },
@@ -42,12 +42,14 @@ export const cloudlx = definePlatform({
   webhooks: cloudlxWebhooks,
   simulator: {
     start: (options) => new CloudLXSimulator(options).start(),
-    environment: async ({ config }) => ({
-      CLOUDLX_BASE_URL: config.baseUrl!,
-      CLOUDLX_CLIENT_ID: config.clientId!,
-      CLOUDLX_CLIENT_SECRET: config.clientSecret!,
+    environment: async (simulator) => ({
+      CLOUDLX_BASE_URL: simulator.config.baseUrl!,
+      CLOUDLX_CLIENT_ID: simulator.config.clientId!,
+      CLOUDLX_CLIENT_SECRET: simulator.config.clientSecret!,
+      // What it signs its webhooks with: a webhook created through the API is delivered, signed with it.
+      ...(simulator instanceof CloudLXSimulator ? { CLOUDLX_WEBHOOK_SECRETS: simulator.signingSecret } : {}),
     }),
   },
 });
 
-export type CloudLXScope = ReturnType<typeof cloudlx.createScope>;
+export type { CloudLXScope };

@@ -35,15 +35,25 @@ export function createCloudLXLoaders(client: CloudLXClient) {
   const realmsByName = once(async () => new Map((await realms()).map((r) => [r.name, r])));
   const subRealmsById = once(async () => new Map((await subRealms()).map((s) => [String(s.id), s])));
 
+  /**
+   * A realm as the Realms API describes it, found by id or (inside a customer, where ids
+   * are missing) by name. Called only for what a customer's copy lacks: its id, its sub-realms.
+   */
+  async function realm(ref: CloudLXRealmRecord): Promise<CloudLXRealmRecord> {
+    const found = ref.id !== undefined ? (await realmsById()).get(String(ref.id)) : (await realmsByName()).get(ref.name);
+    return found ?? ref;
+  }
+
   return {
     allCustomers,
     customerById,
     realms,
     subRealms,
-    /** A realm as the Realms API describes it, found by id or (inside a customer, where ids may be missing) by name. */
-    async realm(ref: CloudLXRealmRecord): Promise<CloudLXRealmRecord> {
-      const found = ref.id !== undefined ? (await realmsById()).get(String(ref.id)) : (await realmsByName()).get(ref.name);
-      return found ?? ref;
+    realm,
+    /** The realm's CloudLX id; its name when the Realms API does not know it. */
+    async realmKey(ref: CloudLXRealmRecord): Promise<number | string> {
+      const found = await realm(ref);
+      return found.id ?? found.name;
     },
     async realmById(id: number | string): Promise<CloudLXRealmRecord | null> {
       return (await realmsById()).get(String(id)) ?? null;
@@ -58,6 +68,12 @@ export function createCloudLXLoaders(client: CloudLXClient) {
 }
 
 export type CloudLXLoaders = ReturnType<typeof createCloudLXLoaders>;
+
+/** Per request: the CloudLX client and its loaders. */
+export interface CloudLXScope {
+  readonly client: CloudLXClient;
+  readonly loaders: CloudLXLoaders;
+}
 
 function notFound(what: string, id: string): NotFoundError {
   return new NotFoundError(`CloudLX has no ${what} with id ${id}`, { platform: 'cloudlx', upstreamStatus: 404 });

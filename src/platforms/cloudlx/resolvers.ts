@@ -1,4 +1,6 @@
 import type { Resolvers } from '../../__generated__/resolvers-types.js';
+import type { PlatformContext } from '../../context.js';
+import type { CloudLXScope } from './loaders.js';
 import { connectionFromArray } from '../../core/graphql/connection.js';
 import { toGlobalId } from '../../core/graphql/ids.js';
 import { numericId, withUserErrors } from '../../core/graphql/mutations.js';
@@ -20,7 +22,9 @@ const CUSTOMER_FIELDS = {
 const ids = (values: readonly (string | number)[] | null | undefined, field: string) =>
   values?.map((v) => numericId(v, field, 'cloudlx'));
 
-export const cloudlxResolvers: Resolvers = {
+type CloudLXContext = PlatformContext<'cloudlx', CloudLXScope>;
+
+export const cloudlxResolvers: Resolvers<CloudLXContext> = {
   Query: {
     cloudlx: () => ({ namespace: 'cloudlx' }),
   },
@@ -41,7 +45,9 @@ export const cloudlxResolvers: Resolvers = {
     id: (c) => toGlobalId('CloudLXCustomer', c.id),
     platformId: (c) => c.id,
     platform: () => 'CLOUDLX',
-    realms: (c, _, ctx) => Promise.all((c.realms ?? []).map((r) => ctx.platforms.cloudlx.loaders.realm(r))),
+    // A customer carries each realm's name and description (seed 002): they answer as they are,
+    // and only a field they lack (the realm's id, its sub-realms) looks the realm up (CloudLXRealm below).
+    realms: (c) => c.realms ?? [],
     subRealms: (c) => c.sub_realms ?? [],
   },
 
@@ -55,9 +61,13 @@ export const cloudlxResolvers: Resolvers = {
   },
 
   CloudLXRealm: {
-    id: (r) => toGlobalId('CloudLXRealm', r.id ?? r.name),
-    platformId: (r) => r.id ?? r.name,
-    subRealms: async (r, _, ctx) => (await ctx.platforms.cloudlx.loaders.subRealms()).filter((s) => r.id !== undefined && s.realm_id === r.id),
+    id: (r, _, ctx) => (r.id !== undefined ? toGlobalId('CloudLXRealm', r.id) : ctx.platforms.cloudlx.loaders.realmKey(r).then((key) => toGlobalId('CloudLXRealm', key))),
+    platformId: (r, _, ctx) => (r.id !== undefined ? r.id : ctx.platforms.cloudlx.loaders.realmKey(r)),
+    subRealms: async (r, _, ctx) => {
+      const loaders = ctx.platforms.cloudlx.loaders;
+      const id = r.id ?? (await loaders.realm(r)).id;
+      return (await loaders.subRealms()).filter((s) => id !== undefined && s.realm_id === id);
+    },
   },
 
   CloudLXSubRealm: {

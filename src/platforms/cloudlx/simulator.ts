@@ -1,4 +1,6 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { request } from 'undici';
+import { generateWebhookSecret, webhookHeaders } from '../../core/events/signatures.js';
 import { SimServer, type SimRequest, type SimResponse } from '../../core/simulator/server.js';
 import type { RunningSimulator, SimulatorOptions } from '../../core/platform.js';
 import { CLOUDLX_MEDIA_TYPE } from './client.js';
@@ -75,6 +77,23 @@ export interface CloudLXSimulatorOptions extends SimulatorOptions {
   clock?: () => number;
 }
 
+/** One webhook POST the simulator made. */
+export interface CloudLXWebhookDelivery {
+  webhookId: number;
+  url: string;
+  webhookType: string;
+  /** The receiver's HTTP status, or undefined when it could not be reached. */
+  status?: number;
+  error?: string;
+}
+
+/** What a bandwidth-threshold webhook says (CloudLX's documented example, UPSTREAMS.md §1). */
+export interface CloudLXBandwidthAlert {
+  portRef?: string;
+  portName?: string;
+  thresholdAmount?: number;
+}
+
 interface IssuedAccess {
   expiresAt: number;
   clientId: string;
@@ -98,13 +117,87 @@ export class CloudLXSimulator implements RunningSimulator<CloudLXConfig> {
   private nextCustomerId = 6900;
   private nextApiClientId = 10;
   private nextWebhookId = 20;
+  /** Every webhook POST made, in order. */
+  readonly deliveries: CloudLXWebhookDelivery[] = [];
+  /**
+   * The secret deliveries are signed with (Standard Webhooks; CloudLX documents
+   * no scheme, UPSTREAMS.md §5). Webhooks created through the API or
+   * `deliverWebhooksTo` are delivered to; the seeded one points at an example
+   * host and is not.
+   */
+  private webhookSecret: string;
+  private readonly deliverable = new Set<number>();
 
   constructor(private readonly options: CloudLXSimulatorOptions = {}) {
     this.now = options.clock ?? Date.now;
     this.accessTokenTtlSeconds = options.accessTokenTtlSeconds ?? 3600;
     this.server.latencyMs = options.latencyMs ?? 0;
+    this.webhookSecret = options.webhookSecret ?? generateWebhookSecret();
     this.seed(options.customers ?? 60);
     this.routes();
+    if (options.webhookUrl) this.deliverWebhooksTo(options.webhookUrl, this.webhookSecret);
+  }
+
+  /** The secret the simulator signs its webhooks with (for `npm run simulate`'s settings). */
+  get signingSecret(): string {
+    return this.webhookSecret;
+  }
+
+  /**
+   * Registers `url` as a webhook (as an operator does in the portal's "API
+   * Applications & Webhooks"), signed with `secret` from now on.
+   */
+  deliverWebhooksTo(url: string, secret: string): void {
+    this.webhookSecret = secret;
+    let record = [...this.webhooks.values()].find((w) => w.url === url);
+    if (!record) {
+      const id = this.nextWebhookId++;
+      record = { id, url, active: true, created_at: nowStamp() };
+      this.webhooks.set(id, record);
+    }
+    record.active = true;
+    this.deliverable.add(record.id);
+  }
+
+  /**
+   * A port crossed its bandwidth threshold: POSTs CloudLX's
+   * `bandwidth-threshold-port` webhook, signed, to every active webhook.
+   * Resolves with the deliveries once each got its answer (a failed one is
+   * recorded, never thrown).
+   */
+  async emitBandwidthThreshold(alert: CloudLXBandwidthAlert = {}): Promise<CloudLXWebhookDelivery[]> {
+    const port = this.services[0]?.port;
+    const payload = {
+      webhook_type: 'bandwidth-threshold-port',
+      port_name: alert.portName ?? port?.name ?? 'clxp-port-0',
+      port_ref: alert.portRef ?? `clxp-${randomUUID().slice(0, 8)}`,
+      threshold_amount: alert.thresholdAmount ?? 70,
+      timestamp: nowStamp(),
+    };
+    const targets = [...this.webhooks.values()].filter((w) => w.active && this.deliverable.has(w.id));
+    return Promise.all(targets.map((webhook) => this.deliver(webhook, payload)));
+  }
+
+  private async deliver(webhook: CloudLXWebhookRecord, payload: { webhook_type: string }): Promise<CloudLXWebhookDelivery> {
+    const body = JSON.stringify(payload);
+    const delivery: CloudLXWebhookDelivery = { webhookId: webhook.id, url: webhook.url, webhookType: payload.webhook_type };
+    try {
+      const response = await request(webhook.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'user-agent': 'CloudLX-simulator', ...webhookHeaders(this.webhookSecret, body) },
+        body,
+        headersTimeout: 10_000,
+        bodyTimeout: 10_000,
+      });
+      await response.body.dump();
+      delivery.status = response.statusCode;
+      if (response.statusCode >= 300) this.options.log?.warn({ url: webhook.url, status: response.statusCode }, 'CloudLX simulator: webhook receiver refused a delivery');
+    } catch (error) {
+      delivery.error = (error as { code?: string }).code ?? (error as Error).message;
+      this.options.log?.warn({ url: webhook.url, error: delivery.error }, 'CloudLX simulator: webhook delivery failed');
+    }
+    this.deliveries.push(delivery);
+    return delivery;
   }
 
   get url(): string {
@@ -244,6 +337,7 @@ export class CloudLXSimulator implements RunningSimulator<CloudLXConfig> {
         const id = this.nextWebhookId++;
         const record: CloudLXWebhookRecord = { id, url: body.url as string, active: body.active !== false, created_at: nowStamp() };
         this.webhooks.set(id, record);
+        this.deliverable.add(id);
         return ok(record);
       }),
     );

@@ -2,7 +2,7 @@ import { definePlatform } from '../../core/platform.js';
 import { tagAll } from '../../core/graphql/ids.js';
 import { ExotelClient } from './client.js';
 import { exotelConfigSchema } from './config.js';
-import { createExotelLoaders } from './loaders.js';
+import { createExotelLoaders, type ExotelScope } from './loaders.js';
 import { exotelResolvers } from './resolvers.js';
 import { ExotelSimulator } from './simulator.js';
 import { exotelWatches } from './watch.js';
@@ -28,7 +28,7 @@ export const exotel = definePlatform({
       deps,
     );
   },
-  createScope: (client: ExotelClient) => ({ client, loaders: createExotelLoaders(client) }),
+  createScope: (client: ExotelClient): ExotelScope => ({ client, loaders: createExotelLoaders(client) }),
   ping: async (client) => {
     await client.getCustomer();
   },
@@ -58,4 +58,4 @@ export const exotel = definePlatform({
   },
 });
 
-export type ExotelScope = ReturnType<typeof exotel.createScope>;
+export type { ExotelScope };

@@ -76,6 +76,12 @@ export function createExotelLoaders(client: ExotelClient) {
 
 export type ExotelLoaders = ReturnType<typeof createExotelLoaders>;
 
+/** Per request: the Exotel client and its loaders. */
+export interface ExotelScope {
+  readonly client: ExotelClient;
+  readonly loaders: ExotelLoaders;
+}
+
 /** A user is known by its app and the app's own id of it: `<AppID>/<AppUserId>` (an AppID is a UUID, so it has no slash). */
 export function userKey(appId: string, appUserId: string): string {
   return `${appId}/${appUserId}`;

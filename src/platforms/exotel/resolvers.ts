@@ -1,4 +1,6 @@
 import type { Resolvers } from '../../__generated__/resolvers-types.js';
+import type { PlatformContext } from '../../context.js';
+import type { ExotelScope } from './loaders.js';
 import { connectionFromArray, connectionFromKeysetPage, keysetFromCursor, pageSize } from '../../core/graphql/connection.js';
 import { toGlobalId } from '../../core/graphql/ids.js';
 import { withUserErrors, type UserErrorShape } from '../../core/graphql/mutations.js';
@@ -49,7 +51,9 @@ function userErrorPaths(errors: UserErrorShape[]): UserErrorShape[] {
   });
 }
 
-export const exotelResolvers: Resolvers = {
+type ExotelContext = PlatformContext<'exotel', ExotelScope>;
+
+export const exotelResolvers: Resolvers<ExotelContext> = {
   Query: {
     exotel: () => ({ namespace: 'exotel' }),
   },

@@ -69,11 +69,6 @@ export const ixcConfigSchema = z
       baseUrl: env.IXC_BASE_URL,
       apiClientId: env.IXC_API_CLIENT_ID,
       privateKeyPem,
-      /**
-       * Set only by the embedded simulator: stands in for pasting the public key into
-       * the API client's form in the ACS (seed 001), so the gateway's generated key is trusted.
-       */
-      registerPublicKey: undefined as ((publicKeyPem: string) => Promise<void>) | undefined,
     };
   });
 

@@ -4,7 +4,7 @@ import { createPublicKey } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { IXC_EMBEDDED_KEY_FILE, IxcClient, loadOrCreateEmbeddedKey, type IxcKeySource } from './client.js';
 import { ixcConfigSchema } from './config.js';
-import { createIxcLoaders } from './loaders.js';
+import { createIxcLoaders, type IxcScope } from './loaders.js';
 import { ixcResolvers } from './resolvers.js';
 import { IxcSimulator } from './simulator.js';
 import { ixcWebhooks } from './webhooks.js';
@@ -17,17 +17,18 @@ export const ixc = definePlatform({
   resolvers: ixcResolvers,
   configSchema: ixcConfigSchema,
   isConfigured: (config) => Boolean(config.baseUrl),
-  createClient(config, deps) {
+  createClient(config, deps, simulator?: IxcSimulator) {
     if (!config.baseUrl || !config.apiClientId) {
       throw new Error('IXC ACS needs IXC_BASE_URL, IXC_API_CLIENT_ID and IXC_PRIVATE_KEY_FILE or IXC_PRIVATE_KEY (or none, for the simulator)');
     }
     let key: IxcKeySource;
     if (config.privateKeyPem) key = { kind: 'configured', privateKeyPem: config.privateKeyPem };
-    else if (config.registerPublicKey) key = { kind: 'embedded', dataDir: deps.dataDir, registerPublicKey: config.registerPublicKey };
+    // The embedded simulator trusts the key the gateway generates, as an operator pastes its public half into the ACS (seed 001).
+    else if (simulator) key = { kind: 'embedded', dataDir: deps.dataDir, registerPublicKey: async (pem) => simulator.registerPublicKeySync(pem) };
     else throw new Error('IXC ACS needs IXC_PRIVATE_KEY_FILE or IXC_PRIVATE_KEY: the private key of the API client whose public key IXC ACS holds');
     return new IxcClient({ baseUrl: config.baseUrl, apiClientId: config.apiClientId, key }, deps);
   },
-  createScope: (client: IxcClient) => ({ client, loaders: createIxcLoaders(client) }),
+  createScope: (client: IxcClient): IxcScope => ({ client, loaders: createIxcLoaders(client) }),
   ping: async (client) => {
     await client.getOperation('00000000-0000-0000-0000-000000000000').catch((error: { code?: string }) => {
       // Any answer proves the ACS and the credentials work; "no such operation" is the expected one.
@@ -59,10 +60,16 @@ export const ixc = definePlatform({
       // As an operator would: make a key pair, paste its public half into the ACS's API client.
       const file = join(dataDir, IXC_EMBEDDED_KEY_FILE);
       const privateKeyPem = await loadOrCreateEmbeddedKey(file);
-      await simulator.config.registerPublicKey!(createPublicKey(privateKeyPem).export({ type: 'spki', format: 'pem' }).toString());
-      return { IXC_BASE_URL: simulator.config.baseUrl!, IXC_API_CLIENT_ID: simulator.config.apiClientId!, IXC_PRIVATE_KEY_FILE: resolve(file) };
+      simulator.registerPublicKeySync(createPublicKey(privateKeyPem).export({ type: 'spki', format: 'pem' }).toString());
+      return {
+        IXC_BASE_URL: simulator.config.baseUrl!,
+        IXC_API_CLIENT_ID: simulator.config.apiClientId!,
+        IXC_PRIVATE_KEY_FILE: resolve(file),
+        // What it signs its webhooks with; point an API client's webhook URI at the gateway (ixcUpdateApiClient) to receive them.
+        IXC_WEBHOOK_SECRETS: simulator.signingSecret,
+      };
     },
   },
 });
 
-export type IxcScope = ReturnType<typeof ixc.createScope>;
+export type { IxcScope };

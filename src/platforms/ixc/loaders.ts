@@ -90,6 +90,12 @@ export function createIxcLoaders(client: IxcClient) {
 
 export type IxcLoaders = ReturnType<typeof createIxcLoaders>;
 
+/** Per request: the Ixc client and its loaders. */
+export interface IxcScope {
+  readonly client: IxcClient;
+  readonly loaders: IxcLoaders;
+}
+
 function notFound(what: string, key: string): NotFoundError {
   return new NotFoundError(`IXC ACS has no ${what} with serial number ${key}`, { platform: 'ixc', upstreamStatus: 404 });
 }

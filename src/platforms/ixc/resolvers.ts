@@ -6,6 +6,8 @@ import type {
   IxcWebhookEvent,
   Resolvers,
 } from '../../__generated__/resolvers-types.js';
+import type { PlatformContext } from '../../context.js';
+import type { IxcScope } from './loaders.js';
 import { connectionFromArray } from '../../core/graphql/connection.js';
 import { toGlobalId } from '../../core/graphql/ids.js';
 import { withUserErrors } from '../../core/graphql/mutations.js';
@@ -87,7 +89,9 @@ function apiClientBody(input: {
   };
 }
 
-export const ixcResolvers: Resolvers = {
+type IxcContext = PlatformContext<'ixc', IxcScope>;
+
+export const ixcResolvers: Resolvers<IxcContext> = {
   Query: {
     ixc: () => ({ namespace: 'ixc' }),
   },

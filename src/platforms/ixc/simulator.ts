@@ -149,6 +149,8 @@ export class IxcSimulator implements RunningSimulator<IxcConfig> {
   private readonly timers = new Set<NodeJS.Timeout>();
   /** The timeout of each pending operation, by protocol, so a test can fire it at once (`timeOutOperation`). */
   private readonly operationTimeouts = new Map<string, { timer: NodeJS.Timeout; fire: () => void }>();
+  /** The device's answer to each pending operation, by protocol, so a test can have it answer at once (`completeOperation`). */
+  private readonly operationCompletions = new Map<string, { timer: NodeJS.Timeout; fire: () => void }>();
   private readonly deliveryWaiters: { match: (d: IxcWebhookDelivery) => boolean; resolve: (d: IxcWebhookDelivery) => void }[] = [];
   private readonly insecureAgent = new Agent({ connect: { rejectUnauthorized: false } });
   private readonly secureAgent = new Agent();
@@ -173,7 +175,6 @@ export class IxcSimulator implements RunningSimulator<IxcConfig> {
       baseUrl: this.server.url,
       apiClientId: this.apiClientId,
       privateKeyPem: undefined,
-      registerPublicKey: async (publicKeyPem) => this.registerPublicKeySync(publicKeyPem),
     };
   }
 
@@ -186,8 +187,14 @@ export class IxcSimulator implements RunningSimulator<IxcConfig> {
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     this.operationTimeouts.clear();
+    this.operationCompletions.clear();
     await this.server.close();
     await Promise.all([this.insecureAgent.close(), this.secureAgent.close()]);
+  }
+
+  /** The secret the simulator signs its webhooks with (for `npm run simulate`'s settings). */
+  get signingSecret(): string {
+    return this.webhookSecret;
   }
 
   /** The gateway's API client's webhook goes to `url`, signed with `secret` (Standard Webhooks). */
@@ -222,6 +229,20 @@ export class IxcSimulator implements RunningSimulator<IxcConfig> {
    */
   timeOutOperation(protocol: string): boolean {
     const pending = this.operationTimeouts.get(protocol);
+    if (!pending) return false;
+    this.cancel(pending.timer);
+    pending.fire();
+    return true;
+  }
+
+  /**
+   * Makes an online device answer a pending operation now instead of after
+   * `actionDelayMs`, so a test that must see the operation pending first (a
+   * subscription to it) drives the answer instead of racing a timer. False when
+   * the operation is unknown, no longer pending, or its device is offline.
+   */
+  completeOperation(protocol: string): boolean {
+    const pending = this.operationCompletions.get(protocol);
     if (!pending) return false;
     this.cancel(pending.timer);
     pending.fire();
@@ -633,14 +654,16 @@ export class IxcSimulator implements RunningSimulator<IxcConfig> {
     const timeout = this.schedule(this.operationTimeoutMs, timeOut);
     this.operationTimeouts.set(operation.protocol, { timer: timeout, fire: timeOut });
     if (device.record.online) {
-      this.schedule(this.actionDelayMs, () => {
+      const answer = () => {
+        this.operationCompletions.delete(operation.protocol);
         if (operation.status !== 'pending') return;
         this.cancel(timeout);
         this.operationTimeouts.delete(operation.protocol);
         const outcome = carryOut(device);
         finish(outcome.status, outcome.result);
         this.emit(outcome.event, { protocol: operation.protocol, serialNumber: operation.serialNumber, status: outcome.status, data: outcome.result ?? {} }, client.id);
-      });
+      };
+      this.operationCompletions.set(operation.protocol, { timer: this.schedule(this.actionDelayMs, answer), fire: answer });
     }
     return { status: 202, body: publicOperation(operation) };
   }

@@ -31,7 +31,7 @@ export async function runLoad(gateway: GatewayProcess, query: string, options: {
   const instance = autocannon({
     url: gateway.url,
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json' },
+    headers: { 'content-type': 'application/json', accept: 'application/json', ...gateway.headers },
     body: JSON.stringify({ query }),
     connections: options.connections,
     pipelining: 1,

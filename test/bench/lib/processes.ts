@@ -7,12 +7,13 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { generateApiKey, hashApiKey } from '../../../src/core/security/clients.js';
 import type { SimulatorsReady } from './simulators.js';
 
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
@@ -28,6 +29,8 @@ export interface GatewayProcess {
   /** The GraphQL endpoint. */
   readonly url: string;
   readonly pid: number;
+  /** Headers every request sends (Switchboard's API key). */
+  readonly headers: Record<string, string>;
   /** User + system CPU time the process has used so far, in milliseconds (10 ms resolution). */
   cpuMs(): number;
   /** Resident memory now, in bytes. */
@@ -67,6 +70,17 @@ export async function startSimulators(): Promise<{ ready: SimulatorsReady; stop(
 export async function startSwitchboard(gatewayEnv: Record<string, string>, extraNodeArgs: string[] = []): Promise<GatewayProcess> {
   const port = await freePort();
   const dataDir = await mkdtemp(join(tmpdir(), 'switchboard-bench-gw-'));
+  // Real upstreams (as the simulators are to it here) need a clients file: the bench is one client with read scopes,
+  // limits high enough not to be what is measured, authenticating every request with its API key as production does.
+  const apiKey = generateApiKey();
+  const clientsFile = join(dataDir, 'clients.json');
+  const client = {
+    name: 'bench',
+    scopes: ['cloudlx:read', 'exotel:read', 'ixc:read', 'cloudcix:read'],
+    limits: { requestsPerMinute: 100_000_000, requestsPerDay: 1_000_000_000 },
+    apiKeys: [hashApiKey(apiKey)],
+  };
+  await writeFile(clientsFile, JSON.stringify({ clients: [client] }), { mode: 0o600 });
   const child = spawn(process.execPath, [...extraNodeArgs, '--import', 'tsx', join(REPO, 'src/main.ts'), 'start'], {
     cwd: REPO,
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -80,11 +94,12 @@ export async function startSwitchboard(gatewayEnv: Record<string, string>, extra
       HOST: '127.0.0.1',
       LOG_LEVEL: 'warn',
       DATA_DIR: dataDir,
+      SWITCHBOARD_CLIENTS_FILE: clientsFile,
     },
   });
   const base = `http://127.0.0.1:${port}`;
   await waitFor(`${base}/healthz`, child, 'Switchboard');
-  return gatewayProcess('Switchboard', `${base}/graphql`, child, async () => rm(dataDir, { recursive: true, force: true }));
+  return gatewayProcess('Switchboard', `${base}/graphql`, { 'x-api-key': apiKey }, child, async () => rm(dataDir, { recursive: true, force: true }));
 }
 
 /**
@@ -121,15 +136,16 @@ export async function startPeer(supergraph: string, extraNodeArgs: string[] = []
   );
   const base = `http://127.0.0.1:${port}`;
   await waitFor(`${base}/readiness`, child, 'Hive Gateway');
-  return gatewayProcess('Hive Gateway + Mesh', `${base}/graphql`, child, async () => undefined);
+  return gatewayProcess('Hive Gateway + Mesh', `${base}/graphql`, {}, child, async () => undefined);
 }
 
-function gatewayProcess(name: string, url: string, child: ChildProcess, cleanup: () => Promise<void>): GatewayProcess {
+function gatewayProcess(name: string, url: string, headers: Record<string, string>, child: ChildProcess, cleanup: () => Promise<void>): GatewayProcess {
   const pid = child.pid!;
   return {
     name,
     url,
     pid,
+    headers,
     cpuMs() {
       // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');

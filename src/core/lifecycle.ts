@@ -1,6 +1,32 @@
 import type { Server, ServerResponse } from 'node:http';
 import { getOperationAST, parse } from 'graphql';
 import type { WebSocket, WebSocketServer } from 'ws';
+import { ConfigError } from './env.js';
+
+/**
+ * A listen failure that a setting caused, as the one-line configuration problem
+ * that names the setting and what to do; undefined for failures no setting
+ * explains (out of file descriptors, say), which stay as they are.
+ */
+export function listenProblem(error: unknown, port: number, host: string): ConfigError | undefined {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  switch (code) {
+    case 'EADDRINUSE':
+      return new ConfigError([`PORT: ${port} is already in use on ${host}; stop what listens there, or set PORT to a free port (0 picks one)`]);
+    case 'EACCES':
+      return new ConfigError([`PORT: this user may not listen on port ${port}; set PORT to a port above 1023, or grant the permission to bind it`]);
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EAI_FAIL':
+    case 'EAI_NONAME':
+      return new ConfigError([`HOST: ${JSON.stringify(host)} does not resolve to an address; set HOST to an address of this machine (127.0.0.1, or 0.0.0.0 for every interface)`]);
+    case 'EADDRNOTAVAIL':
+    case 'EINVAL':
+      return new ConfigError([`HOST: ${JSON.stringify(host)} is not an address of this machine; set HOST to one of its addresses (127.0.0.1, or 0.0.0.0 for every interface)`]);
+    default:
+      return undefined;
+  }
+}
 
 /**
  * What lets a gateway stop without cutting its users off: once the listener is
