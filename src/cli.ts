@@ -16,6 +16,7 @@ Commands:
   start      Run the gateway (default). Platforms with no base URL run on embedded simulators.
   simulate   Run only the four platform simulators and print how to point a gateway at them.
   schema     Print the whole GraphQL schema (SDL) and exit.
+  client     Make an API key for a client of the gateway (\`client add <name> --scopes ...\`; \`client help\`).
 `;
 
 async function main(argv: string[]): Promise<void> {
@@ -26,6 +27,20 @@ async function main(argv: string[]): Promise<void> {
   }
   if (command === 'help' || command === '--help' || command === '-h') {
     process.stdout.write(USAGE);
+    return;
+  }
+  if (command === 'client' || command === 'client-key') {
+    const { runClientCommand } = await import('./core/security/client-command.js');
+    process.exitCode = await runClientCommand(argv.slice(1), platforms.map((p) => p.key), {
+      out: (text) => process.stdout.write(text),
+      err: (text) => process.stderr.write(text),
+      readInput: async () => {
+        const chunks: Buffer[] = [];
+        for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+        return Buffer.concat(chunks).toString('utf8');
+      },
+      now: () => Date.now(),
+    });
     return;
   }
   const config = loadConfig();
@@ -88,6 +103,8 @@ async function main(argv: string[]): Promise<void> {
     `  Liveness            ${gateway.url}/healthz`,
     `  Readiness           ${gateway.url}/readyz`,
     `  Metrics             ${gateway.url}/metrics`,
+    `  Webhooks            ${platforms.filter((p) => p.webhooks).map((p) => `${gateway.url}/webhooks/${p.key}`).join('  ')}`,
+    gateway.security.startupLine(),
     `Platforms:`,
     ...platforms.map((p) => {
       const sim = gateway.simulators[p.key];

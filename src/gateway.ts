@@ -12,6 +12,7 @@ import { createGatewayServer, type GatewayServer, type ReadinessReport } from '.
 import type { EventLog } from './core/events/log.js';
 import { startWatchers, watchSources, type WatcherRunner } from './core/events/watchers.js';
 import { createEventsService, openEventLog } from './core/events/service.js';
+import { Security, fairShareFactory } from './core/security/index.js';
 
 export interface Gateway {
   /** Base URL of the gateway (`http://127.0.0.1:4000`). */
@@ -29,6 +30,8 @@ export interface Gateway {
   readonly events: EventLog;
   /** The watchers polling platforms that send no webhooks (none run when WATCH_INTERVAL_MS is 0). */
   readonly watchers: WatcherRunner;
+  /** Who may call and what each caller may ask and spend (src/core/security/). */
+  readonly security: Security;
   close(): Promise<void>;
 }
 
@@ -69,6 +72,9 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
   const platformConfigs = new Map<PlatformModule, unknown>();
   let server: GatewayServer | undefined;
   let ownEventLog: EventLog | undefined;
+  let security: Security | undefined;
+  // Each client's share of every platform throttle, in the platform clients' chains (none in anonymous mode).
+  const fairShare = fairShareFactory(config.security, infra.clock);
   const closeClients = () => Promise.all([...clients].map(([platform, client]) => platform.closeClient(client)));
   try {
     for (const platform of platforms) {
@@ -93,6 +99,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
           log: log.child({ platform: platform.key }),
           dataDir: config.dataDir,
           infra,
+          fairShare,
         }, simulator),
       );
     }
@@ -100,9 +107,28 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
     const events = createEventsService({ log: eventLog, events: config.events, platforms, simulated, infra });
     const schema = buildSchema(platforms, events.resolvers);
     const createContext = createContextFactory({ platforms, clients, simulated, log, now: () => infra.clock.now() });
+    // Wraps the schema's resolvers with the scope checks, so it comes before anything compiles an operation.
+    const secured = (security = new Security({ config: config.security, schema, platforms, infra, redisUrl: config.store.redisUrl, keyPrefix: config.store.redisKeyPrefix }));
+    // Every mutation's audit record is also an event in the log (besides its log line).
+    secured.addAuditSink(async (record) => {
+      await eventLog.append([
+        {
+          id: `switchboard:audit:${record.requestId}:${record.alias ?? record.field}`,
+          platform: 'switchboard',
+          type: 'switchboard.audit.mutation',
+          occurredAt: record.at,
+          receivedAt: new Date(infra.clock.now()).toISOString(),
+          subject: record.field,
+          protocol: null,
+          data: { ...record },
+          raw: record,
+        },
+      ]);
+    });
+    const formatError = createErrorFormatter(log);
     const pipeline = new OperationPipeline(
-      { schema, infra, createContext, executor: config.executor, plugins: options.plugins },
-      createErrorFormatter(log),
+      { schema, infra, createContext, executor: config.executor, plugins: [secured.plugin(), ...(options.plugins ?? [])] },
+      (formatted, error) => secured.formatError(formatError(formatted, error), error),
     );
     const readiness = async (): Promise<ReadinessReport> => {
       const entries = await Promise.all(
@@ -119,7 +145,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
       );
       return { ready: entries.every(([, e]) => e.ok), platforms: Object.fromEntries(entries) };
     };
-    server = await createGatewayServer({ pipeline, infra, maxRequestBytes: config.maxRequestBytes, readiness, extraRoutes: events.routes });
+    server = await createGatewayServer({ pipeline, infra, maxRequestBytes: config.maxRequestBytes, readiness, extraRoutes: events.routes, security: secured });
     const url = await server.listen(config.port, config.host);
     events.registerSimulators(url, simulators);
     const running = server;
@@ -140,11 +166,13 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
       pipeline,
       events: eventLog,
       watchers,
+      security: secured,
       async close() {
         // Polls stop and their leases go first, while the clients they use are still open.
         await watchers.close();
         await running.close();
         await ownEventLog?.close();
+        await secured.close();
         await closeClients();
         await Promise.all(started.map((s) => s.close()));
       },
@@ -153,6 +181,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
     // A port already taken, say: undo everything started so far, so the process can exit.
     await server?.close().catch(() => undefined);
     await ownEventLog?.close().catch(() => undefined);
+    await security?.close().catch(() => undefined);
     await closeClients().catch(() => undefined);
     await Promise.all(started.map((s) => s.close().catch(() => undefined)));
     throw error;

@@ -15,6 +15,7 @@ import { useWebSocketAdapter } from './core/graphql/transports/ws.js';
 import { createSseAdapter, isSseRequest } from './core/graphql/transports/sse.js';
 import { requestHeaders } from './core/graphql/transports/headers.js';
 import { inFlightOf, listenProblem, watchInFlight } from './core/lifecycle.js';
+import { httpHeadersOf, type Security, type SecurityError } from './core/security/index.js';
 
 export interface ReadinessReport {
   ready: boolean;
@@ -29,6 +30,8 @@ export interface GatewayServerOptions {
   readiness: () => Promise<ReadinessReport>;
   /** Extra routes (the webhook receiver): return true when handled. */
   extraRoutes?: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
+  /** Who may call, and which browsers may reach the gateway (src/core/security/). */
+  security?: Security;
 }
 
 export interface GatewayServer {
@@ -55,7 +58,8 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
   const { pipeline, infra } = options;
   const { log, metrics } = infra;
   const registry = metrics.registry;
-  const apollo = await createApolloAdapter(pipeline, infra);
+  const { security } = options;
+  const apollo = await createApolloAdapter(pipeline, infra, { allowBatchedHttpRequests: security?.config.allowBatchedRequests ?? false });
   const serveSse = createSseAdapter(pipeline, { maxRequestBytes: options.maxRequestBytes });
 
   const idePage = ideHtml();
@@ -73,12 +77,42 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
   });
 
   // The same size limit as HTTP bodies (ws would otherwise accept 100 MiB messages).
-  const wss = new WebSocketServer({ server, path: '/graphql', maxPayload: options.maxRequestBytes });
+  const wss = new WebSocketServer({
+    server,
+    path: '/graphql',
+    maxPayload: options.maxRequestBytes,
+    // A browser opens a WebSocket to any origin without asking: the page's Origin and the Host it used are checked first.
+    verifyClient: security
+      ? (info, done) => {
+          const refused = security.browser.checkHost(info.req.headers.host) ?? security.browser.checkOrigin(info.origin || undefined, info.req.headers.host);
+          if (refused) done(false, refused.httpStatus, `${refused.code}: ${refused.message}`);
+          else done(true);
+        }
+      : undefined,
+  });
   const wsCleanup = useWebSocketAdapter(wss, pipeline);
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://gateway');
     const path = url.pathname.replace(/\/+$/, '') || '/';
+    // DNS rebinding: a page on another name that resolves here is refused. Health checks and webhook senders use whatever name they were given.
+    if (security && path !== '/healthz' && !path.startsWith('/webhooks/')) {
+      const refused = security.browser.checkHost(req.headers.host);
+      if (refused) return sendRefusal(res, refused);
+    }
+    if (path === '/graphql' && security) {
+      const origin = req.headers.origin;
+      if (req.method === 'OPTIONS') {
+        const preflight = security.browser.preflight(origin, req.headers.host);
+        res.writeHead(preflight.status, preflight.headers);
+        res.end();
+        return;
+      }
+      // A page from another origin may not use the gateway (SSE and plain HTTP alike), unless listed in ALLOWED_ORIGINS.
+      const refused = security.browser.checkOrigin(origin, req.headers.host);
+      if (refused) return sendRefusal(res, refused);
+      for (const [name, value] of Object.entries(security.browser.corsHeaders(origin))) res.setHeader(name, value);
+    }
     if (path === '/graphql') {
       if (req.method === 'GET' && wantsHtml(req) && !url.searchParams.has('query')) return sendHtml(res, idePage);
       if (isSseRequest(req, url)) return sse(req, res);
@@ -93,9 +127,23 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (path === '/readyz') {
       const report = await options.readiness();
-      return sendJson(res, report.ready ? 200 : 503, report);
+      // Upstream error messages name routes and ids: only an admin (or the embedded default) sees them.
+      const full = !security || security.config.anonymous || security.mayDiagnose(await security.authenticate(requestHeaders(req.headers)).catch(() => undefined));
+      return sendJson(res, report.ready ? 200 : 503, full ? report : redactReadiness(report));
     }
     if (path === '/metrics') {
+      if (security && !security.config.anonymous) {
+        let principal;
+        try {
+          principal = await security.authenticate(requestHeaders(req.headers));
+        } catch (error) {
+          if (!(error instanceof SwitchboardError)) throw error;
+          return sendJson(res, 401, { errors: [{ message: error.message, extensions: toGraphQLErrorExtensions(error) }] }, httpHeadersOf(error));
+        }
+        if (!security.mayDiagnose(principal)) {
+          return sendJson(res, 403, graphqlErrorBody('The metrics need a client with the admin scope (Prometheus: `authorization: { credentials: <API key> }`).', 'FORBIDDEN'));
+        }
+      }
       res.writeHead(200, { 'content-type': registry.contentType });
       res.end(await registry.metrics());
       return;
@@ -112,6 +160,8 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
         return sendJson(res, 413, graphqlErrorBody(`Expected a request body of at most ${options.maxRequestBytes} bytes; got more`, 'PAYLOAD_TOO_LARGE'));
       }
       body = read.text;
+      const tooLong = security && documentTooLong(security, body);
+      if (tooLong) return sendRefusal(res, tooLong);
     }
     return serveSse(req, res, body);
   }
@@ -134,6 +184,9 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
         body = read.text;
       }
     }
+    // The document's length is checked before anything parses it (WebSocket and SSE: in the pipeline).
+    const tooLong = security && (documentTooLong(security, body) ?? (url.searchParams.get('query') !== null ? security.checkSource(url.searchParams.get('query')!) : undefined));
+    if (tooLong) return sendRefusal(res, tooLong);
     const headers = new HeaderMap();
     for (const [key, value] of Object.entries(req.headers)) {
       if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
@@ -143,7 +196,7 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
       request = await pipeline.authenticate({ headers: requestHeaders(req.headers) });
     } catch (error) {
       if (!(error instanceof SwitchboardError)) throw error;
-      return sendJson(res, error.code === 'UNAUTHENTICATED' ? 401 : 403, { errors: [{ message: error.message, extensions: toGraphQLErrorExtensions(error) }] });
+      return sendJson(res, error.code === 'UNAUTHENTICATED' ? 401 : 403, { errors: [{ message: error.message, extensions: toGraphQLErrorExtensions(error) }] }, httpHeadersOf(error));
     }
     const result = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
@@ -165,6 +218,10 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
     async listen(port, host) {
       // Watched from the first connection on, so a shutdown knows what is in flight.
       watchInFlight(server, wss);
+      // ws passes the server's errors on to graphql-ws, which prints them with a stack as internal
+      // errors; a failure to listen is this method's to report, once, so they are held back meanwhile.
+      const forwarders = server.listeners('error') as ((error: Error) => void)[];
+      server.removeAllListeners('error');
       try {
         await new Promise<void>((resolve, reject) => {
           server.once('error', reject);
@@ -176,6 +233,8 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
       } catch (error) {
         // A port taken or a HOST that is not this machine's is a setting to fix, not a crash.
         throw listenProblem(error, port, host) ?? error;
+      } finally {
+        for (const forward of forwarders) server.on('error', forward);
       }
       const address = server.address() as AddressInfo;
       return `http://${host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`;
@@ -185,11 +244,14 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
       // finished (an HTTP answer, a WebSocket's queries and mutations), and an idle gateway is done at once.
       const closed = server.listening ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
       inFlightOf(server)?.drain();
-      server.closeIdleConnections();
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([closed, new Promise<void>((resolve) => (timer = setTimeout(resolve, SHUTDOWN_GRACE_MS)))]);
+      const graceOver = await Promise.race([
+        closed.then(() => false),
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), SHUTDOWN_GRACE_MS))),
+      ]);
       clearTimeout(timer);
       // What the grace period did not see finish (subscription streams over SSE, a client that never closes) is cut.
+      if (graceOver) log.warn({ connections: sockets.size, graceMs: SHUTDOWN_GRACE_MS }, 'shutdown grace period over: cutting the connections still open');
       await wsCleanup.dispose();
       for (const client of wss.clients) client.terminate();
       for (const socket of sockets) socket.destroy();
@@ -208,10 +270,43 @@ function graphqlErrorBody(message: string, code: string) {
   return { errors: [{ message, extensions: { code } }] };
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Readonly<Record<string, string>> = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
   res.end(text);
+}
+
+/** A refusal by the gateway before any GraphQL work (host, origin, document length), as a GraphQL error body. */
+function sendRefusal(res: ServerResponse, error: SecurityError): void {
+  sendJson(res, error.httpStatus, { errors: [{ message: error.message, extensions: { ...error.extensions } }] }, error.httpHeaders);
+}
+
+/** The document of a request body (one operation, or each of a batch) over the length limit, if any. */
+function documentTooLong(security: Security, body: unknown): SecurityError | undefined {
+  let parsed = body;
+  if (typeof body === 'string') {
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      return undefined; // the transport answers a body that is not JSON
+    }
+  }
+  for (const entry of Array.isArray(parsed) ? parsed : [parsed]) {
+    const query = (entry as { query?: unknown } | null)?.query;
+    const refused = typeof query === 'string' ? security.checkSource(query) : undefined;
+    if (refused) return refused;
+  }
+  return undefined;
+}
+
+/** What /readyz shows a caller who is not an admin: each platform's state and error code, no message (messages name routes and ids). */
+function redactReadiness(report: ReadinessReport): ReadinessReport {
+  return {
+    ready: report.ready,
+    platforms: Object.fromEntries(
+      Object.entries(report.platforms).map(([key, entry]) => [key, { ok: entry.ok, simulated: entry.simulated, ...(entry.error ? { error: { code: entry.error.code, message: 'details are shown to clients with the admin scope' } } : {}) }]),
+    ),
+  };
 }
 
 function sendHtml(res: ServerResponse, html: string): void {

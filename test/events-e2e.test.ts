@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, type Client } from 'graphql-ws';
+import { createClient as createSseClient } from 'graphql-sse';
 import WebSocket from 'ws';
 import { startStack, type Stack } from './utils/harness.js';
 
@@ -133,6 +134,24 @@ describe('the embedded default delivers events end to end', () => {
     const updates = subscribe(OPERATION, { protocol });
     expect((await updates.next()).operation).toMatchObject({ protocol, status: 'SUCCESS', done: true, event: null, operation: { status: 'SUCCESS' } });
     expect(await updates.ended()).toBe(true);
+  });
+
+  it('follows the same operation over Server-Sent Events (graphql-sse), for clients that cannot hold a WebSocket', async () => {
+    const serial = onlineDevices()[3]!;
+    const protocol = await reboot(serial);
+    const sse = createSseClient({ url: stack.gateway.graphqlUrl, singleConnection: false, retryAttempts: 0 });
+    const updates = sse.iterate<any>({ query: OPERATION, variables: { protocol } });
+    try {
+      const pending = await updates.next();
+      expect(pending.value.data.operation).toMatchObject({ protocol, status: 'PENDING', done: false, event: null });
+      expect(stack.sim('ixc').completeOperation(protocol)).toBe(true);
+      const finished = await updates.next();
+      expect(finished.value.data.operation).toMatchObject({ status: 'SUCCESS', done: true, event: { __typename: 'IxcDeviceRebootedEvent', protocol, serialNumber: serial } });
+      expect((await updates.next()).done).toBe(true);
+    } finally {
+      await updates.return?.();
+      sse.dispose();
+    }
   });
 
   it('refuses a protocol no platform knows, saying what was expected', async () => {

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { PassThrough } from 'node:stream';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Registry } from 'prom-client';
@@ -8,12 +9,14 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { ManualClock } from '../src/core/clock.js';
 import { ConfigError } from '../src/core/env.js';
+import { createLogger } from '../src/core/observability/log.js';
 import { createMetrics, type Metrics } from '../src/core/observability/metrics.js';
 import { MemoryStore } from '../src/core/store/memory.js';
 import type { Store } from '../src/core/store/types.js';
 import { UpstreamHttp, type UpstreamHttpOptions } from '../src/core/upstream/http.js';
 import { runInOperation, type OperationScope, type UpstreamCallRecord } from '../src/core/upstream/operation.js';
 import { backoffDelay, retryAfterMs } from '../src/core/upstream/retry.js';
+import { RequestThrottle } from '../src/core/upstream/throttle.js';
 import { startStack } from './utils/harness.js';
 
 /** What the test upstream saw and sent, per request, in arrival order. */
@@ -448,15 +451,18 @@ describe('the throttle, shared through the store', () => {
     const b = client(server.url, { clock, store: shared ? store : new MemoryStore(() => clock.now()), throttle });
     const calls = [a, a, a, b, b, b].map((g) => g.http.request({ method: 'GET', path: '/n', throttle: 'uid:7' }));
     const queued = () => a.http.throttles!.for('uid:7').queued + b.http.throttles!.for('uid:7').queued;
-    return { server, clock, calls, queued };
+    return { server, clock, calls, queued, a, b };
   }
 
   it('two gateways on one store keep one budget between them: 2 per second in all, not 2 each', async () => {
-    const { server, clock, calls, queued } = await throttled(true);
+    const { server, clock, calls, queued, a, b } = await throttled(true);
     await server.arrived(2);
     await clock.advance(0);
     expect(server.seen).toHaveLength(2);
     expect(queued()).toBe(4);
+    // Each gateway shows its own waiting calls in its metrics.
+    const gauge = async (g: ClientParts) => (await g.metrics.upstreamThrottleQueued.get()).values.find((v) => v.labels.platform === 'testp')?.value ?? 0;
+    expect((await gauge(a)) + (await gauge(b))).toBe(4);
     await clock.advance(999);
     expect(server.seen).toHaveLength(2);
     await clock.advance(1);
@@ -467,6 +473,10 @@ describe('the throttle, shared through the store', () => {
     await clock.advance(1_000);
     await Promise.all(calls);
     expect(server.seen).toHaveLength(6);
+    expect((await gauge(a)) + (await gauge(b))).toBe(0);
+    // Six waits observed in all: two of none, two of a second, two of two seconds.
+    const waits = async (g: ClientParts) => (await g.metrics.upstreamThrottleWait.get()).values.find((v) => v.metricName?.endsWith('_sum'))?.value ?? 0;
+    expect((await waits(a)) + (await waits(b))).toBe(6);
   });
 
   it('(the control) with a store each, each gateway spends the whole budget', async () => {
@@ -477,6 +487,38 @@ describe('the throttle, shared through the store', () => {
     expect(queued()).toBe(2);
     await clock.advance(1_000);
     await Promise.all(calls);
+  });
+
+  it('serves one queue first come, first served, one per window', async () => {
+    const clock = new ManualClock(Date.UTC(2026, 11, 2, 12, 0, 0));
+    const throttle = new RequestThrottle({ limit: 1, windowMs: 1_000 }, { platform: 'testp', key: 'uid:1', clock, store: new MemoryStore(() => clock.now()) });
+    const started: string[] = [];
+    const runs = ['a', 'b', 'c', 'd'].map((name) => throttle.run(async () => void started.push(name)));
+    await clock.advance(0);
+    expect(started).toEqual(['a']);
+    for (const expected of [['a', 'b'], ['a', 'b', 'c'], ['a', 'b', 'c', 'd']]) {
+      await clock.advance(1_000);
+      expect(started).toEqual(expected);
+    }
+    await Promise.all(runs);
+  });
+
+  it('keeps to the limit on its own count when the store cannot be reached, and says so in the log', async () => {
+    const clock = new ManualClock(Date.UTC(2026, 11, 2, 12, 0, 0));
+    const broken = new MemoryStore(() => clock.now());
+    broken.takeSlot = () => Promise.reject(new Error('store down'));
+    let logged = '';
+    const logs = new PassThrough().on('data', (chunk: Buffer) => (logged += chunk.toString()));
+    const throttle = new RequestThrottle({ limit: 2, windowMs: 1_000 }, { platform: 'testp', key: 'uid:1', clock, store: broken, log: createLogger('warn', logs) });
+    let done = 0;
+    const runs = Array.from({ length: 3 }, () => throttle.run(async () => void done++));
+    await clock.advance(0);
+    expect(done).toBe(2);
+    await clock.advance(1_000);
+    expect(done).toBe(3);
+    await Promise.all(runs);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(logged).toContain('could not be read from the store');
   });
 
   it('fails a call whose deadline passes while it waits for a turn with RATE_LIMITED', async () => {

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import type { UpstreamSettings } from './upstream/http.js';
+import type { UpstreamCallHook, UpstreamSettings } from './upstream/http.js';
 import type { PlatformWebhooks } from './events/types.js';
 import type { PlatformWatches } from './events/watchers.js';
 import type { Infra } from './infra.js';
@@ -82,6 +82,8 @@ export interface ClientDeps extends UpstreamSettings {
   fairShare?: FairShareFactory;
   /** The gateway's shared infrastructure: store, secrets, clock, metrics. */
   infra: Infra;
+  /** Observers of every upstream call attempt beyond metrics and the log (traces, explain); clients pass them to `UpstreamHttp`. */
+  callHooks?: readonly UpstreamCallHook[];
 }
 
 export interface RequestInfo {

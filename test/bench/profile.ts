@@ -6,6 +6,7 @@
  * time by package.
  *
  * Run: npx tsx test/bench/profile.ts [scenario key, default nested] [--peer] [--seconds 10]
+ * (PROFILE_NODE_ARGS adds flags to the gateway's node.)
  * The .cpuprofile is kept (path printed) for Chrome DevTools or speedscope.
  */
 import { mkdtemp, readdir, readFile } from 'node:fs/promises';
@@ -36,7 +37,8 @@ if (!scenario) throw new Error(`Expected a scenario key (${SCENARIOS.map((s) => 
 if (usePeer && !peerInstalled()) throw new Error('The peer is not installed: npm run bench:peers');
 
 const dir = await mkdtemp(join(tmpdir(), 'switchboard-profile-'));
-const profileArgs = ['--cpu-prof', `--cpu-prof-dir=${dir}`];
+// PROFILE_NODE_ARGS: more flags for the gateway's node (`--max-semi-space-size=64`, say), to see what one changes.
+const profileArgs = ['--cpu-prof', `--cpu-prof-dir=${dir}`, ...(process.env.PROFILE_NODE_ARGS?.split(' ').filter(Boolean) ?? [])];
 const sims = await startSimulators();
 let cleanup = async () => undefined as unknown;
 let gateway: GatewayProcess;
@@ -61,17 +63,25 @@ try {
 
 const file = (await readdir(dir)).find((f) => f.endsWith('.cpuprofile'));
 if (!file) throw new Error(`No profile was written to ${dir}`);
-summarize(JSON.parse(await readFile(join(dir, file), 'utf8')) as CpuProfile);
-console.log(`\nProfile: ${join(dir, file)} (warm-up included)`);
+summarize(JSON.parse(await readFile(join(dir, file), 'utf8')) as CpuProfile, seconds);
+console.log(`\nProfile: ${join(dir, file)} (the whole run; the summary above is its last ${seconds} s, the measured load)`);
 
 async function fetchAll(roots: string[], ms: number): Promise<void> {
   await Promise.all(roots.map((root) => fetch(`${root}/__simulator/latency`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ms }) })));
 }
 
-function summarize(profile: CpuProfile): void {
+/** Self time per function and per package over the last `seconds` of the profile: the measured load, not the start-up or the warm-up. */
+function summarize(profile: CpuProfile, seconds: number): void {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const self = new Map<number, number>();
-  profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  const end = profile.timeDeltas.reduce((sum, d) => sum + d, 0);
+  const from = end - seconds * 1e6;
+  let at = 0;
+  profile.samples.forEach((id, i) => {
+    const delta = profile.timeDeltas[i] ?? 0;
+    at += delta;
+    if (at >= from) self.set(id, (self.get(id) ?? 0) + delta);
+  });
   let total = 0;
   let idle = 0;
   const byFunction = new Map<string, number>();

@@ -132,7 +132,10 @@ export class RedisEventLog implements EventLog {
       const where = safeHost(options.url);
       throw new Error(`could not connect to Redis at ${where} for the event log (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
     }
-    return new RedisEventLog(redis, options);
+    const log = new RedisEventLog(redis, options);
+    // Live from the start, so a follower registers at once (its "from now" is the moment it was asked for).
+    await log.startLoop();
+    return log;
   }
 
   async append(events: readonly NewEvent[], options: { dedupeKey?: string } = {}): Promise<AppendResult> {
@@ -233,7 +236,7 @@ export class RedisEventLog implements EventLog {
     return this.lastDispatched;
   }
 
-  private startLoop(): Promise<void> {
+  startLoop(): Promise<void> {
     this.loopReady ??= (async () => {
       const head = await this.head();
       this.lastDispatched = head === '0' ? '0-0' : head;
@@ -313,7 +316,7 @@ export class RedisEventLog implements EventLog {
 
 /** A follower of the Redis log: a replay read page by page, then its bounded queue of live entries. */
 class RedisFollower extends FollowIterator {
-  private started: Promise<void> | undefined;
+  private readonly started: Promise<void>;
   /** Replay position and end; undefined once the replay is done (or when there is none). */
   private replayAfter: string | undefined;
   private replayUntil = '0-0';
@@ -331,14 +334,21 @@ class RedisFollower extends FollowIterator {
   ) {
     super(signal);
     this.replayAfter = after;
+    // Its position: nothing at or before it is yielded, from the replay or the live queue.
+    if (after !== undefined && after !== '0-0') this.lastCursor = after;
+    // Registered now, not at the first read: live events from this moment on are queued for it.
+    // Without a cursor, what the log held when it was asked for is not "live": the head read now skips it.
+    this.started = Promise.all([this.log.register(this), after === undefined ? this.log.head() : undefined]).then(([until, head]) => {
+      this.replayUntil = until;
+      if (this.replayAfter !== undefined && compareIds(this.replayAfter, until) >= 0) this.replayAfter = undefined;
+      if (head !== undefined && head !== '0') this.lastCursor = head;
+      if (this.done) this.unregister();
+    });
+    // A failure shows at the first read, not as an unhandled rejection.
+    this.started.catch(() => undefined);
   }
 
   protected async take(): Promise<StoredEvent | undefined> {
-    this.started ??= this.log.register(this).then((until) => {
-      this.replayUntil = until;
-      if (this.replayAfter !== undefined && compareIds(this.replayAfter, until) >= 0) this.replayAfter = undefined;
-      if (this.done) this.unregister();
-    });
     await this.started;
     for (;;) {
       const fromReplay = this.replayPage.shift();

@@ -49,8 +49,11 @@ export function createEventResolvers(options: EventResolverOptions): Resolvers[]
   for (const platform of platforms) for (const [type, typename] of Object.entries(platform.webhooks?.eventTypes ?? {})) typeOfEvent.set(type, typename);
 
   const platformEnum = (key: string): Platform => (byKey.get(key)?.enumValue ?? key.toUpperCase()) as Platform;
-  const platformKeys = (values: readonly string[] | null | undefined): string[] | undefined =>
-    values?.length ? values.map((value) => byEnum.get(value)?.key ?? value.toLowerCase()) : undefined;
+  // Without a filter, the platforms this gateway serves: the log may also hold events of other
+  // sources (the gateway's own audit records) that the \`Platform\` enum cannot name.
+  const served = platforms.map((p) => p.key);
+  const platformKeys = (values: readonly string[] | null | undefined): string[] =>
+    values?.length ? values.map((value) => byEnum.get(value)?.key ?? value.toLowerCase()) : served;
   const scopeOf = (ctx: GraphQLContext, key: string): unknown => (ctx.platforms as unknown as Record<string, unknown>)[key];
 
   function connection<T extends { cursor: string }>(items: T[], limit: number, after: string | null | undefined): Connection<T> {

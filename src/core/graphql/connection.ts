@@ -56,18 +56,36 @@ export function connectionFromArray<T>(items: readonly T[], args: ConnectionArgs
 
 /** A connection over one page an upstream returned, starting at absolute `offset`. */
 export function connectionFromSlice<T>(slice: readonly T[], offset: number, hasNextPage: boolean, totalCount: number | null): Connection<T> {
-  const edges = slice.map((node, i) => ({ cursor: offsetCursor(offset + i), node }));
-  return {
-    edges,
-    nodes: slice as T[],
-    pageInfo: {
+  return new OffsetConnection(slice as T[], offset, hasNextPage, totalCount);
+}
+
+/**
+ * Edges and their cursors are made when a query reads `edges`, not before: most
+ * queries read `nodes`, and a page of 200 would otherwise cost 200 objects and
+ * 200 encoded cursors per request for nothing.
+ */
+class OffsetConnection<T> implements Connection<T> {
+  readonly pageInfo: PageInfo;
+  private built: Edge<T>[] | undefined;
+
+  constructor(
+    readonly nodes: T[],
+    private readonly offset: number,
+    hasNextPage: boolean,
+    readonly totalCount: number | null,
+  ) {
+    const last = nodes.length - 1;
+    this.pageInfo = {
       hasNextPage,
       hasPreviousPage: offset > 0,
-      startCursor: edges[0]?.cursor ?? null,
-      endCursor: edges[edges.length - 1]?.cursor ?? null,
-    },
-    totalCount,
-  };
+      startCursor: last >= 0 ? offsetCursor(offset) : null,
+      endCursor: last >= 0 ? offsetCursor(offset + last) : null,
+    };
+  }
+
+  get edges(): Edge<T>[] {
+    return (this.built ??= this.nodes.map((node, i) => ({ cursor: offsetCursor(this.offset + i), node })));
+  }
 }
 
 /**

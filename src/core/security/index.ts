@@ -15,6 +15,7 @@ import { checkDocumentLength, costModelOf, limitRules, operationCost, parseOptio
 import { ClientRateLimiter } from './ratelimit.js';
 import { applyScopeChecks, checkOperationScopes, hasScope, type Principal, type ScopeTable } from './scopes.js';
 import { checkVariables, stripSuggestions } from './variables.js';
+import { publicUpstreamMessage, switchboardErrorIn } from './upstream-text.js';
 
 export type { Principal } from './scopes.js';
 export type { SecurityConfig } from './config.js';
@@ -72,6 +73,7 @@ export class Security {
   private readonly infra: Infra;
   private readonly planned = new WeakMap<object, PlannedMutation[]>();
   private readonly redis?: Redis;
+  private readonly titles: ReadonlyMap<string, string>;
 
   constructor(options: SecurityOptions) {
     const { config, schema, infra } = options;
@@ -79,6 +81,7 @@ export class Security {
     this.schema = schema;
     this.infra = infra;
     const platformKeys = options.platforms.map((p) => p.key);
+    this.titles = new Map(options.platforms.map((p) => [p.key, p.title]));
     this.authenticator = new Authenticator({ clients: config.clients, anonymous: config.anonymous, platformKeys, clock: infra.clock });
     this.browser = new BrowserPolicy({ allowedHosts: config.allowedHosts, allowedOrigins: config.allowedOrigins });
     this.audit = new AuditTrail(schema, infra.log);
@@ -212,7 +215,11 @@ export class Security {
     let out = formatted;
     const refusal = securityErrorIn(error);
     if (refusal) out = { message: refusal.message, ...(out.locations ? { locations: out.locations } : {}), ...(out.path ? { path: out.path } : {}), extensions: { ...refusal.extensions } };
-    else if (/Document contains more than \d+ tokens/.test(out.message)) {
+    else if (this.upstreamMessage(error)) {
+      // The platform's own words stay in the log; the client gets ours, with the code and the platform's request id.
+      const { fieldErrors: _fieldErrors, ...extensions } = (out.extensions ?? {}) as Record<string, unknown>;
+      out = { ...out, message: this.upstreamMessage(error)!, extensions };
+    } else if (/Document contains more than \d+ tokens/.test(out.message)) {
       const tokens = this.tokenLimitError(new GraphQLError(out.message))!;
       out = { message: tokens.message, extensions: { ...tokens.extensions } };
     }
@@ -222,6 +229,12 @@ export class Security {
       out = { ...out, message: `${out.message} (the budget is ${budget} calls per operation: UPSTREAM_CALLS_PER_OPERATION)`, extensions: { ...out.extensions, budget } };
     }
     return out;
+  }
+
+  /** The gateway's own message for an error that carries a platform's answer (see upstream-text.ts); undefined otherwise. */
+  upstreamMessage(error: unknown): string | undefined {
+    const original = switchboardErrorIn(error);
+    return original ? publicUpstreamMessage(original, (key) => (key && this.titles.get(key)) || key || 'The platform') : undefined;
   }
 
   /** The hooks the operation pipeline calls, for every transport. */
@@ -246,7 +259,6 @@ export class Security {
   mayDiagnose(principal: Principal | undefined): boolean {
     return !!principal && hasScope(principal, 'admin');
   }
-}
 }
 
 /** The gateway's own refusal inside an error Apollo or graphql-js wrapped around it. */

@@ -97,6 +97,8 @@ const defaultPartialErrorsOf = (context: unknown) => (context as { partialErrors
 
 /** What each root field of an operation needs: computed once at start, used to refuse mutations before any of them runs. */
 export interface ScopeTable {
+  /** Root Query fields that cannot be null (`events`, `deadLetters`) → scopes needed: refused before the query runs, since an error on them would null the whole answer. */
+  readonly query: ReadonlyMap<string, readonly string[]>;
   /** Mutation field → scopes needed (all of them). */
   readonly mutation: ReadonlyMap<string, readonly string[]>;
   /** Subscription field → scopes needed. */
@@ -152,6 +154,7 @@ export function applyScopeChecks(schema: GraphQLSchema, options: ScopeCheckOptio
     }
   };
 
+  const queryScopes = new Map<string, readonly string[]>();
   const query = schema.getQueryType();
   if (query) {
     for (const field of Object.values(query.getFields())) {
@@ -173,7 +176,9 @@ export function applyScopeChecks(schema: GraphQLSchema, options: ScopeCheckOptio
         continue;
       }
       const scope = field.name in rootScopes ? rootScopes[field.name] : 'admin';
-      if (scope) guard(field, scope, undefined, `The field ${field.name}`);
+      if (!scope) continue;
+      guard(field, scope, undefined, `The field ${field.name}`);
+      if (isNonNullType(field.type)) queryScopes.set(field.name, [scope]);
     }
   }
 
@@ -279,7 +284,7 @@ export function applyScopeChecks(schema: GraphQLSchema, options: ScopeCheckOptio
       guard(field, 'events:subscribe', undefined, `The subscription ${field.name}`);
     }
   }
-  return { mutation, subscription };
+  return { query: queryScopes, mutation, subscription };
 }
 
 const defaultResolve: GraphQLFieldResolver<unknown, unknown> = (source, _args, _context, info) =>
@@ -306,8 +311,8 @@ export function checkOperationScopes(
       ),
     );
   }
-  if (!operation || operation.operation === 'query') return errors;
-  const needs = operation.operation === 'mutation' ? table.mutation : table.subscription;
+  if (!operation) return errors;
+  const needs = operation.operation === 'query' ? table.query : operation.operation === 'mutation' ? table.mutation : table.subscription;
   const missing = new Map<string, string[]>();
   for (const name of rootFieldNames(document, operation)) {
     for (const scope of needs.get(name) ?? []) {
@@ -316,7 +321,7 @@ export function checkOperationScopes(
   }
   for (const [name, scopes] of missing) {
     errors.push(
-      new SecurityError('FORBIDDEN', `The ${operation.operation} ${name} needs the scope${scopes.length > 1 ? 's' : ''} ${scopes.join(' and ')}; ${describeCaller(principal)} lacks ${scopes.length > 1 ? 'them' : 'it'}. Nothing in this operation ran.`, {
+      new SecurityError('FORBIDDEN', `The ${operation.operation === 'query' ? 'field' : operation.operation} ${name} needs the scope${scopes.length > 1 ? 's' : ''} ${scopes.join(' and ')}; ${describeCaller(principal)} lacks ${scopes.length > 1 ? 'them' : 'it'}. Nothing in this operation ran.`, {
         status: 403,
         extensions: { field: name, requiredScopes: needs.get(name) },
       }),

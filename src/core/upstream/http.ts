@@ -229,6 +229,8 @@ export class UpstreamHttp {
    */
   private async transport(call: UpstreamCall): Promise<UpstreamResponse> {
     const { signal } = call;
+    // A call that waited (throttle, backoff) across close() must not open a new pool.
+    if (this.closed) throw new UpstreamUnavailableError('The gateway is shutting down', { platform: this.options.platform });
     let res: Dispatcher.ResponseData;
     try {
       res = await this.pool(call.url.origin).request({

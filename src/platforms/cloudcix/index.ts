@@ -12,6 +12,15 @@ const MEMBERS = cloudcixModel.byKey.get('Membership.member')!;
 const APPS = cloudcixModel.byKey.get('AppManager.app')!;
 const COUNTRIES = cloudcixModel.byKey.get('Membership.country')!;
 
+/**
+ * The services whose writes mint credentials or hand out access: API keys,
+ * public keys and tokens, users (logins and their administrator flag), members
+ * (which hold an api_key and a secret), and which members may use an app.
+ * Their mutations need `admin` on top of `cloudcix:write`.
+ */
+const ADMIN_SERVICES = ['Membership.api_key', 'Membership.public_key', 'Membership.token', 'Membership.user', 'Membership.member', 'AppManager.app_member'];
+const adminMutations = ADMIN_SERVICES.flatMap((key) => cloudcixModel.byKey.get(key)?.mutations.map((m) => m.field) ?? []);
+
 /** `node(id)` for every service's type: the key holds the parent ids and the record's id (see globalKeyOf). */
 const nodes = Object.fromEntries(
   cloudcixModel.services.map((model) => [
@@ -50,6 +59,7 @@ export const cloudcix = definePlatform({
   },
   closeClient: (client) => client.close(),
   nodes,
+  adminMutations,
   unified: {
     customers: async (scope) => (await scope.loaders.all(MEMBERS)).map((m) => tagType(m, MEMBERS.typeName)),
     apps: async (scope) => (await scope.loaders.all(APPS)).map((a) => tagType(a, APPS.typeName)),

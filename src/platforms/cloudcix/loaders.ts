@@ -47,7 +47,7 @@ export interface CloudCIXConnectionResult {
  * One set per request. Reads of one service batch into a single
  * `search[id__in]=[…]` list request per 100 ids (CloudCIX's page limit), so a page
  * of 100 addresses with their countries and currencies costs three requests; a
- * lone id is a plain read. Every record a list returns primes the reads.
+ * lone id is a plain read. Every record a list returns answers later reads of it.
  *
  * CloudCIX skips a filter it cannot apply and says so in `_metadata.warnings`
  * instead of refusing; a skipped `id__in` would answer with the unfiltered first
@@ -68,10 +68,47 @@ export function createCloudCIXLoaders(api: CloudCIXApi) {
     return reader;
   }
 
+  /**
+   * The records lists of this request returned, by service: they answer reads of the
+   * same records with no further call. Kept as the pages came and indexed only when
+   * a read comes, instead of priming the readers with every record of every page
+   * (a page of 100 addresses is read by id far less often than it is listed).
+   */
+  const listed = new Map<string, { pages: { parents: readonly string[]; records: readonly CloudCIXRecord[] }[]; index?: Map<string, CloudCIXRecord> }>();
+
+  function rememberListed(model: ServiceModel, parents: readonly string[], records: readonly CloudCIXRecord[]): void {
+    let entry = listed.get(model.key);
+    if (!entry) listed.set(model.key, (entry = { pages: [] }));
+    entry.pages.push({ parents, records });
+    entry.index = undefined;
+  }
+
+  function listedRecord(model: ServiceModel, key: string): CloudCIXRecord | undefined {
+    const entry = listed.get(model.key);
+    if (!entry) return undefined;
+    if (!entry.index) {
+      entry.index = new Map();
+      for (const { parents, records } of entry.pages) {
+        for (const record of records) {
+          if (record.id === undefined || record.id === null) continue;
+          const recordKeyOf = recordKey(parents, String(record.id));
+          // The first answer stands, as a primed loader keeps its first value.
+          if (!entry.index.has(recordKeyOf)) entry.index.set(recordKeyOf, record);
+        }
+      }
+    }
+    return entry.index.get(key);
+  }
+
   async function readBatch(model: ServiceModel, keys: readonly string[]): Promise<(CloudCIXRecord | Error)[]> {
     const found = new Map<string, CloudCIXRecord | Error>();
     const byParents = new Map<string, { parents: string[]; ids: string[] }>();
     for (const key of keys) {
+      const fromList = listedRecord(model, key);
+      if (fromList) {
+        found.set(key, fromList);
+        continue;
+      }
       const { parents, id } = splitRecordKey(key);
       const group = parents.join('/');
       const entry = byParents.get(group) ?? { parents, ids: [] };
@@ -160,8 +197,7 @@ export function createCloudCIXLoaders(api: CloudCIXApi) {
         for (const record of page.records) records.push(withParents(record, parents));
         for (const warning of page.warnings) if (!warnings.some((w) => JSON.stringify(w) === JSON.stringify(warning))) warnings.push(warning);
       }
-      const reader = readerOf(model);
-      for (const record of records) if (record.id !== undefined && record.id !== null) reader.prime(recordKey(parents, String(record.id)), record);
+      rememberListed(model, parents, records);
       const skip = offset - firstPage * limit;
       const slice = records.slice(skip, skip + size);
       const total = pages[0]!.totalRecords;

@@ -26,6 +26,15 @@ export const cloudlx = definePlatform({
     await client.listRealms();
   },
   closeClient: (client) => client.close(),
+  // API clients and webhooks: credentials that outlive the gateway, and where CloudLX sends its events.
+  adminMutations: [
+    'cloudlxCreateApiClient',
+    'cloudlxUpdateApiClient',
+    'cloudlxDeleteApiClient',
+    'cloudlxCreateWebhook',
+    'cloudlxUpdateWebhook',
+    'cloudlxDeleteWebhook',
+  ],
   nodes: {
     CloudLXCustomer: (scope, key) => scope.loaders.customerById.load(key),
     CloudLXApiClient: (scope, key) => scope.client.getApiClient(key),

@@ -11,21 +11,28 @@ import type { CloudLXCustomerRecord, CloudLXRealmRecord, CloudLXSubRealmRecord }
  * per request and joined in memory.
  */
 export function createCloudLXLoaders(client: CloudLXClient) {
-  const allCustomers = once(async () => {
-    const list = await client.listCustomers();
-    for (const customer of list) customerById.prime(String(customer.id), customer);
-    return list;
+  let listAsked = false;
+  const allCustomers = once(() => {
+    listAsked = true;
+    return client.listCustomers();
   });
+  // Once the list is asked for, it answers reads by id too. Indexed only when a read by id
+  // comes, rather than priming the loader with every customer: most requests that list never read one.
+  const listedById = once(async () => new Map((await allCustomers()).map((c) => [String(c.id), c])));
 
-  const customerById: DataLoader<string, CloudLXCustomerRecord> = new DataLoader<string, CloudLXCustomerRecord>(async (ids) => {
-    if (ids.length === 1) {
-      try {
-        return [await client.getCustomer(ids[0]!)];
-      } catch (error) {
-        return [error as Error];
-      }
+  const readOne = async (id: string): Promise<CloudLXCustomerRecord | Error> => {
+    try {
+      return await client.getCustomer(id);
+    } catch (error) {
+      return error as Error;
     }
-    const byId = new Map((await allCustomers()).map((c) => [String(c.id), c]));
+  };
+
+  const customerById = new DataLoader<string, CloudLXCustomerRecord>(async (ids) => {
+    if (ids.length === 1 && !listAsked) return [await readOne(ids[0]!)];
+    const byId = await listedById();
+    // A lone id the list lacks (created since it was read, say) is still read on its own.
+    if (ids.length === 1 && !byId.has(ids[0]!)) return [await readOne(ids[0]!)];
     return ids.map((id) => byId.get(id) ?? notFound('customer', id));
   });
 

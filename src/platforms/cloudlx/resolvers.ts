@@ -45,9 +45,8 @@ export const cloudlxResolvers: Resolvers<CloudLXContext> = {
     id: (c) => toGlobalId('CloudLXCustomer', c.id),
     platformId: (c) => c.id,
     platform: () => 'CLOUDLX',
-    // A customer carries each realm's name and description (seed 002): they answer as they are,
-    // and only a field they lack (the realm's id, its sub-realms) looks the realm up (CloudLXRealm below).
-    realms: (c) => c.realms ?? [],
+    // `realms` needs no resolver: a customer carries each realm's name and description (seed 002), which
+    // answer as they are; only a field they lack (the realm's id, its sub-realms) looks the realm up (CloudLXRealm below).
     subRealms: (c) => c.sub_realms ?? [],
   },
 

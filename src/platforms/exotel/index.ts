@@ -33,6 +33,8 @@ export const exotel = definePlatform({
     await client.getCustomer();
   },
   closeClient: (client) => client.close(),
+  // A new customer comes with its CustomerSecret: a credential that outlives the gateway.
+  adminMutations: ['exotelCreateCustomer'],
   nodes: {
     // A customer is readable only with its own secret; one Switchboard does not hold is, to it, not there.
     ExotelCustomer: async (scope, key) => ((await scope.client.hasCustomerCredential(key)) ? scope.loaders.customerById.load(key) : null),

@@ -71,6 +71,8 @@ export interface IxcCredentials {
   baseUrl: string;
   apiClientId: string;
   key: IxcKeySource;
+  /** The API client's requests per minute on the ACS: kept by the chain's throttle, shared fairly between the gateway's clients. */
+  requestsPerMinute?: number;
 }
 
 export type IxcDeviceSearchColumn = 'serialNumber' | 'connection.pppoeLogin';
@@ -97,6 +99,7 @@ export class IxcClient {
       ...deps,
       defaultHeaders: { accept: 'application/json' },
       title: 'IXC ACS',
+      throttle: config.requestsPerMinute ? { limit: config.requestsPerMinute, windowMs: 60_000 } : undefined,
     });
     // Shared by every gateway on the store: one IXC ACS token per API client, not one per process.
     this.tokens = new TokenManager({ platform: 'ixc', fetchToken: () => this.fetchToken(), infra: deps.infra, identity: [config.baseUrl, config.apiClientId] });

@@ -3,6 +3,21 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { envString, envUrl } from '../../core/env.js';
 
+/** A whole number in range, or undefined when unset. */
+const envOptionalInt = (min: number, max: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return undefined;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min || n > max) {
+        ctx.addIssue({ code: 'custom', message: `expected a whole number from ${min} to ${max}` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
 /**
  * IXC ACS settings. Leave IXC_BASE_URL unset to run on the embedded simulator
  * (the gateway then keeps a generated key pair in `<DATA_DIR>/ixc-embedded-key.pem`).
@@ -34,6 +49,11 @@ export const ixcConfigSchema = z
     IXC_API_CLIENT_ID: envString().optional(),
     IXC_PRIVATE_KEY_FILE: envString().optional(),
     IXC_PRIVATE_KEY: envString().optional(),
+    /**
+     * The "requests per minute" of the gateway's API client on the ACS (seed 001). Set, the gateway keeps
+     * under it, shared fairly between its clients, instead of meeting IXC's 429. Unset: no throttle.
+     */
+    IXC_REQUESTS_PER_MINUTE: envOptionalInt(1, 1_000_000),
   })
   .transform((env, ctx) => {
     let privateKeyPem: string | undefined;
@@ -69,6 +89,7 @@ export const ixcConfigSchema = z
       baseUrl: env.IXC_BASE_URL,
       apiClientId: env.IXC_API_CLIENT_ID,
       privateKeyPem,
+      ...(env.IXC_REQUESTS_PER_MINUTE === undefined ? {} : { requestsPerMinute: env.IXC_REQUESTS_PER_MINUTE }),
     };
   });
 

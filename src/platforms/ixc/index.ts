@@ -26,7 +26,7 @@ export const ixc = definePlatform({
     // The embedded simulator trusts the key the gateway generates, as an operator pastes its public half into the ACS (seed 001).
     else if (simulator) key = { kind: 'embedded', dataDir: deps.dataDir, registerPublicKey: async (pem) => simulator.registerPublicKeySync(pem) };
     else throw new Error('IXC ACS needs IXC_PRIVATE_KEY_FILE or IXC_PRIVATE_KEY: the private key of the API client whose public key IXC ACS holds');
-    return new IxcClient({ baseUrl: config.baseUrl, apiClientId: config.apiClientId, key }, deps);
+    return new IxcClient({ baseUrl: config.baseUrl, apiClientId: config.apiClientId, key, requestsPerMinute: config.requestsPerMinute }, deps);
   },
   createScope: (client: IxcClient): IxcScope => ({ client, loaders: createIxcLoaders(client) }),
   ping: async (client) => {
@@ -36,6 +36,8 @@ export const ixc = definePlatform({
     });
   },
   closeClient: (client) => client.close(),
+  // API clients carry the keys, permissions, blocked flag and webhook URI of everything that calls the ACS (the gateway's own included).
+  adminMutations: ['ixcCreateApiClient', 'ixcUpdateApiClient', 'ixcDeleteApiClient'],
   nodes: {
     IxcDevice: (scope, key) => scope.loaders.deviceBySerial.load(key),
     IxcApiClient: (scope, key) => scope.loaders.apiClientById.load(key),

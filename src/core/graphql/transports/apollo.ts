@@ -1,10 +1,11 @@
-import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloServer, HeaderMap, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import type { GatewayExecutor, GatewayInterface } from '@apollo/server-gateway-interface';
 import { GraphQLError } from 'graphql';
 import type { GraphQLContext } from '../../../context.js';
 import type { Infra } from '../../infra.js';
 import { isRefusal, type OperationPipeline } from '../pipeline.js';
+import { httpHeadersOf } from '../../security/errors.js';
 
 /**
  * GraphQL over HTTP: Apollo Server handles the protocol (methods, media types,
@@ -13,7 +14,11 @@ import { isRefusal, type OperationPipeline } from '../pipeline.js';
  * after that (variables, plugins, execution, formatting, partial errors,
  * metrics and the log line) is the pipeline's.
  */
-export async function createApolloAdapter(pipeline: OperationPipeline, infra: Infra): Promise<ApolloServer<GraphQLContext>> {
+export async function createApolloAdapter(
+  pipeline: OperationPipeline,
+  infra: Infra,
+  options: { allowBatchedHttpRequests?: boolean } = {},
+): Promise<ApolloServer<GraphQLContext>> {
   const { log } = infra;
   const executor: GatewayExecutor = async (request) => {
     const context = request.context as GraphQLContext;
@@ -64,6 +69,8 @@ export async function createApolloAdapter(pipeline: OperationPipeline, infra: In
     parseOptions: pipeline.parseOptions,
     documentStore: pipeline.documentStore,
     includeStacktraceInErrorResponses: false,
+    // Off unless ALLOW_BATCHED_REQUESTS: a batch multiplies what one request may ask.
+    allowBatchedHttpRequests: options.allowBatchedHttpRequests ?? false,
     // The IDE and every GraphQL client's tooling rely on introspection; Apollo turns it off under NODE_ENV=production.
     introspection: true,
     // Cache-control hints wrap every field resolver; Switchboard sets no HTTP caching from them.
@@ -80,12 +87,14 @@ export async function createApolloAdapter(pipeline: OperationPipeline, infra: In
 }
 
 function withHttpStatus(error: GraphQLError, status: number): GraphQLError {
+  // A refusal's own headers (Retry-After of a rate limit) go with its status.
+  const headers = Object.entries(httpHeadersOf(error));
   return new GraphQLError(error.message, {
     nodes: error.nodes,
     source: error.source,
     positions: error.positions,
     path: error.path,
     originalError: error.originalError,
-    extensions: { ...error.extensions, http: { status } },
+    extensions: { ...error.extensions, http: headers.length ? { status, headers: new HeaderMap(headers) } : { status } },
   });
 }

@@ -3,6 +3,7 @@ import { createHandler, type Request as SseRequest } from 'graphql-sse';
 import type { RequestInfo } from '../../platform.js';
 import { SwitchboardError, toGraphQLErrorExtensions } from '../../upstream/errors.js';
 import { isRefusal, type OperationPipeline, type PreparedOperation } from '../pipeline.js';
+import { httpHeadersOf } from '../../security/errors.js';
 import { requestHeaders } from './headers.js';
 
 interface SseContext {
@@ -27,7 +28,7 @@ export function createSseAdapter(pipeline: OperationPipeline, options: { maxRequ
       } catch (error) {
         if (!(error instanceof SwitchboardError)) throw error;
         const body = JSON.stringify({ errors: [{ message: error.message, extensions: toGraphQLErrorExtensions(error) }] });
-        return [body, { status: error.code === 'UNAUTHENTICATED' ? 401 : 403, statusText: error.code, headers: { 'content-type': 'application/json; charset=utf-8' } }];
+        return [body, { status: error.code === 'UNAUTHENTICATED' ? 401 : 403, statusText: error.code, headers: { ...httpHeadersOf(error), 'content-type': 'application/json; charset=utf-8' } }];
       }
       // graphql-sse's own behaviour: a stream token from the header or the URL, or a new one for a reservation.
       const headerToken = req.headers.get('x-graphql-event-stream-token');

@@ -1,0 +1,287 @@
+/**
+ * Live events under load: signed webhooks accepted at a steady rate and
+ * delivered to many graphql-ws subscribers, on the embedded (file) log and on
+ * Redis Streams.
+ *
+ * The gateway runs as `npm start` does, in its own process (embedded
+ * simulators, production mode); this process is the webhook sender and the
+ * subscribers (one WebSocket each). Reported per log:
+ *   - accepted/s: webhooks answered 2xx per second of sending;
+ *   - p50 / p99 / max: from a webhook's 2xx (seen by the sender) to its event
+ *     reaching the last of the subscribers;
+ *   - lost: events answered 2xx that some subscriber never got (must be 0);
+ *     duplicates likewise;
+ *   - memory per idle subscriber: the gateway's resident memory with every
+ *     subscriber connected and idle, less before, divided by their number;
+ *   - gateway CPU during the steady phase.
+ * Goal (issue 8): p99 under 50 ms at 100 events/s to 1,000 subscribers, 0 lost.
+ *
+ * Run: npx tsx test/bench/events.bench.ts [subscribers] [rate] [seconds]   (or npm run bench)
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createClient, type Client } from 'graphql-ws';
+import { Redis } from 'ioredis';
+import { Agent, request } from 'undici';
+import WebSocket from 'ws';
+import { generateWebhookSecret, webhookHeaders } from '../../src/core/events/signatures.js';
+
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+const SUBSCRIBERS = Number(process.argv[2] ?? 1_000);
+const RATE = Number(process.argv[3] ?? 100);
+const SECONDS = Number(process.argv[4] ?? 10);
+const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+const SECRET = generateWebhookSecret();
+
+interface Running {
+  url: string;
+  child: ChildProcess;
+  rssBytes(): number;
+  cpuMs(): number;
+  stop(): Promise<void>;
+}
+
+async function startGateway(env: Record<string, string>): Promise<Running> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'start'], {
+    cwd: REPO,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'production', PORT: '0', LOG_LEVEL: 'warn', WATCH_INTERVAL_MS: '0', IXC_WEBHOOK_SECRETS: SECRET, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /GraphQL \(HTTP\)\s+(http:\/\/\S+)\/graphql/.exec(output);
+      if (match) resolve(match[1]!);
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`the gateway exited (${code}):\n${output}`)));
+  });
+  const pid = child.pid!;
+  return {
+    url,
+    child,
+    rssBytes: () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024,
+    cpuMs: () => {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+    },
+    async stop() {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await Promise.race([exited, sleep(10_000).then(() => child.kill('SIGKILL'))]);
+    },
+  };
+}
+
+interface Row {
+  log: string;
+  subscribers: number;
+  sent: number;
+  acceptedPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  lost: number;
+  duplicates: number;
+  kibPerIdleSubscriber: number;
+  gatewayCpuPercent: number;
+  /** From sending a webhook to its 2xx. */
+  ackP50Ms: number;
+  ackP99Ms: number;
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN;
+}
+
+async function scenario(name: string, env: Record<string, string>): Promise<Row> {
+  const gateway = await startGateway(env);
+  const agent = new Agent({ connections: 16 });
+  const clients: Client[] = [];
+  const run = randomUUID().slice(0, 8);
+  try {
+    const webhooksUrl = `${gateway.url}/webhooks/ixc`;
+    const send = async (n: number): Promise<number> => {
+      const body = JSON.stringify({ event: 'device.added', protocol: null, serialNumber: `B${n}`, status: 'success', occurredAt: new Date().toISOString(), data: { model: 'F670L' } });
+      const res = await request(webhooksUrl, { method: 'POST', dispatcher: agent, headers: { 'content-type': 'application/json', ...webhookHeaders(SECRET, body, `bench-${run}-${n}`) }, body });
+      await res.body.dump();
+      return res.statusCode;
+    };
+    // Warm the process (schema, first compile) before measuring memory.
+    await send(-1);
+    await sleep(1_000);
+    const rssBefore = gateway.rssBytes();
+
+    // Per event n: how many subscribers got it and when the last did (performance.now()).
+    const total = RATE * SECONDS;
+    const counts = new Int32Array(total + 1);
+    const lastArrival = new Float64Array(total + 1);
+    let warmups = 0;
+    const wsUrl = `${gateway.url.replace(/^http/, 'ws')}/graphql`;
+    for (let i = 0; i < SUBSCRIBERS; i += 100) {
+      await Promise.all(
+        Array.from({ length: Math.min(100, SUBSCRIBERS - i) }, async () => {
+          const client = createClient({ url: wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, lazy: false });
+          clients.push(client);
+          await new Promise<void>((resolve, reject) => {
+            client.on('connected', () => resolve());
+            client.on('error', reject);
+          });
+          client.subscribe<{ events: { id: string } }>(
+            { query: `subscription { events(types: ["ixc.device.added"]) { id cursor } }` },
+            {
+              next: ({ data }) => {
+                // The event id is `ixc:<webhook-id>:0`, and the webhook id `bench-<run>-<n>` (or `-warm<k>`).
+                const webhookId = data!.events.id.split(':')[1]!;
+                if (webhookId.startsWith(`bench-${run}-warm`)) {
+                  warmups++;
+                  return;
+                }
+                const n = Number(webhookId.slice(webhookId.lastIndexOf('-') + 1));
+                counts[n]! += 1;
+                lastArrival[n] = performance.now();
+              },
+              error: (error) => console.error('subscription failed:', error),
+              complete: () => undefined,
+            },
+          );
+        }),
+      );
+    }
+    // Every subscription is live once a warm-up event reached all of them.
+    const warm = async (k: number) => {
+      const body = JSON.stringify({ event: 'device.added', protocol: null, serialNumber: 'WARM', status: 'success', occurredAt: new Date().toISOString(), data: {} });
+      const res = await request(webhooksUrl, { method: 'POST', dispatcher: agent, headers: { 'content-type': 'application/json', ...webhookHeaders(SECRET, body, `bench-${run}-warm${k}`) }, body });
+      await res.body.dump();
+    };
+    for (let k = 0; warmups < SUBSCRIBERS; k++) {
+      const before = warmups;
+      await warm(k);
+      const deadline = performance.now() + 5_000;
+      while (warmups - before < SUBSCRIBERS && performance.now() < deadline) await sleep(20);
+      if (warmups - before >= SUBSCRIBERS) break;
+      if (k > 10) throw new Error(`only ${warmups - before} of ${SUBSCRIBERS} subscribers got the warm-up event`);
+    }
+    await sleep(2_000);
+    const rssIdle = gateway.rssBytes();
+
+    // The steady phase: one webhook every 1000/RATE ms, on schedule (not after the previous answer).
+    const acks = new Float64Array(total + 1);
+    const sentAt = new Float64Array(total + 1);
+    const statuses = new Int32Array(total + 1);
+    const cpuBefore = gateway.cpuMs();
+    const started = performance.now();
+    const sends: Promise<void>[] = [];
+    for (let n = 1; n <= total; n++) {
+      const due = started + ((n - 1) * 1000) / RATE;
+      const wait = due - performance.now();
+      if (wait > 1) await sleep(wait);
+      sentAt[n] = performance.now();
+      sends.push(
+        send(n).then(
+          (status) => {
+            statuses[n] = status;
+            acks[n] = performance.now();
+          },
+          () => undefined,
+        ),
+      );
+    }
+    await Promise.all(sends);
+    const sendSeconds = (performance.now() - started) / 1000;
+    // Let the stream drain: until every accepted event reached everyone, or 10 s.
+    const drainDeadline = performance.now() + 10_000;
+    const accepted = () => Array.from({ length: total }, (_, i) => i + 1).filter((n) => statuses[n] === 200);
+    while (performance.now() < drainDeadline && accepted().some((n) => counts[n]! < SUBSCRIBERS)) await sleep(50);
+    const cpuMs = gateway.cpuMs() - cpuBefore;
+    const elapsed = (performance.now() - started) / 1000;
+
+    const ok = accepted();
+    const latencies = ok.filter((n) => counts[n]! >= SUBSCRIBERS).map((n) => lastArrival[n]! - acks[n]!);
+    latencies.sort((a, b) => a - b);
+    const answers = ok.map((n) => acks[n]! - sentAt[n]!).sort((a, b) => a - b);
+    return {
+      ackP50Ms: percentile(answers, 0.5),
+      ackP99Ms: percentile(answers, 0.99),
+      log: name,
+      subscribers: SUBSCRIBERS,
+      sent: total,
+      acceptedPerSecond: ok.length / sendSeconds,
+      p50Ms: percentile(latencies, 0.5),
+      p99Ms: percentile(latencies, 0.99),
+      maxMs: latencies[latencies.length - 1] ?? NaN,
+      lost: ok.reduce((sum, n) => sum + Math.max(0, SUBSCRIBERS - counts[n]!), 0) + (total - ok.length) * SUBSCRIBERS,
+      duplicates: ok.reduce((sum, n) => sum + Math.max(0, counts[n]! - SUBSCRIBERS), 0),
+      kibPerIdleSubscriber: (rssIdle - rssBefore) / SUBSCRIBERS / 1024,
+      gatewayCpuPercent: (cpuMs / (elapsed * 1000)) * 100,
+    };
+  } finally {
+    await Promise.all(clients.map((c) => c.dispose()));
+    await agent.close();
+    await gateway.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  console.log(`Live events: ${RATE} webhooks/s for ${SECONDS} s to ${SUBSCRIBERS} graphql-ws subscribers (gateway in its own process)`);
+  const rows: Row[] = [];
+  const dataDir = await mkdtemp(join(tmpdir(), 'switchboard-bench-events-'));
+  try {
+    rows.push(await scenario('embedded (file, fdatasync)', { DATA_DIR: dataDir, EVENT_LOG: 'file' }));
+  } finally {
+    await rm(dataDir, { recursive: true, force: true });
+  }
+  const prefix = `switchboard-bench:${randomUUID()}:`;
+  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  let redisUp = true;
+  await redis.connect().catch(() => (redisUp = false));
+  if (redisUp) {
+    const redisDir = await mkdtemp(join(tmpdir(), 'switchboard-bench-events-'));
+    try {
+      rows.push(await scenario('Redis Streams', { DATA_DIR: redisDir, REDIS_URL, REDIS_KEY_PREFIX: prefix, EVENT_LOG: 'redis' }));
+    } finally {
+      const keys = await redis.keys(`${prefix}*`);
+      if (keys.length) await redis.del(...keys);
+      await redis.quit();
+      await rm(redisDir, { recursive: true, force: true });
+    }
+  } else {
+    console.log(`Redis is not reachable at ${REDIS_URL}: its row is skipped`);
+  }
+
+  console.log(
+    '\n' +
+      ['log'.padEnd(28), 'accepted/s'.padStart(11), '2xx p50'.padStart(8), '2xx p99'.padStart(8), 'p50 ms'.padStart(8), 'p99 ms'.padStart(8), 'max ms'.padStart(8), 'lost'.padStart(6), 'dup'.padStart(5), 'KiB/idle sub'.padStart(13), 'gw CPU'.padStart(8)].join(' '),
+  );
+  for (const r of rows) {
+    console.log(
+      [
+        r.log.padEnd(28),
+        r.acceptedPerSecond.toFixed(1).padStart(11),
+        r.ackP50Ms.toFixed(1).padStart(8),
+        r.ackP99Ms.toFixed(1).padStart(8),
+        r.p50Ms.toFixed(1).padStart(8),
+        r.p99Ms.toFixed(1).padStart(8),
+        r.maxMs.toFixed(1).padStart(8),
+        String(r.lost).padStart(6),
+        String(r.duplicates).padStart(5),
+        r.kibPerIdleSubscriber.toFixed(1).padStart(13),
+        `${r.gatewayCpuPercent.toFixed(0)}%`.padStart(8),
+      ].join(' '),
+    );
+  }
+  console.log(`Goal: p99 < 50 ms at 100 events/s to 1,000 subscribers, 0 lost. Latency: from the webhook's 2xx at the sender to the event at the last subscriber.`);
+  const failed = rows.some((r) => r.lost > 0 || r.duplicates > 0);
+  if (failed) process.exitCode = 1;
+}
+
+await main();
