@@ -22,6 +22,8 @@ Commands:
 async function main(argv: string[]): Promise<void> {
   const command = argv[0] ?? 'start';
   if (command === 'schema') {
+    // `npm run schema | head` closes the pipe early: that is the reader being done, not a failure.
+    process.stdout.on('error', (error: NodeJS.ErrnoException) => process.exit(error.code === 'EPIPE' ? 0 : 1));
     process.stdout.write(printSchema(buildSchema(platforms)) + '\n');
     return;
   }

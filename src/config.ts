@@ -22,6 +22,21 @@ const redisUrl = z
     return v.trim();
   });
 
+/** An OTLP collector's base URL; the value is never echoed (a collector URL may carry a key). */
+const otlpEndpoint = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined || v.trim() === '') return undefined;
+    const url = URL.canParse(v.trim()) ? new URL(v.trim()) : undefined;
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+      const what = url ? `the scheme is ${url.protocol}` : 'it is not a URL';
+      ctx.addIssue({ code: 'custom', message: `expected the http:// or https:// URL of an OpenTelemetry collector, such as http://127.0.0.1:4318 (${what})` });
+      return z.NEVER;
+    }
+    return v.trim();
+  });
+
 /**
  * Every setting of the gateway, read once at start from the environment. Each
  * platform adds its own (see its module's `configSchema`); a platform with no
@@ -68,6 +83,8 @@ const coreSchema = z.object({
   REDIS_URL: redisUrl,
   /** Put before every key this gateway writes to Redis. Default `switchboard:`. */
   REDIS_KEY_PREFIX: z.string().trim().min(1, 'expected a non-empty prefix').optional().default('switchboard:'),
+  /** Where traces go (OTLP): a span per GraphQL operation and per upstream call. Unset: no tracing, and OpenTelemetry is not loaded. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint,
   /** AES-GCM key for the secrets the store keeps; required once a platform is real (see `storeSecretProblem`). */
   STORE_SECRET_KEY: z
     .string()
@@ -127,6 +144,8 @@ export interface Config {
   /** Who may call, what one operation may ask and spend, which browsers may reach it (src/core/security/config.ts). */
   readonly security: SecurityConfig;
   readonly platforms: PlatformConfigs;
+  /** OTEL_EXPORTER_OTLP_ENDPOINT: traces are exported there when set (src/core/observability/tracing.ts). */
+  readonly otlpEndpoint?: string;
 }
 
 export function loadConfig(env: Readonly<Record<string, string | undefined>> = process.env): Config {
@@ -189,6 +208,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     watch: watch!,
     events: events.config!,
     security: security!,
+    otlpEndpoint: c.OTEL_EXPORTER_OTLP_ENDPOINT,
   });
 }
 

@@ -12,7 +12,11 @@ import { createGatewayServer, type GatewayServer, type ReadinessReport } from '.
 import type { EventLog } from './core/events/log.js';
 import { startWatchers, watchSources, type WatcherRunner } from './core/events/watchers.js';
 import { createEventsService, openEventLog } from './core/events/service.js';
-import { Security, fairShareFactory } from './core/security/index.js';
+import { Security, fairShareFactory, type Principal } from './core/security/index.js';
+import type { UpstreamCallHook } from './core/upstream/chain.js';
+import { observeEventLog } from './core/observability/events.js';
+import { explainPlugin } from './core/observability/explain.js';
+import { startTracing, type Tracing, type TracingOptions } from './core/observability/tracing.js';
 
 export interface Gateway {
   /** Base URL of the gateway (`http://127.0.0.1:4000`). */
@@ -55,6 +59,13 @@ export interface StartGatewayOptions {
    * the one the configuration names (EVENT_LOG, REDIS_URL, DATA_DIR) and closes it.
    */
   eventLog?: EventLog;
+  /**
+   * Traces (OpenTelemetry), beside `config.otlpEndpoint` (OTEL_EXPORTER_OTLP_ENDPOINT):
+   * tests pass their own span processors (an in-memory exporter).
+   */
+  tracing?: TracingOptions;
+  /** Observers of every upstream call attempt, in every platform's policy chain (after the traces' own). */
+  callHooks?: readonly UpstreamCallHook[];
 }
 
 /**
@@ -73,10 +84,14 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
   let server: GatewayServer | undefined;
   let ownEventLog: EventLog | undefined;
   let security: Security | undefined;
+  let tracing: Tracing | undefined;
   // Each client's share of every platform throttle, in the platform clients' chains (none in anonymous mode).
   const fairShare = fairShareFactory(config.security, infra.clock);
   const closeClients = () => Promise.all([...clients].map(([platform, client]) => platform.closeClient(client)));
   try {
+    // Before the clients: their policy chains get the traces' call hook.
+    tracing = await startTracing({ endpoint: config.otlpEndpoint, ...options.tracing }, { clock: infra.clock, log });
+    const callHooks = [...(tracing ? [tracing.callHook] : []), ...(options.callHooks ?? [])];
     for (const platform of platforms) {
       let platformConfig: unknown = (config.platforms as Record<string, unknown>)[platform.key];
       let simulator: RunningSimulator | undefined;
@@ -100,10 +115,12 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
           dataDir: config.dataDir,
           infra,
           fairShare,
+          callHooks,
         }, simulator),
       );
     }
-    const eventLog = options.eventLog ?? (ownEventLog = await openEventLog({ events: config.events, dataDir: config.dataDir, ...config.store }, infra));
+    // Counted where every event passes: received, stored, deduplicated, delivered (src/core/observability/events.ts).
+    const eventLog = observeEventLog(options.eventLog ?? (ownEventLog = await openEventLog({ events: config.events, dataDir: config.dataDir, ...config.store }, infra)), infra.metrics);
     const events = createEventsService({ log: eventLog, events: config.events, platforms, simulated, infra });
     const schema = buildSchema(platforms, events.resolvers);
     const createContext = createContextFactory({ platforms, clients, simulated, log, now: () => infra.clock.now() });
@@ -127,7 +144,19 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
     });
     const formatError = createErrorFormatter(log);
     const pipeline = new OperationPipeline(
-      { schema, infra, createContext, executor: config.executor, plugins: [secured.plugin(), ...(options.plugins ?? [])] },
+      {
+        schema,
+        infra,
+        createContext,
+        executor: config.executor,
+        plugins: [
+          secured.plugin(),
+          // Explain shows routes and timings of the platforms behind the gateway: admins only (the embedded default's anonymous caller is one).
+          explainPlugin({ mayExplain: (principal) => secured.mayDiagnose(principal as Principal | undefined) }),
+          ...(tracing ? [tracing.plugin] : []),
+          ...(options.plugins ?? []),
+        ],
+      },
       (formatted, error) => secured.formatError(formatError(formatted, error), error),
     );
     const readiness = async (): Promise<ReadinessReport> => {
@@ -175,6 +204,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
         await secured.close();
         await closeClients();
         await Promise.all(started.map((s) => s.close()));
+        await tracing?.shutdown();
       },
     };
   } catch (error) {
@@ -184,6 +214,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
     await security?.close().catch(() => undefined);
     await closeClients().catch(() => undefined);
     await Promise.all(started.map((s) => s.close().catch(() => undefined)));
+    await tracing?.shutdown();
     throw error;
   }
 }

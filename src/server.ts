@@ -14,6 +14,7 @@ import { createApolloAdapter } from './core/graphql/transports/apollo.js';
 import { useWebSocketAdapter } from './core/graphql/transports/ws.js';
 import { createSseAdapter, isSseRequest } from './core/graphql/transports/sse.js';
 import { requestHeaders } from './core/graphql/transports/headers.js';
+import { settleRequestId } from './core/observability/request-id.js';
 import { inFlightOf, listenProblem, watchInFlight } from './core/lifecycle.js';
 import { httpHeadersOf, type Security, type SecurityError } from './core/security/index.js';
 
@@ -95,6 +96,8 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://gateway');
     const path = url.pathname.replace(/\/+$/, '') || '/';
+    // Before any answer, so every GraphQL response carries its request id (refusals, 401s and streams too).
+    if (path === '/graphql') settleRequestId(req, res);
     // DNS rebinding: a page on another name that resolves here is refused. Health checks and webhook senders use whatever name they were given.
     if (security && path !== '/healthz' && !path.startsWith('/webhooks/')) {
       const refused = security.browser.checkHost(req.headers.host);

@@ -93,7 +93,8 @@ describe('CloudCIX tokens', () => {
     sim.expireTokens();
     const res = await stack.graphql(QUERY, undefined, { 'x-cloudcix-token': token });
     expect(res.body.errors?.[0]).toMatchObject({ path: ['cloudcix', 'membership', 'currency'], extensions: { code: 'UNAUTHENTICATED', platform: 'cloudcix', upstreamStatus: 401 } });
-    expect(res.body.errors?.[0].message).toContain('expired');
+    // CloudCIX's own text ("JWT token is expired…") stays in the gateway's log; the client reads the gateway's words (issue 9).
+    expect(res.body.errors?.[0].message).toMatch(/^CloudCIX refused the credentials it was called with/);
     expect(sim.server.log.map((r) => `${r.route} ${r.status}`)).toEqual([`${READ} 401`]);
   });
 });

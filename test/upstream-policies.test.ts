@@ -540,7 +540,7 @@ describe('the breaker', () => {
   it('opens on the gateway clock, shows in the breaker-open gauge, and closes after a trial call', async () => {
     const server = await upstream(answers(status(503), status(503), ok({ healed: true })));
     const { http, clock, metrics } = client(server.url, { retries: 0, breaker: { failures: 2, cooldownMs: 1_000 } });
-    const gauge = async () => (await metrics.upstreamBreakerOpen.get()).values.find((v) => v.labels.host === server.url)?.value;
+    const gauge = async () => (await metrics.upstreamBreakerOpen.get()).values.find((v) => v.labels.platform === 'testp')?.value;
     for (let i = 0; i < 2; i++) await expect(http.request({ method: 'GET', path: '/b' })).rejects.toMatchObject({ upstreamStatus: 503 });
     expect(await gauge()).toBe(1);
     await expect(http.request({ method: 'GET', path: '/b' })).rejects.toThrow('failed 2 times in a row');

@@ -26,10 +26,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createClient, type Client } from 'graphql-ws';
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
 import { Redis } from 'ioredis';
 import { Agent, request } from 'undici';
-import WebSocket from 'ws';
 import { generateWebhookSecret, webhookHeaders } from '../../src/core/events/signatures.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -39,6 +39,9 @@ const SECONDS = Number(process.argv[4] ?? 10);
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 const SECRET = generateWebhookSecret();
+/** Threads the subscribers are spread over. */
+const SUBSCRIBER_THREADS = Number(process.env.BENCH_SUBSCRIBER_THREADS ?? 2);
+const require = createRequire(import.meta.url);
 
 interface Running {
   url: string;
@@ -103,73 +106,100 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN;
 }
 
+/**
+ * The subscribers, in worker threads so that reading 100,000 messages a second
+ * does not delay the sender's clock in the main thread. Each is a minimal
+ * graphql-transport-ws client on `ws` (init, subscribe, pong, and a regex for
+ * the event's id), so the load generator costs far less than the gateway it
+ * measures. Times are epoch milliseconds (timeOrigin + now), comparable
+ * across threads.
+ */
+const SUBSCRIBER_WORKER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const WebSocket = require(workerData.wsPath);
+const { url, count, query, run, total } = workerData;
+const counts = new Int32Array(total + 1);
+const last = new Float64Array(total + 1);
+let warm = 0, open = 0, failed = 0;
+const pattern = new RegExp('"ixc:bench-' + run + '-(warm)?(\\\\d+):0"');
+const sockets = [];
+for (let i = 0; i < count; i++) {
+  const socket = new WebSocket(url, 'graphql-transport-ws');
+  sockets.push(socket);
+  socket.on('open', () => socket.send('{"type":"connection_init"}'));
+  socket.on('error', () => failed++);
+  socket.on('message', (data) => {
+    const text = data.toString();
+    if (text.startsWith('{"type":"connection_ack"')) {
+      open++;
+      socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query } }));
+      return;
+    }
+    if (text.includes('"type":"ping"')) return socket.send('{"type":"pong"}');
+    const match = pattern.exec(text);
+    if (!match) return;
+    if (match[1]) { warm++; return; }
+    const n = Number(match[2]);
+    counts[n]++;
+    last[n] = performance.timeOrigin + performance.now();
+  });
+}
+parentPort.on('message', (message) => {
+  if (message === 'status') parentPort.postMessage({ warm, open, failed });
+  if (message === 'report') parentPort.postMessage({ counts, last });
+  if (message === 'close') { for (const s of sockets) s.terminate(); parentPort.close(); }
+});
+`;
+
+const epochNow = () => performance.timeOrigin + performance.now();
+
+function ask<T>(worker: Worker, message: string): Promise<T> {
+  return new Promise((resolve) => {
+    worker.once('message', resolve);
+    worker.postMessage(message);
+  });
+}
+
 async function scenario(name: string, env: Record<string, string>): Promise<Row> {
   const gateway = await startGateway(env);
   const agent = new Agent({ connections: 16 });
-  const clients: Client[] = [];
+  const workers: Worker[] = [];
   const run = randomUUID().slice(0, 8);
   try {
     const webhooksUrl = `${gateway.url}/webhooks/ixc`;
-    const send = async (n: number): Promise<number> => {
-      const body = JSON.stringify({ event: 'device.added', protocol: null, serialNumber: `B${n}`, status: 'success', occurredAt: new Date().toISOString(), data: { model: 'F670L' } });
-      const res = await request(webhooksUrl, { method: 'POST', dispatcher: agent, headers: { 'content-type': 'application/json', ...webhookHeaders(SECRET, body, `bench-${run}-${n}`) }, body });
+    const send = async (id: string, serial: string): Promise<number> => {
+      const body = JSON.stringify({ event: 'device.added', protocol: null, serialNumber: serial, status: 'success', occurredAt: new Date().toISOString(), data: { model: 'F670L' } });
+      const res = await request(webhooksUrl, { method: 'POST', dispatcher: agent, headers: { 'content-type': 'application/json', ...webhookHeaders(SECRET, body, id) }, body });
       await res.body.dump();
       return res.statusCode;
     };
     // Warm the process (schema, first compile) before measuring memory.
-    await send(-1);
+    await send(`bench-${run}-first`, 'FIRST');
     await sleep(1_000);
     const rssBefore = gateway.rssBytes();
 
-    // Per event n: how many subscribers got it and when the last did (performance.now()).
     const total = RATE * SECONDS;
-    const counts = new Int32Array(total + 1);
-    const lastArrival = new Float64Array(total + 1);
-    let warmups = 0;
     const wsUrl = `${gateway.url.replace(/^http/, 'ws')}/graphql`;
-    for (let i = 0; i < SUBSCRIBERS; i += 100) {
-      await Promise.all(
-        Array.from({ length: Math.min(100, SUBSCRIBERS - i) }, async () => {
-          const client = createClient({ url: wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, lazy: false });
-          clients.push(client);
-          await new Promise<void>((resolve, reject) => {
-            client.on('connected', () => resolve());
-            client.on('error', reject);
-          });
-          client.subscribe<{ events: { id: string } }>(
-            { query: `subscription { events(types: ["ixc.device.added"]) { id cursor } }` },
-            {
-              next: ({ data }) => {
-                // The event id is `ixc:<webhook-id>:0`, and the webhook id `bench-<run>-<n>` (or `-warm<k>`).
-                const webhookId = data!.events.id.split(':')[1]!;
-                if (webhookId.startsWith(`bench-${run}-warm`)) {
-                  warmups++;
-                  return;
-                }
-                const n = Number(webhookId.slice(webhookId.lastIndexOf('-') + 1));
-                counts[n]! += 1;
-                lastArrival[n] = performance.now();
-              },
-              error: (error) => console.error('subscription failed:', error),
-              complete: () => undefined,
-            },
-          );
-        }),
-      );
+    const query = `subscription { events(types: ["ixc.device.added"]) { id cursor } }`;
+    const perWorker = Math.ceil(SUBSCRIBERS / SUBSCRIBER_THREADS);
+    for (let i = 0; i < SUBSCRIBER_THREADS; i++) {
+      const count = Math.min(perWorker, SUBSCRIBERS - i * perWorker);
+      workers.push(new Worker(SUBSCRIBER_WORKER, { eval: true, workerData: { wsPath: require.resolve('ws'), url: wsUrl, count, query, run, total } }));
+    }
+    const statuses = () => Promise.all(workers.map((w) => ask<{ warm: number; open: number; failed: number }>(w, 'status')));
+    const sum = (list: { warm: number; open: number; failed: number }[], key: 'warm' | 'open' | 'failed') => list.reduce((s, x) => s + x[key], 0);
+    for (let waited = 0; sum(await statuses(), 'open') < SUBSCRIBERS; waited += 100) {
+      if (waited > 60_000) throw new Error(`only ${sum(await statuses(), 'open')} of ${SUBSCRIBERS} subscribers connected`);
+      await sleep(100);
     }
     // Every subscription is live once a warm-up event reached all of them.
-    const warm = async (k: number) => {
-      const body = JSON.stringify({ event: 'device.added', protocol: null, serialNumber: 'WARM', status: 'success', occurredAt: new Date().toISOString(), data: {} });
-      const res = await request(webhooksUrl, { method: 'POST', dispatcher: agent, headers: { 'content-type': 'application/json', ...webhookHeaders(SECRET, body, `bench-${run}-warm${k}`) }, body });
-      await res.body.dump();
-    };
-    for (let k = 0; warmups < SUBSCRIBERS; k++) {
-      const before = warmups;
-      await warm(k);
+    for (let k = 0; ; k++) {
+      const before = sum(await statuses(), 'warm');
+      await send(`bench-${run}-warm${k}`, 'WARM');
       const deadline = performance.now() + 5_000;
-      while (warmups - before < SUBSCRIBERS && performance.now() < deadline) await sleep(20);
-      if (warmups - before >= SUBSCRIBERS) break;
-      if (k > 10) throw new Error(`only ${warmups - before} of ${SUBSCRIBERS} subscribers got the warm-up event`);
+      while (sum(await statuses(), 'warm') - before < SUBSCRIBERS && performance.now() < deadline) await sleep(20);
+      if (sum(await statuses(), 'warm') - before >= SUBSCRIBERS) break;
+      if (k > 10) throw new Error(`the subscribers did not all get a warm-up event`);
     }
     await sleep(2_000);
     const rssIdle = gateway.rssBytes();
@@ -177,7 +207,7 @@ async function scenario(name: string, env: Record<string, string>): Promise<Row>
     // The steady phase: one webhook every 1000/RATE ms, on schedule (not after the previous answer).
     const acks = new Float64Array(total + 1);
     const sentAt = new Float64Array(total + 1);
-    const statuses = new Int32Array(total + 1);
+    const codes = new Int32Array(total + 1);
     const cpuBefore = gateway.cpuMs();
     const started = performance.now();
     const sends: Promise<void>[] = [];
@@ -185,12 +215,12 @@ async function scenario(name: string, env: Record<string, string>): Promise<Row>
       const due = started + ((n - 1) * 1000) / RATE;
       const wait = due - performance.now();
       if (wait > 1) await sleep(wait);
-      sentAt[n] = performance.now();
+      sentAt[n] = epochNow();
       sends.push(
-        send(n).then(
+        send(`bench-${run}-${n}`, `B${n}`).then(
           (status) => {
-            statuses[n] = status;
-            acks[n] = performance.now();
+            codes[n] = status;
+            acks[n] = epochNow();
           },
           () => undefined,
         ),
@@ -198,34 +228,40 @@ async function scenario(name: string, env: Record<string, string>): Promise<Row>
     }
     await Promise.all(sends);
     const sendSeconds = (performance.now() - started) / 1000;
-    // Let the stream drain: until every accepted event reached everyone, or 10 s.
-    const drainDeadline = performance.now() + 10_000;
-    const accepted = () => Array.from({ length: total }, (_, i) => i + 1).filter((n) => statuses[n] === 200);
-    while (performance.now() < drainDeadline && accepted().some((n) => counts[n]! < SUBSCRIBERS)) await sleep(50);
+    const ok = Array.from({ length: total }, (_, i) => i + 1).filter((n) => codes[n] === 200);
+    // Let the stream drain: until every accepted event reached everyone, or 15 s.
+    type Report = { counts: Int32Array; last: Float64Array };
+    let reports: Report[] = [];
+    const counted = (n: number) => reports.reduce((s, r) => s + r.counts[n]!, 0);
+    for (const drainDeadline = performance.now() + 15_000; ; ) {
+      reports = await Promise.all(workers.map((w) => ask<Report>(w, 'report')));
+      if (ok.every((n) => counted(n) >= SUBSCRIBERS) || performance.now() > drainDeadline) break;
+      await sleep(100);
+    }
     const cpuMs = gateway.cpuMs() - cpuBefore;
     const elapsed = (performance.now() - started) / 1000;
 
-    const ok = accepted();
-    const latencies = ok.filter((n) => counts[n]! >= SUBSCRIBERS).map((n) => lastArrival[n]! - acks[n]!);
+    const lastArrival = (n: number) => Math.max(...reports.map((r) => r.last[n]!));
+    const latencies = ok.filter((n) => counted(n) >= SUBSCRIBERS).map((n) => lastArrival(n) - acks[n]!);
     latencies.sort((a, b) => a - b);
     const answers = ok.map((n) => acks[n]! - sentAt[n]!).sort((a, b) => a - b);
     return {
-      ackP50Ms: percentile(answers, 0.5),
-      ackP99Ms: percentile(answers, 0.99),
       log: name,
       subscribers: SUBSCRIBERS,
       sent: total,
       acceptedPerSecond: ok.length / sendSeconds,
+      ackP50Ms: percentile(answers, 0.5),
+      ackP99Ms: percentile(answers, 0.99),
       p50Ms: percentile(latencies, 0.5),
       p99Ms: percentile(latencies, 0.99),
       maxMs: latencies[latencies.length - 1] ?? NaN,
-      lost: ok.reduce((sum, n) => sum + Math.max(0, SUBSCRIBERS - counts[n]!), 0) + (total - ok.length) * SUBSCRIBERS,
-      duplicates: ok.reduce((sum, n) => sum + Math.max(0, counts[n]! - SUBSCRIBERS), 0),
+      lost: ok.reduce((s, n) => s + Math.max(0, SUBSCRIBERS - counted(n)), 0) + (total - ok.length) * SUBSCRIBERS,
+      duplicates: ok.reduce((s, n) => s + Math.max(0, counted(n) - SUBSCRIBERS), 0),
       kibPerIdleSubscriber: (rssIdle - rssBefore) / SUBSCRIBERS / 1024,
       gatewayCpuPercent: (cpuMs / (elapsed * 1000)) * 100,
     };
   } finally {
-    await Promise.all(clients.map((c) => c.dispose()));
+    await Promise.all(workers.map((w) => (w.postMessage('close'), w.terminate())));
     await agent.close();
     await gateway.stop();
   }

@@ -1,8 +1,13 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateApiKey, hashApiKey } from '../../src/core/security/clients.js';
+import { knownScopes } from '../../src/core/security/scopes.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/core/observability/log.js';
 import type { RunningSimulator, SimulatorOptions } from '../../src/core/platform.js';
-import { startGateway, type Gateway } from '../../src/gateway.js';
+import { startGateway, type Gateway, type StartGatewayOptions } from '../../src/gateway.js';
 import { createInfra } from '../../src/core/infra.js';
 import type { Clock } from '../../src/core/clock.js';
 import { RedisStore } from '../../src/core/store/redis.js';
@@ -43,6 +48,8 @@ export interface StackOptions {
   secretKey?: string;
   /** The gateway's clock (`infra.clock`): a ManualClock lets a test move the gateway's time instead of sleeping. The simulators keep the real clock. */
   clock?: Clock;
+  /** Traces: span processors of the test's own (an in-memory exporter), as OTEL_EXPORTER_OTLP_ENDPOINT would send them over OTLP. */
+  tracing?: StartGatewayOptions['tracing'];
 }
 
 export interface GraphQLResponse<T = any> {
@@ -58,6 +65,8 @@ export interface Stack {
   graphql<T = any>(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<GraphQLResponse<T>>;
   /** Every GraphQL response body this stack has received, as text (for secret scans). */
   readonly responses: string[];
+  /** The API key `graphql()` sends, when the stack made a client for itself (see `testClientFor`). */
+  readonly apiKey?: string;
   close(): Promise<void>;
 }
 
@@ -68,7 +77,17 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const secretKey = options.secretKey ?? randomBytes(32).toString('base64');
   // Watchers off unless a test turns them on: their polls would otherwise add to the simulators' request logs that tests count.
   // The event log in memory unless a test asks for another: test files share DATA_DIR, and the file log has one owner.
-  const config = loadConfig({ PORT: '0', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', DATA_DIR: '.data/test', STORE_SECRET_KEY: secretKey, WATCH_INTERVAL_MS: '0', EVENT_LOG: 'memory', ...options.env });
+  const testClient = testClientFor(options.env);
+  const config = loadConfig({
+    PORT: '0',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    DATA_DIR: '.data/test',
+    STORE_SECRET_KEY: secretKey,
+    WATCH_INTERVAL_MS: '0',
+    EVENT_LOG: 'memory',
+    ...(testClient ? { SWITCHBOARD_CLIENTS_FILE: testClient.file } : {}),
+    ...options.env,
+  });
   const log = createLogger(config.logLevel, options.logDestination);
   const simulators: Record<string, RunningSimulator> = {};
   for (const platform of platforms) {
@@ -79,16 +98,18 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   let gateway: Gateway;
   const ownStore = options.redisUrl ? await RedisStore.connect(options.redisUrl, { keyPrefix: options.redisKeyPrefix }) : undefined;
   try {
-    gateway = await startGateway({ config, platforms, infra: createInfra({ log, clock: options.clock, store: ownStore ?? options.store, secretKey: config.store.secretKey ?? secretKey }), simulators });
+    gateway = await startGateway({ config, platforms, infra: createInfra({ log, clock: options.clock, store: ownStore ?? options.store, secretKey: config.store.secretKey ?? secretKey }), simulators, tracing: options.tracing });
   } catch (error) {
     await Promise.all(Object.values(simulators).map((s) => s.close()));
     await ownStore?.close();
+    testClient?.remove();
     throw error;
   }
   const responses: string[] = [];
   const stack: Stack = {
     gateway,
     responses,
+    apiKey: testClient?.key,
     sim: ((key: PlatformKey) => {
       const sim = simulators[key];
       if (!sim) throw new Error(`No simulator runs for ${key} in this stack`);
@@ -97,7 +118,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     async graphql(query, variables, headers) {
       const res = await fetch(gateway.graphqlUrl, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', ...headers },
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/graphql-response+json, application/json',
+          ...(testClient ? { authorization: `Bearer ${testClient.key}` } : {}),
+          ...headers,
+        },
         body: JSON.stringify({ query, variables }),
       });
       const text = await res.text();
@@ -109,10 +135,28 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       await gateway.close();
       await Promise.all(Object.values(simulators).map((s) => s.close()));
       await ownStore?.close();
+      testClient?.remove();
     },
   };
   open.add(stack);
   return stack;
+}
+
+/**
+ * A gateway pointed at a real platform (here: a simulator the test started and
+ * configured as the real one) refuses to start without clients. Such a stack gets
+ * one client with every scope, in a clients file of its own, and `graphql()` sends
+ * its key. A test that brings its own SWITCHBOARD_CLIENTS_FILE gets none.
+ */
+function testClientFor(env: Record<string, string> | undefined): { file: string; key: string; remove(): void } | undefined {
+  if (!env || env.SWITCHBOARD_CLIENTS_FILE) return undefined;
+  const real = Object.keys(env).some((name) => /^(CLOUDLX|EXOTEL|IXC|CLOUDCIX)_BASE_URL$/.test(name) || name === 'CLOUDCIX_EMAIL');
+  if (!real && !(env.HOST && !/^(127\.|localhost$|::1$)/.test(env.HOST))) return undefined;
+  const dir = mkdtempSync(join(tmpdir(), 'switchboard-test-clients-'));
+  const key = generateApiKey();
+  const file = join(dir, 'clients.json');
+  writeFileSync(file, JSON.stringify({ clients: [{ name: 'test', scopes: knownScopes(platforms.map((p) => p.key)), apiKeys: [hashApiKey(key)] }] }));
+  return { file, key, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 export async function closeAllStacks(): Promise<void> {

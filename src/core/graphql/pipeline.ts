@@ -22,6 +22,7 @@ import type { GraphQLContext } from '../../context.js';
 import type { Infra } from '../infra.js';
 import type { RequestInfo } from '../platform.js';
 import { runInOperation, type OperationScope } from '../upstream/operation.js';
+import { recordLoaderTallies } from '../observability/loaders.js';
 import { CompiledOperations, type ExecutorKind } from './executor.js';
 
 export type Transport = 'http' | 'ws' | 'sse';
@@ -45,6 +46,8 @@ export interface PreparedOperation {
   readonly operationName: string | undefined;
   readonly variables: Record<string, unknown>;
   readonly context: GraphQLContext;
+  /** The request's lower-cased headers (a WebSocket's: its upgrade request's and its connection params), for plugins that read a header (explain). */
+  readonly headers: Readonly<Record<string, string | undefined>>;
   /** What every upstream call of this operation sees (request id, deadline, call budget, caller, calls made). */
   readonly scope: OperationScope;
   /** Infra clock time when the transport handed the request over. */
@@ -55,6 +58,8 @@ export interface PreparedOperation {
 export interface Refusal {
   readonly refused: readonly GraphQLError[];
   readonly status: number;
+  /** The request id, for the log line of a refusal that came before any context. */
+  readonly requestId?: string;
 }
 
 export function isRefusal(value: PreparedOperation | Refusal): value is Refusal {
@@ -90,6 +95,11 @@ export interface PipelinePlugin {
    * budget on `operation.scope`.
    */
   onOperation?(operation: PreparedOperation): Promise<void> | void;
+  /**
+   * Entries for the response's `extensions` once the operation finished (explain's
+   * `upstream`), for every transport; undefined adds nothing. Must not throw.
+   */
+  extensions?(operation: PreparedOperation, outcome: Outcome): Record<string, unknown> | undefined;
   /** After the result (an audit record, a trace span). Must not throw. */
   onResult?(operation: PreparedOperation | undefined, result: FormattedExecutionResult, outcome: Outcome): void;
 }
@@ -183,26 +193,28 @@ export class OperationPipeline {
    */
   async prepare(request: OperationRequest): Promise<PreparedOperation | Refusal> {
     const startedAt = this.options.infra.clock.now();
+    // Refused before a context exists: the log line still gets the id the client sent (or a new one).
+    const requestId = () => newRequestId(request.request.headers);
     for (const plugin of this.plugins) {
       const refused = plugin.checkSource?.(request.query);
-      if (refused) return { refused: [refused], status: httpStatusOf(refused as { code?: unknown; httpStatus?: unknown }) };
+      if (refused) return { refused: [refused], status: httpStatusOf(refused as { code?: unknown; httpStatus?: unknown }), requestId: requestId() };
     }
     let document: DocumentNode;
     try {
       document = this.documents.get(request.query, (text) => parse(text, this.parseOptions));
     } catch (error) {
-      return { refused: [withCode(error, 'GRAPHQL_PARSE_FAILED')], status: 400 };
+      return { refused: [withCode(error, 'GRAPHQL_PARSE_FAILED')], status: 400, requestId: requestId() };
     }
     const invalid = this.validate(document);
-    if (invalid.length > 0) return { refused: invalid.map((e) => withCode(e, 'GRAPHQL_VALIDATION_FAILED')), status: 400 };
+    if (invalid.length > 0) return { refused: invalid.map((e) => withCode(e, 'GRAPHQL_VALIDATION_FAILED')), status: 400, requestId: requestId() };
     const context = this.createContext(request.request);
-    return this.prepareValidated({ ...request, document, context, startedAt });
+    return this.prepareValidated({ ...request, document, context, startedAt, headers: request.request.headers });
   }
 
   /** The formatted answer to a refused operation (WebSocket, SSE), recorded like any other. */
   refusal(refusal: Refusal, transport: Transport, startedAt = this.now(), operation?: PreparedOperation): FormattedExecutionResult {
     const result = { errors: refusal.refused.map((e) => this.formatError(e.toJSON(), e)) };
-    this.record(operation, result, 'refused', { transport, startedAt });
+    this.record(operation, result, 'refused', { transport, startedAt, requestId: refusal.requestId });
     return result;
   }
 
@@ -228,6 +240,8 @@ export class OperationPipeline {
     variables?: Record<string, unknown> | null;
     context: GraphQLContext;
     startedAt?: number;
+    /** The request's lower-cased headers (see `PreparedOperation.headers`). */
+    headers?: Readonly<Record<string, string | undefined>>;
   }): Promise<PreparedOperation | Refusal> {
     const startedAt = input.startedAt ?? this.options.infra.clock.now();
     const operation = getOperationAST(input.document, input.operationName ?? undefined);
@@ -264,6 +278,7 @@ export class OperationPipeline {
       operationName: input.operationName ?? operation.name?.value ?? undefined,
       variables: input.variables ?? {},
       context: input.context,
+      headers: input.headers ?? {},
       scope: { requestId: input.context.requestId, calls: [], client: principalName(input.context) },
       startedAt,
     };
@@ -304,6 +319,10 @@ export class OperationPipeline {
   }
 
   private async *stream(operation: PreparedOperation, source: AsyncGenerator<ExecutionResult>): AsyncGenerator<FormattedExecutionResult> {
+    const active = this.options.infra.metrics.subscriptionsActive;
+    const labels = { transport: operation.transport };
+    // Counted from the first pull to the end, whichever way it ends (complete, error, the client leaving).
+    active.inc(labels);
     try {
       for await (const result of source) {
         // Each event is one result: partial errors and warnings start afresh.
@@ -313,6 +332,7 @@ export class OperationPipeline {
         yield finished;
       }
     } finally {
+      active.dec(labels);
       await source.return?.(undefined);
     }
   }
@@ -335,8 +355,18 @@ export class OperationPipeline {
     return finished;
   }
 
-  /** Metrics and one log line per operation, for every transport. */
-  record(operation: PreparedOperation | undefined, result: FormattedExecutionResult, outcome: Outcome, fallback?: { transport: Transport; startedAt: number }): void {
+  /**
+   * Plugins' response extensions, metrics and one log line per operation, for
+   * every transport. `result` is the response about to be sent (Apollo's own
+   * object over HTTP): extensions are added to it in place.
+   */
+  record(
+    operation: PreparedOperation | undefined,
+    result: FormattedExecutionResult,
+    outcome: Outcome,
+    fallback?: { transport: Transport; startedAt: number; requestId?: string; client?: string },
+  ): void {
+    if (operation) this.addExtensions(operation, result, outcome);
     const transport = operation?.transport ?? fallback?.transport ?? 'http';
     const startedAt = operation?.startedAt ?? fallback?.startedAt ?? this.options.infra.clock.now();
     const seconds = Math.max(0, this.options.infra.clock.now() - startedAt) / 1000;
@@ -344,10 +374,11 @@ export class OperationPipeline {
     const { metrics } = this.options.infra;
     metrics.graphqlOperations.inc({ operation: kind, transport, outcome });
     metrics.graphqlDuration.observe({ name: operation?.operationName ?? '', operation: kind, transport, outcome }, seconds);
+    if (operation) recordLoaderTallies(operation.scope, metrics);
     this.log.info(
       {
-        requestId: operation?.context.requestId,
-        client: operation?.scope.client,
+        requestId: operation?.context.requestId ?? fallback?.requestId,
+        client: operation?.scope.client ?? fallback?.client,
         operationName: operation?.operationName,
         operation: kind,
         transport,
@@ -363,6 +394,18 @@ export class OperationPipeline {
         plugin.onResult?.(operation, result, outcome);
       } catch (error) {
         this.log.error({ err: error }, 'a pipeline plugin failed after an operation');
+      }
+    }
+  }
+
+  private addExtensions(operation: PreparedOperation, result: FormattedExecutionResult, outcome: Outcome): void {
+    for (const plugin of this.plugins) {
+      if (!plugin.extensions) continue;
+      try {
+        const added = plugin.extensions(operation, outcome);
+        if (added) (result as { extensions?: Record<string, unknown> }).extensions = { ...result.extensions, ...added };
+      } catch (error) {
+        this.log.error({ err: error }, 'a pipeline plugin failed to add response extensions');
       }
     }
   }

@@ -4,6 +4,7 @@ import { connectionFromArray, type ConnectionArgs } from './connection.js';
 import { fromGlobalId, tagType, taggedType } from './ids.js';
 import { DateTimeScalar, JSONScalar } from './scalars.js';
 import { SwitchboardError, toGraphQLErrorExtensions } from '../upstream/errors.js';
+import { publicUpstreamMessage } from '../security/upstream-text.js';
 
 /** What the core needs of the request context (the full context type lives in src/context.ts). */
 export interface CoreContext {
@@ -54,8 +55,11 @@ export function createCoreResolvers(platforms: readonly PlatformModule[]) {
         error instanceof SwitchboardError ? toGraphQLErrorExtensions(error) : { code: 'INTERNAL_SERVER_ERROR', platform: platform.key };
       extensions.platform ??= platform.key;
       if (!(error instanceof SwitchboardError)) ctx.log.warn({ err: error, platform: platform.key }, 'unified field failed');
+      // A platform's own error text stays in the log; the client reads the gateway's words (src/core/security/upstream-text.ts).
+      const upstreamText = error instanceof SwitchboardError ? publicUpstreamMessage(error, () => platform.title) : undefined;
+      if (upstreamText) delete extensions.fieldErrors;
       ctx.partialErrors.push({
-        message: error instanceof SwitchboardError ? error.message : `${platform.title} failed unexpectedly`,
+        message: error instanceof SwitchboardError ? (upstreamText ?? error.message) : `${platform.title} failed unexpectedly`,
         path: responsePathAsArray(info.path),
         extensions,
       });

@@ -37,10 +37,11 @@ export function createMetrics(registry = new Registry(), options: { processMetri
       labelNames: ['platform', 'reason'] as const,
       registers,
     }),
+    // By platform only: a host label would put upstream origins (and, for CloudCIX, one host per application) in every scrape.
     upstreamBreakerOpen: new Gauge({
-      name: 'switchboard_upstream_breaker_open',
-      help: '1 while the circuit breaker of an upstream host is open (calls fail at once), by platform and host.',
-      labelNames: ['platform', 'host'] as const,
+      name: 'switchboard_upstream_breakers_open',
+      help: 'Upstream hosts of a platform whose circuit breaker is open or trying one call (other calls fail at once), by platform; 0 when all are closed.',
+      labelNames: ['platform'] as const,
       registers,
     }),
     upstreamThrottleQueued: new Gauge({
@@ -60,6 +61,48 @@ export function createMetrics(registry = new Registry(), options: { processMetri
       name: 'switchboard_upstream_token_fetches_total',
       help: 'Access tokens fetched or refreshed from an upstream, by platform (tokens another gateway stored are not counted).',
       labelNames: ['platform'] as const,
+      registers,
+    }),
+    loaderLoads: new Counter({
+      name: 'switchboard_loader_loads_total',
+      help: 'Keys asked of a per-request DataLoader, by platform and loader (with the cache hits below: how much batching and caching saved).',
+      labelNames: ['platform', 'loader'] as const,
+      registers,
+    }),
+    loaderCacheHits: new Counter({
+      name: 'switchboard_loader_cache_hits_total',
+      help: 'Keys a per-request DataLoader answered from its cache (asked before in the same operation, or primed by a list), by platform and loader.',
+      labelNames: ['platform', 'loader'] as const,
+      registers,
+    }),
+    eventsReceived: new Counter({
+      name: 'switchboard_events_received_total',
+      help: 'Events that reached the event log (webhook deliveries, watcher changes, audit records), by platform, before deduplication.',
+      labelNames: ['platform'] as const,
+      registers,
+    }),
+    eventsStored: new Counter({
+      name: 'switchboard_events_stored_total',
+      help: 'Events stored in the event log, by platform.',
+      labelNames: ['platform'] as const,
+      registers,
+    }),
+    eventsDeduplicated: new Counter({
+      name: 'switchboard_events_deduplicated_total',
+      help: 'Events not stored because the same delivery was stored before (a webhook sent again, a poll repeated), by platform.',
+      labelNames: ['platform'] as const,
+      registers,
+    }),
+    eventsDelivered: new Counter({
+      name: 'switchboard_events_delivered_total',
+      help: 'Events handed from the event log to subscriptions (each subscriber counts), by platform.',
+      labelNames: ['platform'] as const,
+      registers,
+    }),
+    subscriptionsActive: new Gauge({
+      name: 'switchboard_subscriptions_active',
+      help: 'GraphQL subscriptions running now, by transport (ws, sse).',
+      labelNames: ['transport'] as const,
       registers,
     }),
   };

@@ -12,7 +12,10 @@ import { readClientsFile, type ClientsFile } from './clients.js';
  */
 const securitySchema = z.object({
   /** Path of the clients file (JSON, see README "Security"). Unset: no clients, anonymous mode (refused unless every platform is simulated and HOST is loopback). */
-  SWITCHBOARD_CLIENTS_FILE: z.string().trim().min(1, 'expected the path of a clients file').optional(),
+  SWITCHBOARD_CLIENTS_FILE: z
+    .string()
+    .optional()
+    .transform((v) => v?.trim() || undefined),
   /**
    * Host names the gateway answers to (comma-separated; `*` for any). Default: the
    * loopback names and HOST. Closes DNS rebinding: a web page on another name that
@@ -33,8 +36,8 @@ const securitySchema = z.object({
   MAX_TOKENS: envInt(3_000, 50, 1_000_000),
   /** Characters in one document. Default 32768. */
   MAX_DOCUMENT_LENGTH: envInt(32_768, 100, 16 * 1_048_576),
-  /** Static cost of one operation: upstream-calling fields times the list sizes around them. Default 5000. */
-  MAX_QUERY_COST: envInt(5_000, 1, 10_000_000),
+  /** Static cost of one operation: about how many upstream calls it could make (see limits.ts). Default 1000. */
+  MAX_QUERY_COST: envInt(1_000, 1, 10_000_000),
   /** Upstream calls one operation may start while it runs; past it, fields fail with UPSTREAM_BUDGET_EXCEEDED. Default 200. */
   UPSTREAM_CALLS_PER_OPERATION: envInt(200, 1, 1_000_000),
   /** Milliseconds one operation may spend across all its upstream calls. Default 30000. */

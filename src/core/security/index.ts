@@ -96,7 +96,7 @@ export class Security {
       rootFieldScopes: options.rootFieldScopes,
     });
     this.costModel = costModelOf(schema);
-    this.validationRules = limitRules(config.limits, this.costModel);
+    this.validationRules = limitRules(config.limits);
     this.parseOptions = parseOptions(config.limits) as { maxTokens: number };
   }
 
@@ -217,6 +217,11 @@ export class Security {
     if (refusal) out = { message: refusal.message, ...(out.locations ? { locations: out.locations } : {}), ...(out.path ? { path: out.path } : {}), extensions: { ...refusal.extensions } };
     else if (this.upstreamMessage(error)) {
       // The platform's own words stay in the log; the client gets ours, with the code and the platform's request id.
+      const original = switchboardErrorIn(error)!;
+      this.infra.log.info(
+        { platform: original.platform, code: original.code, upstreamStatus: original.upstreamStatus, upstreamRequestId: original.upstreamRequestId, upstreamMessage: original.message, path: out.path },
+        'a platform refused or failed; the client got the gateway\'s message',
+      );
       const { fieldErrors: _fieldErrors, ...extensions } = (out.extensions ?? {}) as Record<string, unknown>;
       out = { ...out, message: this.upstreamMessage(error)!, extensions };
     } else if (/Document contains more than \d+ tokens/.test(out.message)) {

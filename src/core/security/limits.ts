@@ -53,6 +53,8 @@ const found = (error: GraphQLError) => {
 
 /** Upper bound assumed for a list whose size an operation does not state (`first` left out, or a variable). */
 export const ASSUMED_LIST_SIZE = 100;
+/** Keys one batched read carries (CloudCIX's `search[id__in]` takes 100 per request; the others take all in one). */
+export const BATCH_SIZE = 100;
 /** Largest page any list field accepts (`first` at most 500); a `first` given by a variable is assumed to be this. */
 export const MAX_PAGE_SIZE = 500;
 
@@ -93,12 +95,17 @@ function isNamespace(field: GraphQLField<unknown, unknown>): boolean {
 }
 
 /**
- * The cost of an operation: each upstream-calling field costs the product of the
- * sizes of the lists around it (a relation under `first: 100` costs 100). A list's
- * size is its own `first`/`limit`, or that of the connection it belongs to
- * (`customers(first: 50) { nodes { … } }`), or ASSUMED_LIST_SIZE when none is
- * stated; a size given by a variable is taken from `variables` when known, else
- * as MAX_PAGE_SIZE.
+ * The cost of an operation: about how many upstream calls it could make. Each
+ * upstream-calling field is multiplied by the number of parent objects it is
+ * resolved for (the product of the sizes of the lists around it):
+ * - a field with arguments (`users(first: 20)` under each app, `device(serialNumber:)`
+ *   under each alias) is one call per parent;
+ * - a relation without arguments (an address's `country`) is read through the
+ *   request's loaders, which batch it: one call per BATCH_SIZE parents.
+ * A list's size is its own `first`/`limit`, or that of the connection it belongs to
+ * (`customers(first: 50) { nodes { … } }`), or the length of a literal list argument
+ * (`nodes(ids: [...])`), or ASSUMED_LIST_SIZE when none is stated; a size given by a
+ * variable is taken from `variables` when known, else as MAX_PAGE_SIZE.
  */
 export function operationCost(
   schema: GraphQLSchema,
@@ -117,6 +124,10 @@ export function operationCost(
     for (const arg of node.arguments ?? []) {
       if (!model.sizeArguments.includes(arg.name.value)) continue;
       return valueSize(arg.value, options.variables);
+    }
+    for (const arg of node.arguments ?? []) {
+      if (arg.value.kind === Kind.LIST) return arg.value.values.length;
+      if (arg.value.kind === Kind.VARIABLE && Array.isArray(options.variables?.[arg.value.name.value])) return (options.variables![arg.value.name.value] as unknown[]).length;
     }
     return undefined;
   };
@@ -153,7 +164,7 @@ export function operationCost(
       const field = parentType.getFields()[fieldName];
       if (!field) continue;
       const ownSize = sizeOf(selection);
-      if (model.callingFields.has(`${parentType.name}.${fieldName}`)) total += multiplier;
+      if (model.callingFields.has(`${parentType.name}.${fieldName}`)) total += field.args.length > 0 ? multiplier : Math.ceil(multiplier / BATCH_SIZE);
       let childMultiplier = multiplier;
       let childPending = ownSize ?? pendingSize;
       if (isListType(getNullableType(field.type))) {
@@ -251,7 +262,7 @@ export function maxCostRule(max: number, model: CostModel, variables?: Readonly<
 }
 
 /** The validation rules for `limits`, all independent of the caller, so a validated document can be cached. */
-export function limitRules(limits: OperationLimits, model: CostModel): ValidationRule[] {
+export function limitRules(limits: OperationLimits): ValidationRule[] {
   const onReject = (code: SecurityCode, describe: (n: number | undefined) => string, limit: number) => [
     (context: ValidationContext | null, error: GraphQLError) => context?.reportError(refusal(code, describe(found(error)), limit, found(error))),
   ];
@@ -279,7 +290,7 @@ export function limitRules(limits: OperationLimits, model: CostModel): Validatio
       onReject: onReject('TOO_MANY_DIRECTIVES', (n) => `This operation uses ${n ?? 'more'} directives; the limit is ${limits.directives} (MAX_DIRECTIVES).`, limits.directives),
     }),
     maxRootFieldsRule(limits.rootFields),
-    maxCostRule(limits.cost, model),
+    // The cost is checked once the variables are known (they may set page sizes): Security.onOperation.
   ];
 }
 

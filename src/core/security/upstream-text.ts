@@ -9,7 +9,7 @@ import { SwitchboardError } from '../upstream/errors.js';
  * mutation's `userErrors`, and it stays in the gateway's log for the operator.
  */
 const HINTS: Record<string, string> = {
-  UNAUTHENTICATED: "refused the gateway's credentials; the gateway's operator should check that platform's credentials",
+  UNAUTHENTICATED: "refused the credentials it was called with (a token you forwarded, or else the gateway's own: its operator should check that platform's settings)",
   FORBIDDEN: "does not allow this with the gateway's credentials",
   NOT_FOUND: 'has no such object',
   BAD_USER_INPUT: 'refused the request as invalid; check the arguments',
@@ -20,9 +20,9 @@ const HINTS: Record<string, string> = {
   UPSTREAM_BAD_RESPONSE: 'answered with something it does not document',
 };
 
-/** The client-facing message of an error that carries an upstream's answer; undefined for the gateway's own errors. */
+/** The client-facing message of an error whose message quotes a platform's own words; undefined for the gateway's own messages. */
 export function publicUpstreamMessage(error: SwitchboardError, titleOf: (platform: string | undefined) => string): string | undefined {
-  if (error.upstreamStatus === undefined) return undefined;
+  if (error.upstreamText === undefined || error.upstreamStatus === undefined) return undefined;
   const title = titleOf(error.platform);
   const hint = HINTS[error.code] ?? 'failed';
   const id = error.upstreamRequestId ? ` ${title}'s request id: ${error.upstreamRequestId}.` : '';

@@ -36,6 +36,8 @@ export interface LoggedRequest {
   /** The route pattern that matched (`GET /api/customers/:id`), or `unmatched`. */
   route: string;
   headers: IncomingMessage['headers'];
+  /** The `x-request-id` the caller sent (a gateway sends its operation's), kept in the control API's log where headers are not. */
+  requestId?: string;
   body: unknown;
   status: number;
   at: number;
@@ -205,6 +207,8 @@ export class SimServer {
       status: 0,
       at: Date.now(),
     };
+    const requestId = req.headers['x-request-id'];
+    if (typeof requestId === 'string') entry.requestId = requestId;
     this.log.push(entry);
     if (this.log.length > this.maxLogEntries) this.log.splice(0, this.log.length - this.maxLogEntries);
     const fault = this.takeFault(routeKey);

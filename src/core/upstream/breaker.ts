@@ -54,7 +54,8 @@ export class CircuitBreaker {
   }
 
   succeeded(): void {
-    if (this.state.kind !== 'closed') this.metrics?.upstreamBreakerOpen.set({ platform: this.platform, host: this.host }, 0);
+    // The gauge counts the platform's hosts that are not closed: one less now.
+    if (this.state.kind !== 'closed') this.metrics?.upstreamBreakerOpen.dec({ platform: this.platform });
     this.state = { kind: 'closed', failures: 0 };
   }
 
@@ -63,8 +64,9 @@ export class CircuitBreaker {
     const state = this.state;
     const failures = state.kind === 'closed' ? state.failures + 1 : this.options.failures;
     if (failures >= this.options.failures) {
+      // Counted once per host however many late failures arrive while it is open or trying its one call.
+      if (state.kind === 'closed') this.metrics?.upstreamBreakerOpen.inc({ platform: this.platform });
       this.state = { kind: 'open', until: this.clock.now() + this.options.cooldownMs };
-      this.metrics?.upstreamBreakerOpen.set({ platform: this.platform, host: this.host }, 1);
     } else {
       this.state = { kind: 'closed', failures };
     }

@@ -34,6 +34,11 @@ export interface ErrorDetails {
   fieldErrors?: Record<string, string[]>;
   /** The upstream's machine-readable error code (CloudCIX `error_code`). */
   upstreamCode?: string;
+  /**
+   * The platform's own words, when the message quotes them. Clients then get the
+   * gateway's message instead (src/core/security/upstream-text.ts); they stay in the log.
+   */
+  upstreamText?: string;
   cause?: unknown;
 }
 
@@ -45,6 +50,7 @@ export abstract class SwitchboardError extends Error {
   readonly retryAfter?: number;
   readonly fieldErrors?: Record<string, string[]>;
   readonly upstreamCode?: string;
+  readonly upstreamText?: string;
 
   constructor(message: string, details: ErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -55,6 +61,7 @@ export abstract class SwitchboardError extends Error {
     this.retryAfter = details.retryAfter;
     this.fieldErrors = details.fieldErrors;
     this.upstreamCode = details.upstreamCode;
+    this.upstreamText = details.upstreamText;
   }
 }
 

@@ -183,6 +183,9 @@ export class UpstreamHttp {
     }
     const route = req.route ?? `${req.method} ${url.pathname}`;
     const operation = currentOperation();
+    // The operation's request id goes upstream on every call it makes (retries and logins included),
+    // so a platform's own logs can be matched with the gateway's log line and the client's id.
+    if (operation) headers['x-request-id'] = operation.requestId;
     const now = this.clock.now();
     const own = now + this.deadlineMs;
     const byOperation = operation?.deadline !== undefined && operation.deadline < own;
@@ -293,6 +296,7 @@ export class UpstreamHttp {
       platform: this.options.platform,
       fieldErrors: isFieldErrors(body.errors) ? body.errors : undefined,
       retryAfter: retryAfterSeconds(response.headers, this.clock.now()),
+      upstreamText: text,
     });
   }
 

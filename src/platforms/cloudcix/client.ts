@@ -366,5 +366,6 @@ export function readCloudCIXError(response: UpstreamResponse): SwitchboardError 
     fieldErrors,
     upstreamCode: typeof body.error_code === 'string' ? body.error_code : fieldCode,
     retryAfter: retryAfterSeconds(response.headers),
+    upstreamText: detail,
   });
 }

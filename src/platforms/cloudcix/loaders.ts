@@ -1,4 +1,5 @@
-import DataLoader from 'dataloader';
+import type DataLoader from 'dataloader';
+import { ObservedLoader } from '../../core/observability/loaders.js';
 import { BadUserInputError, NotFoundError, UpstreamBadResponseError } from '../../core/upstream/errors.js';
 import { connectionFromSlice, offsetFromCursor, pageSize, type Connection } from '../../core/graphql/connection.js';
 import { CLOUDCIX_MAX_LIMIT, type CloudCIXApi } from './client.js';
@@ -62,7 +63,7 @@ export function createCloudCIXLoaders(api: CloudCIXApi) {
   function readerOf(model: ServiceModel): DataLoader<string, CloudCIXRecord> {
     let reader = readers.get(model.key);
     if (!reader) {
-      reader = new DataLoader<string, CloudCIXRecord>((keys) => readBatch(model, keys), { maxBatchSize: 10 * CLOUDCIX_MAX_LIMIT });
+      reader = new ObservedLoader<string, CloudCIXRecord>((keys) => readBatch(model, keys), { platform: 'cloudcix', name: model.key, maxBatchSize: 10 * CLOUDCIX_MAX_LIMIT });
       readers.set(model.key, reader);
     }
     return reader;

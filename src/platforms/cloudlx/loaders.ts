@@ -1,4 +1,4 @@
-import DataLoader from 'dataloader';
+import { ObservedLoader } from '../../core/observability/loaders.js';
 import { NotFoundError } from '../../core/upstream/errors.js';
 import { once } from '../../core/graphql/once.js';
 import type { CloudLXClient } from './client.js';
@@ -28,13 +28,16 @@ export function createCloudLXLoaders(client: CloudLXClient) {
     }
   };
 
-  const customerById = new DataLoader<string, CloudLXCustomerRecord>(async (ids) => {
-    if (ids.length === 1 && !listAsked) return [await readOne(ids[0]!)];
-    const byId = await listedById();
-    // A lone id the list lacks (created since it was read, say) is still read on its own.
-    if (ids.length === 1 && !byId.has(ids[0]!)) return [await readOne(ids[0]!)];
-    return ids.map((id) => byId.get(id) ?? notFound('customer', id));
-  });
+  const customerById = new ObservedLoader<string, CloudLXCustomerRecord>(
+    async (ids) => {
+      if (ids.length === 1 && !listAsked) return [await readOne(ids[0]!)];
+      const byId = await listedById();
+      // A lone id the list lacks (created since it was read, say) is still read on its own.
+      if (ids.length === 1 && !byId.has(ids[0]!)) return [await readOne(ids[0]!)];
+      return ids.map((id) => byId.get(id) ?? notFound('customer', id));
+    },
+    { platform: 'cloudlx', name: 'customerById' },
+  );
 
   const realms = once(() => client.listRealms());
   const subRealms = once(() => client.listSubRealms());

@@ -299,6 +299,7 @@ function errorFromEnvelope(envelope: ExotelEnvelope, response: UpstreamResponse)
     upstreamRequestId: typeof envelope.RequestId === 'string' && envelope.RequestId ? envelope.RequestId : undefined,
     fieldErrors: validationErrors(reason),
     retryAfter: retryAfterSeconds(response.headers),
+    upstreamText: reason || undefined,
   };
   if (!(status >= 400)) {
     return new UpstreamBadResponseError(`Exotel reported Status "Failure" with Code ${JSON.stringify(envelope.Code)}${reason ? `: ${reason}` : ''}`, details);

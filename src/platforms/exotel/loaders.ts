@@ -1,4 +1,5 @@
-import DataLoader from 'dataloader';
+import type DataLoader from 'dataloader';
+import { ObservedLoader } from '../../core/observability/loaders.js';
 import { NotFoundError } from '../../core/upstream/errors.js';
 import { once } from '../../core/graphql/once.js';
 import type { ExotelClient } from './client.js';
@@ -12,50 +13,58 @@ import type { ExotelAppRecord, ExotelCustomerRecord, ExotelUserRecord } from './
  * list of apps are one `GET /customer` per distinct customer.
  */
 export function createExotelLoaders(client: ExotelClient) {
-  const customerById = new DataLoader<string, ExotelCustomerRecord>((ids) =>
-    Promise.all(ids.map((id) => client.getCustomer(id).catch((error: Error) => error))),
+  const customerById = new ObservedLoader<string, ExotelCustomerRecord>(
+    (ids) => Promise.all(ids.map((id) => client.getCustomer(id).catch((error: Error) => error))),
+    { platform: 'exotel', name: 'customerById' },
   );
 
-  const appsOfCustomer = new DataLoader<string, ExotelAppRecord[]>((customerIds) =>
-    Promise.all(
-      customerIds.map(async (customerId) => {
-        try {
-          const apps = await client.listApps(customerId);
-          for (const app of apps) appById.prime(app.AppID, app);
-          return apps;
-        } catch (error) {
-          return error as Error;
-        }
-      }),
-    ),
+  const appsOfCustomer = new ObservedLoader<string, ExotelAppRecord[]>(
+    (customerIds) =>
+      Promise.all(
+        customerIds.map(async (customerId) => {
+          try {
+            const apps = await client.listApps(customerId);
+            for (const app of apps) appById.prime(app.AppID, app);
+            return apps;
+          } catch (error) {
+            return error as Error;
+          }
+        }),
+      ),
+    { platform: 'exotel', name: 'appsOfCustomer' },
   );
 
   /** The gateway's customer's apps: what `apps` means on Exotel. */
   const apps = once(() => appsOfCustomer.load(client.customerId));
 
-  const appById: DataLoader<string, ExotelAppRecord> = new DataLoader<string, ExotelAppRecord>(async (ids) => {
-    if (ids.length === 1 && (await client.hasAppCredential(ids[0]!))) {
-      try {
-        return [await client.getApp(ids[0]!)];
-      } catch (error) {
-        return [error as Error];
-      }
-    }
-    const byId = new Map((await apps()).map((a) => [a.AppID, a]));
-    return ids.map((id) => byId.get(id) ?? notFound(`app with AppID ${id} under customer ${client.customerId}`));
-  });
-
-  const userById = new DataLoader<string, ExotelUserRecord>((keys) =>
-    Promise.all(
-      keys.map(async (key) => {
+  const appById: DataLoader<string, ExotelAppRecord> = new ObservedLoader<string, ExotelAppRecord>(
+    async (ids) => {
+      if (ids.length === 1 && (await client.hasAppCredential(ids[0]!))) {
         try {
-          const { appId, appUserId } = splitUserKey(key);
-          return await client.getUser(appId, appUserId);
+          return [await client.getApp(ids[0]!)];
         } catch (error) {
-          return error as Error;
+          return [error as Error];
         }
-      }),
-    ),
+      }
+      const byId = new Map((await apps()).map((a) => [a.AppID, a]));
+      return ids.map((id) => byId.get(id) ?? notFound(`app with AppID ${id} under customer ${client.customerId}`));
+    },
+    { platform: 'exotel', name: 'appById' },
+  );
+
+  const userById = new ObservedLoader<string, ExotelUserRecord>(
+    (keys) =>
+      Promise.all(
+        keys.map(async (key) => {
+          try {
+            const { appId, appUserId } = splitUserKey(key);
+            return await client.getUser(appId, appUserId);
+          } catch (error) {
+            return error as Error;
+          }
+        }),
+      ),
+    { platform: 'exotel', name: 'userById' },
   );
 
   return {

@@ -1,4 +1,5 @@
-import DataLoader from 'dataloader';
+import type DataLoader from 'dataloader';
+import { ObservedLoader } from '../../core/observability/loaders.js';
 import { tagType } from '../../core/graphql/ids.js';
 import { NotFoundError } from '../../core/upstream/errors.js';
 import { connectionFromSlice, offsetFromCursor, pageSize, type Connection, type ConnectionArgs } from '../../core/graphql/connection.js';
@@ -23,29 +24,32 @@ export function webhooksOf(apiClients: readonly IxcApiClientRecord[]): IxcWebhoo
  * - a device by serial not already seen in this request: one request.
  */
 export function createIxcLoaders(client: IxcClient) {
-  const deviceBySerial: DataLoader<string, IxcDeviceRecord> = new DataLoader(
+  const deviceBySerial: DataLoader<string, IxcDeviceRecord> = new ObservedLoader(
     (serials) => Promise.all(serials.map((serial) => client.getDevice(serial).catch((error: Error) => error))),
+    { platform: 'ixc', name: 'deviceBySerial' },
   );
 
-  const parametersBySerial = new DataLoader<string, IxcParameterRecord[]>(
+  const parametersBySerial = new ObservedLoader<string, IxcParameterRecord[]>(
     async (serials) => {
       const found = new Map((await client.getDeviceParameters(serials)).map((r) => [r.serialNumber, r.parameters]));
       return serials.map((serial) => found.get(serial) ?? notFound('device', serial));
     },
-    { maxBatchSize: IXC_PARAMETERS_BATCH_SIZE },
+    { platform: 'ixc', name: 'parametersBySerial', maxBatchSize: IXC_PARAMETERS_BATCH_SIZE },
   );
 
-  const wifiBySerial = new DataLoader<string, IxcWifiNetworkRef[]>((serials) =>
-    Promise.all(
-      serials.map(async (serialNumber) => {
-        try {
-          const bands = await client.getWifi(serialNumber);
-          return IXC_WIFI_BANDS.flatMap((band) => (bands[band] ?? []).map((network) => ({ ...network, serialNumber, band })));
-        } catch (error) {
-          return error as Error;
-        }
-      }),
-    ),
+  const wifiBySerial = new ObservedLoader<string, IxcWifiNetworkRef[]>(
+    (serials) =>
+      Promise.all(
+        serials.map(async (serialNumber) => {
+          try {
+            const bands = await client.getWifi(serialNumber);
+            return IXC_WIFI_BANDS.flatMap((band) => (bands[band] ?? []).map((network) => ({ ...network, serialNumber, band })));
+          } catch (error) {
+            return error as Error;
+          }
+        }),
+      ),
+    { platform: 'ixc', name: 'wifiBySerial' },
   );
 
   const apiClients = once(async () => {
@@ -53,8 +57,9 @@ export function createIxcLoaders(client: IxcClient) {
     for (const record of list) apiClientById.prime(record.id, record);
     return list;
   });
-  const apiClientById = new DataLoader<string, Awaited<ReturnType<IxcClient['getApiClient']>>>((ids) =>
-    Promise.all(ids.map((id) => client.getApiClient(id).catch((error: Error) => error))),
+  const apiClientById = new ObservedLoader<string, Awaited<ReturnType<IxcClient['getApiClient']>>>(
+    (ids) => Promise.all(ids.map((id) => client.getApiClient(id).catch((error: Error) => error))),
+    { platform: 'ixc', name: 'apiClientById' },
   );
 
   /** Maps Relay `first`/`after` onto IXC's `page`/`rp` paging. */

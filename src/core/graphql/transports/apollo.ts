@@ -30,6 +30,8 @@ export async function createApolloAdapter(
       variables: request.request.variables,
       context,
       startedAt: context.receivedAt,
+      // Apollo's HeaderMap holds them lower-cased, as the other transports pass them.
+      headers: Object.fromEntries(request.request.http?.headers ?? []),
     });
     if (isRefusal(prepared)) {
       // Apollo reads the status of the answer from `extensions.http` and strips it.
@@ -57,7 +59,12 @@ export async function createApolloAdapter(
           if (ran && contextValue.partialErrors.length > 0) result.errors = [...(result.errors ?? []), ...contextValue.partialErrors];
           if (ran && contextValue.warnings.length > 0) result.extensions = { ...result.extensions, warnings: [...contextValue.warnings] };
           const outcome = !ran && result.errors?.length ? 'refused' : result.errors?.length ? 'errors' : 'ok';
-          pipeline.record(operation, result, outcome, { transport: 'http', startedAt: contextValue.receivedAt });
+          pipeline.record(operation, result, outcome, {
+            transport: 'http',
+            startedAt: contextValue.receivedAt,
+            requestId: contextValue.requestId,
+            client: clientName(contextValue.principal),
+          });
         },
       };
     },
@@ -97,4 +104,10 @@ function withHttpStatus(error: GraphQLError, status: number): GraphQLError {
     originalError: error.originalError,
     extensions: { ...error.extensions, http: headers.length ? { status, headers: new HeaderMap(headers) } : { status } },
   });
+}
+
+/** The caller's name for the log line of an operation refused before it was prepared. */
+function clientName(principal: unknown): string | undefined {
+  const name = (principal as { name?: unknown } | undefined)?.name;
+  return typeof name === 'string' ? name : undefined;
 }

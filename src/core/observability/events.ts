@@ -1,0 +1,54 @@
+import type { EventLog, NewEvent, StoredEvent } from '../events/log.js';
+import type { Metrics } from './metrics.js';
+
+/**
+ * The gateway's event log, counted: events received (every append, webhooks and
+ * watchers alike), stored, deduplicated (a delivery sent again), and delivered
+ * to subscriptions. Counting at the log, the one place every event passes on
+ * its way in and out, keeps the receiver, the watchers and the subscription
+ * resolvers free of metrics and leaves none of them uncounted.
+ */
+export function observeEventLog(log: EventLog, metrics: Pick<Metrics, 'eventsReceived' | 'eventsStored' | 'eventsDeduplicated' | 'eventsDelivered'>): EventLog {
+  return {
+    get kind() {
+      return log.kind;
+    },
+    async append(events, options) {
+      const byPlatform = countByPlatform(events);
+      for (const [platform, count] of byPlatform) metrics.eventsReceived.inc({ platform }, count);
+      const result = await log.append(events, options);
+      const counter = result.duplicate ? metrics.eventsDeduplicated : metrics.eventsStored;
+      for (const [platform, count] of byPlatform) counter.inc({ platform }, count);
+      return result;
+    },
+    read: (options) => log.read(options),
+    head: () => log.head(),
+    follow(options) {
+      return countDelivered(log.follow(options), metrics);
+    },
+    addDeadLetter: (letter) => log.addDeadLetter(letter),
+    readDeadLetters: (options) => log.readDeadLetters(options),
+    close: () => log.close(),
+  };
+}
+
+function countByPlatform(events: readonly NewEvent[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const event of events) counts.set(event.platform, (counts.get(event.platform) ?? 0) + 1);
+  return counts;
+}
+
+/** A follower whose every event counts as delivered to its subscription. */
+function countDelivered(inner: AsyncIterableIterator<StoredEvent>, metrics: Pick<Metrics, 'eventsDelivered'>): AsyncIterableIterator<StoredEvent> {
+  const follower: AsyncIterableIterator<StoredEvent> = {
+    [Symbol.asyncIterator]: () => follower,
+    async next() {
+      const result = await inner.next();
+      if (!result.done) metrics.eventsDelivered.inc({ platform: result.value.platform });
+      return result;
+    },
+    return: (value?: unknown) => inner.return?.(value) ?? Promise.resolve({ done: true, value: undefined }),
+    throw: (error?: unknown) => inner.throw?.(error) ?? Promise.reject(error),
+  };
+  return follower;
+}
