@@ -220,7 +220,7 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
     server,
     async listen(port, host) {
       // Watched from the first connection on, so a shutdown knows what is in flight.
-      watchInFlight(server, wss);
+      watchInFlight(server, () => wsCleanup.drain());
       // ws passes the server's errors on to graphql-ws, which prints them with a stack as internal
       // errors; a failure to listen is this method's to report, once, so they are held back meanwhile.
       const forwarders = server.listeners('error') as ((error: Error) => void)[];

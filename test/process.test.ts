@@ -117,20 +117,25 @@ function isAlive(pid: number): boolean {
 }
 
 /** Resolves with the connection's fate: 'refused' once nothing listens on the port. */
-function tryConnect(port: number): Promise<'connected' | 'refused'> {
+function tryConnect(port: number): Promise<'connected' | 'reset' | 'refused'> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1');
     socket.once('connect', () => {
       socket.destroy();
       resolve('connected');
     });
-    socket.once('error', (error: NodeJS.ErrnoException) => (error.code === 'ECONNREFUSED' ? resolve('refused') : reject(error)));
+    socket.once('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ECONNREFUSED') resolve('refused');
+      // A probe that reached the accept queue just as the listener closed is reset by the kernel: ask again.
+      else if (error.code === 'ECONNRESET') resolve('reset');
+      else reject(error);
+    });
   });
 }
 
 /** The gateway stops listening as its first step of shutting down; this waits for that step, not for a time. */
 async function waitUntilRefused(port: number): Promise<void> {
-  while ((await tryConnect(port)) === 'connected') await new Promise((resolve) => setImmediate(resolve));
+  while ((await tryConnect(port)) !== 'refused') await new Promise((resolve) => setImmediate(resolve));
 }
 
 /** Holds CloudLX's services route for a while, so an operation that reads it is in flight on demand. */

@@ -22,7 +22,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -52,7 +52,9 @@ interface Running {
 }
 
 async function startGateway(env: Record<string, string>): Promise<Running> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'start'], {
+  // BENCH_GATEWAY_NODE_ARGS: extra node flags for the gateway (`--cpu-prof`, to see where its time goes).
+  const nodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/main.ts', 'start'], {
     cwd: REPO,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'production', PORT: '0', LOG_LEVEL: 'warn', WATCH_INTERVAL_MS: '0', IXC_WEBHOOK_SECRETS: SECRET, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -269,6 +271,8 @@ async function scenario(name: string, env: Record<string, string>): Promise<Row>
 
 async function main(): Promise<void> {
   console.log(`Live events: ${RATE} webhooks/s for ${SECONDS} s to ${SUBSCRIBERS} graphql-ws subscribers (gateway in its own process)`);
+  // Every delivery is a socket write: these figures depend on free CPU more than most; say how much there was.
+  console.log(`Machine: ${cpus().length} CPUs, load average ${loadavg()[0]!.toFixed(1)} at start`);
   const rows: Row[] = [];
   const dataDir = await mkdtemp(join(tmpdir(), 'switchboard-bench-events-'));
   try {
@@ -315,6 +319,7 @@ async function main(): Promise<void> {
       ].join(' '),
     );
   }
+  console.log(`Load average ${loadavg()[0]!.toFixed(1)} at the end.`);
   console.log(`Goal: p99 < 50 ms at 100 events/s to 1,000 subscribers, 0 lost. Latency: from the webhook's 2xx at the sender to the event at the last subscriber.`);
   const failed = rows.some((r) => r.lost > 0 || r.duplicates > 0);
   if (failed) process.exitCode = 1;

@@ -90,6 +90,7 @@ async function main(): Promise<void> {
     await writeFile(join(RESULTS_DIR, `${name}.json`), `${JSON.stringify(report, null, 2)}\n`);
     await writeFile(join(RESULTS_DIR, `${name}.svg`), renderChart(results, report.generatedAt));
     printTable(results);
+    console.log(`\nAs Markdown (README, "Performance"):\n\n${markdownTable(results)}`);
     console.log(`\nWrote test/bench/results/${name}.json and ${name}.svg`);
   } finally {
     for (const stop of stops) await stop().catch((error: unknown) => console.error(error));
@@ -212,6 +213,25 @@ async function peerVersions(): Promise<Record<string, string>> {
     versions[name] = (JSON.parse(await readFile(join(PEERS_DIR, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
   }
   return versions;
+}
+
+/** One row per scenario: Switchboard's figure, the peer's, and the ratio. */
+function markdownTable(results: readonly ScenarioResult[]): string {
+  const pair = (sb: number, peer: number | undefined, digits: number) =>
+    peer === undefined ? sb.toFixed(digits) : `${sb.toFixed(digits)} / ${peer.toFixed(digits)} (${(sb / peer).toFixed(2)}×)`;
+  const lines = [
+    '| scenario | req/s | p50 ms | p99 ms | CPU ms per query | peak MiB | upstream requests per query |',
+    '|---|---|---|---|---|---|---|',
+  ];
+  for (const r of results) {
+    const p = r.peer ?? undefined;
+    lines.push(
+      `| ${r.title} | ${pair(r.switchboard.perSecond, p?.perSecond, 0)} | ${pair(r.switchboard.p50Ms, p?.p50Ms, 1)} | ${pair(r.switchboard.p99Ms, p?.p99Ms, 1)} | ` +
+        `${pair(r.switchboard.cpuMsPerQuery, p?.cpuMsPerQuery, 2)} | ${pair(r.switchboard.peakRssBytes / 2 ** 20, p ? p.peakRssBytes / 2 ** 20 : undefined, 0)} | ` +
+        `${r.switchboard.upstreamPerQuery}${p ? ` / ${p.upstreamPerQuery}` : ''} |`,
+    );
+  }
+  return lines.join('\n');
 }
 
 function printTable(results: readonly ScenarioResult[]): void {

@@ -5,7 +5,7 @@
  * (which writes the profile), and prints the top functions by self time and the
  * time by package.
  *
- * Run: npx tsx test/bench/profile.ts [scenario key, default nested] [--peer] [--seconds 10]
+ * Run: npx tsx test/bench/profile.ts [scenario key, default nested] [--peer] [--seconds 10] [--query '{ … }']
  * (PROFILE_NODE_ARGS adds flags to the gateway's node.)
  * The .cpuprofile is kept (path printed) for Chrome DevTools or speedscope.
  */
@@ -31,9 +31,12 @@ const args = process.argv.slice(2);
 const usePeer = args.includes('--peer');
 const secondsArg = args.indexOf('--seconds');
 const seconds = secondsArg >= 0 ? Number(args[secondsArg + 1]) : 10;
-const key = args.find((a, i) => !a.startsWith('--') && args[i - 1] !== '--seconds') ?? 'nested';
-const scenario = SCENARIOS.find((s) => s.key === key);
-if (!scenario) throw new Error(`Expected a scenario key (${SCENARIOS.map((s) => s.key).join(', ')}), got ${JSON.stringify(key)}`);
+const queryArg = args.indexOf('--query');
+const key = args.find((a, i) => !a.startsWith('--') && args[i - 1] !== '--seconds' && args[i - 1] !== '--query') ?? 'nested';
+const found = SCENARIOS.find((s) => s.key === key);
+if (!found) throw new Error(`Expected a scenario key (${SCENARIOS.map((s) => s.key).join(', ')}), got ${JSON.stringify(key)}`);
+// --query '<graphql>': Switchboard with another query, at the scenario's connections and latency.
+const scenario = queryArg >= 0 ? { ...found, title: 'a query of your own', switchboard: args[queryArg + 1]!, peer: args[queryArg + 1]! } : found;
 if (usePeer && !peerInstalled()) throw new Error('The peer is not installed: npm run bench:peers');
 
 const dir = await mkdtemp(join(tmpdir(), 'switchboard-profile-'));

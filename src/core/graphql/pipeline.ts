@@ -318,23 +318,61 @@ export class OperationPipeline {
     return this.stream(operation, source);
   }
 
-  private async *stream(operation: PreparedOperation, source: AsyncGenerator<ExecutionResult>): AsyncGenerator<FormattedExecutionResult> {
+  /**
+   * The finished results of a subscription. Written as an iterator rather than an
+   * async generator: a generator waiting for the source's next event queues
+   * `return()` behind that event, so a client that unsubscribes from a quiet
+   * stream would keep its event-log follower (and its place in the
+   * active-subscriptions gauge) until some event came; here `return()` ends the
+   * source at once.
+   */
+  private stream(operation: PreparedOperation, source: AsyncGenerator<ExecutionResult>): AsyncGenerator<FormattedExecutionResult> {
     const active = this.options.infra.metrics.subscriptionsActive;
     const labels = { transport: operation.transport };
-    // Counted from the first pull to the end, whichever way it ends (complete, error, the client leaving).
     active.inc(labels);
-    try {
-      for await (const result of source) {
-        // Each event is one result: partial errors and warnings start afresh.
-        const finished = this.merge(operation.context, result);
-        operation.context.partialErrors.length = 0;
-        operation.context.warnings.length = 0;
-        yield finished;
+    let open = true;
+    const end = (): IteratorReturnResult<undefined> => {
+      if (open) {
+        open = false;
+        active.dec(labels);
       }
-    } finally {
-      active.dec(labels);
-      await source.return?.(undefined);
-    }
+      return { done: true, value: undefined };
+    };
+    const finished = (result: IteratorResult<ExecutionResult>): IteratorResult<FormattedExecutionResult> => {
+      if (result.done) return end();
+      // Each event is one result: partial errors and warnings start afresh.
+      const value = this.merge(operation.context, result.value);
+      operation.context.partialErrors.length = 0;
+      operation.context.warnings.length = 0;
+      return { done: false, value };
+    };
+    const stream: AsyncGenerator<FormattedExecutionResult> = {
+      async next() {
+        if (!open) return { done: true, value: undefined };
+        try {
+          return finished(await source.next());
+        } catch (error) {
+          end();
+          throw error;
+        }
+      },
+      async return() {
+        const wasOpen = open;
+        end();
+        if (wasOpen) await source.return?.(undefined);
+        return { done: true, value: undefined };
+      },
+      async throw(error: unknown) {
+        const wasOpen = open;
+        end();
+        if (wasOpen) await source.return?.(undefined);
+        throw error;
+      },
+      [Symbol.asyncIterator]() {
+        return stream;
+      },
+    };
+    return stream;
   }
 
   /** Formats errors, adds partial errors and warnings, records metrics and the log line. */

@@ -224,7 +224,7 @@ export class Security {
       );
       const { fieldErrors: _fieldErrors, ...extensions } = (out.extensions ?? {}) as Record<string, unknown>;
       out = { ...out, message: this.upstreamMessage(error)!, extensions };
-    } else if (/Document contains more than \d+ tokens/.test(out.message)) {
+    } else if (/Document contains more th(?:an|at) \d+ tokens/.test(out.message)) {
       const tokens = this.tokenLimitError(new GraphQLError(out.message))!;
       out = { message: tokens.message, extensions: { ...tokens.extensions } };
     }

@@ -51,8 +51,14 @@ const found = (error: GraphQLError) => {
   return match ? Number(match[1]) : undefined;
 };
 
-/** Upper bound assumed for a list whose size an operation does not state (`first` left out, or a variable). */
-export const ASSUMED_LIST_SIZE = 100;
+/** Size assumed for a page of a connection whose `first` is left out. */
+export const ASSUMED_PAGE_SIZE = 100;
+/**
+ * Size assumed for a plain list (no paging: a customer's realms, a router's
+ * Wi-Fi networks). These are short reference lists; a generous 100 here would
+ * compound to millions in a query that nests a few of them.
+ */
+export const ASSUMED_PLAIN_LIST_SIZE = 10;
 /** Keys one batched read carries (CloudCIX's `search[id__in]` takes 100 per request; the others take all in one). */
 export const BATCH_SIZE = 100;
 /** Largest page any list field accepts (`first` at most 500); a `first` given by a variable is assumed to be this. */
@@ -104,8 +110,9 @@ function isNamespace(field: GraphQLField<unknown, unknown>): boolean {
  *   request's loaders, which batch it: one call per BATCH_SIZE parents.
  * A list's size is its own `first`/`limit`, or that of the connection it belongs to
  * (`customers(first: 50) { nodes { … } }`), or the length of a literal list argument
- * (`nodes(ids: [...])`), or ASSUMED_LIST_SIZE when none is stated; a size given by a
- * variable is taken from `variables` when known, else as MAX_PAGE_SIZE.
+ * (`nodes(ids: [...])`), or else ASSUMED_PAGE_SIZE for a connection's page and
+ * ASSUMED_PLAIN_LIST_SIZE for a plain list; a size given by a variable is taken from
+ * `variables` when known, else as MAX_PAGE_SIZE.
  */
 export function operationCost(
   schema: GraphQLSchema,
@@ -166,9 +173,9 @@ export function operationCost(
       const ownSize = sizeOf(selection);
       if (model.callingFields.has(`${parentType.name}.${fieldName}`)) total += field.args.length > 0 ? multiplier : Math.ceil(multiplier / BATCH_SIZE);
       let childMultiplier = multiplier;
-      let childPending = ownSize ?? pendingSize;
+      let childPending = ownSize ?? (isConnection(field) ? ASSUMED_PAGE_SIZE : pendingSize);
       if (isListType(getNullableType(field.type))) {
-        childMultiplier = multiplier * (ownSize ?? pendingSize ?? ASSUMED_LIST_SIZE);
+        childMultiplier = multiplier * (ownSize ?? pendingSize ?? ASSUMED_PLAIN_LIST_SIZE);
         childPending = undefined; // the size is spent on this list; a nested list states its own
       }
       if (selection.selectionSet) walkComposite(getNamedType(field.type), selection.selectionSet.selections, childMultiplier, childPending, depth + 1, visiting);
@@ -198,6 +205,12 @@ export function operationCost(
   };
   walk(root, operation.selectionSet.selections, 1, undefined, 0, new Set());
   return total;
+}
+
+/** A Relay connection: its `edges`/`nodes` lists are one page. */
+function isConnection(field: GraphQLField<unknown, unknown>): boolean {
+  const type = getNamedType(field.type);
+  return isObjectType(type) && 'pageInfo' in type.getFields();
 }
 
 function valueSize(value: ValueNode, variables: Readonly<Record<string, unknown>> | null | undefined): number | undefined {
@@ -328,7 +341,7 @@ export function checkDocumentLength(source: string, limits: OperationLimits): Se
 
 /** graphql-js's "Document contains more than N tokens" parse error, as ours. */
 export function tokenLimitError(error: unknown, limits: OperationLimits): SecurityError | undefined {
-  if (!(error instanceof GraphQLError) || !/Document contains more than \d+ tokens/.test(error.message)) return undefined;
+  if (!(error instanceof GraphQLError) || !/Document contains more th(?:an|at) \d+ tokens/.test(error.message)) return undefined;
   return refusal(
     'TOO_MANY_TOKENS',
     `This document has more than ${limits.tokens} tokens; the limit is ${limits.tokens} (MAX_TOKENS).`,

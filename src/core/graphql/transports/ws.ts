@@ -37,8 +37,14 @@ type Extra = {
  */
 export function useWebSocketAdapter(wss: WebSocketServer, pipeline: OperationPipeline, options: WebSocketAdapterOptions = {}) {
   const maxBuffered = options.maxBufferedBytes ?? 4 * 1_048_576;
+  /** Queries and mutations running on each socket, by operation id (subscriptions never finish by themselves, so they are not counted). */
+  const running = new Map<WebSocket, Set<string>>();
+  let draining = false;
+  const closeIfIdle = (socket: WebSocket) => {
+    if (draining && !running.get(socket)?.size && socket.readyState === socket.OPEN) socket.close(1001, 'Going away');
+  };
   const refusals = new WeakMap<readonly GraphQLError[], readonly GraphQLFormattedError[]>();
-  return useServer<Record<string, unknown>, Extra>(
+  const server = useServer<Record<string, unknown>, Extra>(
     {
       connectionInitWaitTimeout: options.connectionInitWaitMs ?? 10_000,
       onConnect: async (ctx) => {
@@ -68,6 +74,14 @@ export function useWebSocketAdapter(wss: WebSocketServer, pipeline: OperationPip
           refusals.set(prepared.refused, pipeline.refusal(prepared, 'ws', startedAt).errors ?? []);
           return prepared.refused;
         }
+        if (prepared.operation.operation !== 'subscription') {
+          const socket = ctx.extra.socket;
+          if (!running.has(socket)) {
+            running.set(socket, new Set());
+            socket.once('close', () => running.delete(socket));
+          }
+          running.get(socket)!.add(_id);
+        }
         return {
           schema: pipeline.schema,
           document: prepared.document,
@@ -75,6 +89,13 @@ export function useWebSocketAdapter(wss: WebSocketServer, pipeline: OperationPip
           variableValues: prepared.variables,
           contextValue: prepared,
         };
+      },
+      onComplete: (ctx, id) => {
+        const socket = ctx.extra.socket;
+        if (running.get(socket)?.delete(id) && draining) {
+          // After graphql-ws has sent the operation's `complete`.
+          setImmediate(() => closeIfIdle(socket));
+        }
       },
       onError: (_ctx, _id, _payload, errors) => {
         const formatted = refusals.get(errors);
@@ -95,6 +116,18 @@ export function useWebSocketAdapter(wss: WebSocketServer, pipeline: OperationPip
     wss,
     options.keepAliveMs ?? 12_000,
   );
+  return {
+    dispose: () => server.dispose(),
+    /**
+     * Shutdown: each socket is closed (1001, "Going away", which graphql-ws
+     * clients take as "reconnect elsewhere") once its queries and mutations have
+     * sent their results; a socket that carries only subscriptions closes now.
+     */
+    drain(): void {
+      draining = true;
+      for (const socket of wss.clients) closeIfIdle(socket);
+    },
+  };
 }
 
 /** A WebSocket close reason is at most 123 bytes. */
