@@ -22,7 +22,7 @@ const redisUrl = z
     return v.trim();
   });
 
-/** An OTLP collector's base URL; the value is never echoed (a collector URL may carry a key). */
+/** An OTLP collector's base URL (its key, if any, goes in OTEL_EXPORTER_OTLP_HEADERS, which the SDK reads itself). */
 const otlpEndpoint = z
   .string()
   .optional()

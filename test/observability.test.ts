@@ -8,11 +8,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { loadConfig } from '../src/config.js';
 import { ManualClock } from '../src/core/clock.js';
 import { generateWebhookSecret, webhookHeaders } from '../src/core/events/signatures.js';
 import type { LoggedRequest } from '../src/core/simulator/server.js';
 import type { PlatformKey } from '../src/platforms/index.js';
 import { startStack, type Stack } from './utils/harness.js';
+import { writeClientsFile, type ClientsFixture } from './utils/security.js';
 
 /**
  * What an operator sees of the gateway from the outside, on a real gateway and
@@ -418,6 +420,23 @@ describe('explain', () => {
     expect(batched.map((c) => c.batchKeys).sort()).toEqual(logged.map((r) => (JSON.parse(new URLSearchParams(r.query).get('search[id__in]')!) as unknown[]).length).sort());
   });
 
+  it('explains over WebSocket when the connection params ask for it', async () => {
+    const explaining = createClient({ url: stack.gateway.websocketUrl, webSocketImpl: WebSocket, retryAttempts: 0, lazy: true, connectionParams: { 'x-switchboard-explain': '1' } });
+    try {
+      const result = await explaining.iterate({ query: 'query ExplainedOverWs { ixc { devices(first: 3) { nodes { serialNumber } } } }' }).next();
+      expect(result.value?.errors).toBeUndefined();
+      const calls = result.value?.extensions?.upstream as { platform: string; method: string; status: number; route: string }[];
+      const line = operationLines().find((l) => l.operationName === 'ExplainedOverWs');
+      expect(line).toMatchObject({ transport: 'ws' });
+      const logged = upstreamSaw(line!.requestId).get('ixc')!;
+      expect(logged.length).toBeGreaterThan(0);
+      expect(calls.length).toBe(logged.length);
+      expect(unmatched(calls, logged)).toEqual([]);
+    } finally {
+      await explaining.dispose();
+    }
+  });
+
   it('adds nothing without the header', async () => {
     const res = await post('{ cloudlx { realms { name } } }');
     expect(res.body.extensions?.upstream).toBeUndefined();
@@ -521,6 +540,16 @@ describe('OpenTelemetry', () => {
   }, 60_000);
 });
 
+describe('OTEL_EXPORTER_OTLP_ENDPOINT', () => {
+  it('is checked at start: an http(s) URL, or the start stops naming it', () => {
+    expect(loadConfig({ DATA_DIR: '.data/test', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318' }).otlpEndpoint).toBe('http://127.0.0.1:4318');
+    expect(loadConfig({ DATA_DIR: '.data/test' }).otlpEndpoint).toBeUndefined();
+    expect(() => loadConfig({ DATA_DIR: '.data/test', OTEL_EXPORTER_OTLP_ENDPOINT: 'grpc://collector:4317' })).toThrow(
+      /OTEL_EXPORTER_OTLP_ENDPOINT: expected the http:\/\/ or https:\/\/ URL of an OpenTelemetry collector, such as http:\/\/127\.0\.0\.1:4318 \(the scheme is grpc:\)/,
+    );
+  });
+});
+
 function parentOf(span: ReadableSpan): string | undefined {
   return span.parentSpanContext?.spanId;
 }
@@ -620,5 +649,66 @@ describe('breaker and retries, on a gateway clock', () => {
     const healed = await policyStack.graphql('{ cloudlx { realms { name } } }');
     expect(healed.body.errors).toBeUndefined();
     expect(value(await policyScrape(), 'switchboard_upstream_breakers_open', { platform: 'cloudlx' })).toBe(0);
+  });
+
+  it('keeps operation names in the duration histogram to a bounded set', async () => {
+    const names = Array.from({ length: 505 }, (_, i) => `Name${i}`);
+    for (let i = 0; i < names.length; i += 50) await Promise.all(names.slice(i, i + 50).map((name) => policyStack.graphql(`query ${name} { __typename }`)));
+    const exposition = await policyScrape();
+    // Named operations only ('' is every anonymous one).
+    const counted = new Set(exposition.samples.filter((s) => s.name === 'switchboard_graphql_operation_duration_seconds_count' && s.labels.name).map((s) => s.labels.name));
+    expect(counted.size).toBe(501);
+    expect(counted.has('(other)')).toBe(true);
+    expect(value(exposition, 'switchboard_graphql_operation_duration_seconds_count', { name: '(other)' })).toBeGreaterThanOrEqual(5);
+  });
+});
+
+describe('explain with clients configured', () => {
+  let securedStack: Stack;
+  let clients: ClientsFixture;
+  let securedLog = '';
+
+  beforeAll(async () => {
+    clients = writeClientsFile([
+      { name: 'app', scopes: ['cloudlx:read'] },
+      { name: 'ops', scopes: ['cloudlx:read', 'admin'] },
+    ]);
+    const logs = new PassThrough();
+    logs.on('data', (chunk: Buffer) => (securedLog += chunk.toString()));
+    securedStack = await startStack({ env: { SWITCHBOARD_CLIENTS_FILE: clients.path, LOG_LEVEL: 'trace' }, logDestination: logs });
+  });
+  afterAll(() => clients.remove());
+
+  const REALMS = 'query Realms { cloudlx { realms { name } } }';
+
+  it('refuses a client without the admin scope with FORBIDDEN, before any upstream call', async () => {
+    const sim = securedStack.sim('cloudlx');
+    sim.server.clearLog();
+    const res = await securedStack.graphql(REALMS, undefined, { ...clients.auth('app'), 'x-switchboard-explain': '1' });
+    expect(res.status).toBe(403);
+    expect(res.body.errors?.[0]).toMatchObject({ extensions: { code: 'FORBIDDEN' } });
+    expect(res.body.errors[0].message).toMatch(/x-switchboard-explain .* admin scope/);
+    expect(res.body.data).toBeUndefined();
+    expect(sim.server.log).toEqual([]);
+    // Without the header, the same client is served as ever.
+    const plain = await securedStack.graphql(REALMS, undefined, clients.auth('app'));
+    expect(plain.body.errors).toBeUndefined();
+    expect(plain.body.extensions?.upstream).toBeUndefined();
+  });
+
+  it('explains to an admin client, and logs the operation under its name', async () => {
+    const res = await securedStack.graphql(REALMS, undefined, { ...clients.auth('ops'), 'x-switchboard-explain': '1', 'x-request-id': 'ops-explain-1' });
+    expect(res.body.errors).toBeUndefined();
+    const calls = res.body.extensions?.upstream as { platform: string; route: string }[];
+    const logged = securedStack.sim('cloudlx').server.log.filter((r) => r.headers['x-request-id'] === 'ops-explain-1');
+    expect(calls.length).toBe(logged.length);
+    expect(calls.map((c) => c.route)).toContain('GET /api/realms');
+    await new Promise((resolve) => setImmediate(resolve));
+    const line = securedLog.split('\n').find((l) => l.includes('"msg":"graphql operation"') && l.includes('ops-explain-1'));
+    expect(JSON.parse(line!)).toMatchObject({ requestId: 'ops-explain-1', client: 'ops', operationName: 'Realms', transport: 'http', outcome: 'ok', upstreamCalls: logged.length });
+    for (const key of Object.values(clients.keys)) {
+      expect(securedLog.includes(key), 'an API key reached the logs').toBe(false);
+      expect(securedStack.responses.join('\n').includes(key), 'an API key reached a response').toBe(false);
+    }
   });
 });

@@ -13,11 +13,10 @@ import { overWebSocket, writeClientsFile, type ClientsFixture } from './utils/se
  */
 let stack: Stack;
 let clients: ClientsFixture;
-const clock = new ManualClock(Date.now());
 
 beforeAll(async () => {
-  clients = writeClientsFile([{ name: 'app', scopes: ['cloudlx:read', 'ixc:read', 'exotel:read', 'introspect'] }]);
-  stack = await startStack({ env: { SWITCHBOARD_CLIENTS_FILE: clients.path, UPSTREAM_CALLS_PER_OPERATION: '20', OPERATION_DEADLINE_MS: '5000' }, clock });
+  clients = writeClientsFile([{ name: 'app', scopes: ['cloudlx:read', 'ixc:read', 'exotel:read', 'cloudcix:read'] }]);
+  stack = await startStack({ env: { SWITCHBOARD_CLIENTS_FILE: clients.path, UPSTREAM_CALLS_PER_OPERATION: '20' } });
 });
 afterAll(() => clients.remove());
 
@@ -113,8 +112,9 @@ describe('operation limits, before any resolver runs', () => {
     ];
     for (const query of useful) {
       const res = await stack.graphql(query, undefined, auth());
-      expect(res.body.errors?.filter((e: any) => e.extensions.code !== 'UPSTREAM_BUDGET_EXCEEDED')).toBeUndefined();
       expect(res.status).toBe(200);
+      // Limits only: this stack's call budget is lowered to 20, which the larger ones meet while they run.
+      expect((res.body.errors ?? []).filter((e: any) => e.extensions.code !== 'UPSTREAM_BUDGET_EXCEEDED')).toEqual([]);
     }
   });
 
@@ -165,6 +165,8 @@ describe('what an operation may spend while it runs', () => {
   });
 
   it('a deadline for the whole operation: a hanging platform is cut at OPERATION_DEADLINE_MS (the gateway\'s clock)', async () => {
+    const clock = new ManualClock(Date.now());
+    const stack = await startStack({ env: { SWITCHBOARD_CLIENTS_FILE: clients.path, OPERATION_DEADLINE_MS: '5000' }, clock });
     const cloudlx = stack.sim('cloudlx');
     cloudlx.server.inject('GET /api/realms', { delayMs: 60_000, times: 1 });
     try {
@@ -179,6 +181,7 @@ describe('what an operation may spend while it runs', () => {
       expect(res.body.errors[0].message).toMatch(/before the operation's deadline/);
     } finally {
       cloudlx.server.clearFaults();
+      await stack.close();
     }
   });
 });

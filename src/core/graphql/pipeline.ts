@@ -23,6 +23,7 @@ import type { Infra } from '../infra.js';
 import type { RequestInfo } from '../platform.js';
 import { runInOperation, type OperationScope } from '../upstream/operation.js';
 import { recordLoaderTallies } from '../observability/loaders.js';
+import { SwitchboardError, toGraphQLErrorExtensions } from '../upstream/errors.js';
 import { CompiledOperations, type ExecutorKind } from './executor.js';
 
 export type Transport = 'http' | 'ws' | 'sse';
@@ -411,7 +412,7 @@ export class OperationPipeline {
     const kind = operation?.operation.operation ?? 'unknown';
     const { metrics } = this.options.infra;
     metrics.graphqlOperations.inc({ operation: kind, transport, outcome });
-    metrics.graphqlDuration.observe({ name: operation?.operationName ?? '', operation: kind, transport, outcome }, seconds);
+    metrics.graphqlDuration.observe({ name: metrics.operationName(operation?.operationName), operation: kind, transport, outcome }, seconds);
     if (operation) recordLoaderTallies(operation.scope, metrics);
     this.log.info(
       {
@@ -521,7 +522,9 @@ function withCode(error: unknown, code: string): GraphQLError {
 
 function toGraphQLError(error: unknown): GraphQLError {
   if (error instanceof GraphQLError) return error;
-  return new GraphQLError(error instanceof Error ? error.message : String(error), { originalError: error instanceof Error ? error : undefined });
+  // A plugin's SwitchboardError keeps its code (FORBIDDEN, RATE_LIMITED …) on every transport, not only its HTTP status.
+  const extensions = error instanceof SwitchboardError ? toGraphQLErrorExtensions(error) : undefined;
+  return new GraphQLError(error instanceof Error ? error.message : String(error), { originalError: error instanceof Error ? error : undefined, extensions });
 }
 
 function httpStatusOf(error: { code?: unknown; httpStatus?: unknown; extensions?: { code?: unknown } }): number {

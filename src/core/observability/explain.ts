@@ -83,5 +83,6 @@ export function explainCall(record: UpstreamCallRecord): ExplainedCall {
 }
 
 function explainLoaders(tallies: readonly LoaderTally[]) {
-  return tallies.map(({ platform, loader, loads, cacheHits }) => ({ platform, loader, loads, cacheHits }));
+  // A loader made for the request but never asked says nothing.
+  return tallies.filter((tally) => tally.loads > 0).map(({ platform, loader, loads, cacheHits }) => ({ platform, loader, loads, cacheHits }));
 }

@@ -11,6 +11,8 @@ export function createMetrics(registry = new Registry(), options: { processMetri
   const registers = [registry];
   return {
     registry,
+    /** The `name` label of an operation (see `boundedLabel`). */
+    operationName: boundedLabel(MAX_OPERATION_NAMES),
     graphqlOperations: new Counter({
       name: 'switchboard_graphql_requests_total',
       help: 'GraphQL operations, by operation type, transport and whether the response carried errors.',
@@ -109,3 +111,24 @@ export function createMetrics(registry = new Registry(), options: { processMetri
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** Distinct operation names kept as label values; later ones are counted under OTHER_OPERATIONS. */
+export const MAX_OPERATION_NAMES = 500;
+export const OTHER_OPERATIONS = '(other)';
+
+/**
+ * Label values a client chooses (operation names) are kept to the first `max`
+ * distinct ones, then counted together: a client sending a new name with every
+ * request would otherwise add series to every scrape without end. An operation
+ * without a name is ''.
+ */
+function boundedLabel(max: number): (value: string | undefined) => string {
+  const seen = new Set<string>();
+  return (value) => {
+    if (!value) return '';
+    if (seen.has(value)) return value;
+    if (seen.size >= max) return OTHER_OPERATIONS;
+    seen.add(value);
+    return value;
+  };
+}

@@ -90,7 +90,8 @@ export class FairShare {
       const waiter: Waiter = { resolve, reject, timer: undefined, signal, onAbort: undefined };
       waiter.timer = this.options.clock.setTimeout(() => this.leave(client, waiter, this.refusal(client, line, 'waited')), this.maxWaitMs);
       if (signal) {
-        waiter.onAbort = () => this.leave(client, waiter, signal.reason instanceof Error ? signal.reason : this.refusal(client, line, 'waited'));
+        // The call's deadline passed while it waited for its client's turn: the share, not the platform, is why.
+        waiter.onAbort = () => this.leave(client, waiter, this.refusal(client, line, 'deadline'));
         signal.addEventListener('abort', waiter.onAbort, { once: true });
       }
       line.waiting.push(waiter);
@@ -182,11 +183,16 @@ export class FairShare {
     if (waiter.onAbort) waiter.signal?.removeEventListener('abort', waiter.onAbort);
   }
 
-  private refusal(client: string, line: ClientLine, why: 'queued' | 'waited'): RateLimitedError {
+  private refusal(client: string, line: ClientLine, why: 'queued' | 'waited' | 'deadline'): RateLimitedError {
     const title = this.options.title ?? this.options.platform;
     const window = this.options.windowMs === 1000 ? 'second' : this.options.windowMs === 60_000 ? 'minute' : `${this.options.windowMs} ms`;
     const who = client === GATEWAY_CALLER ? 'the gateway itself' : `client "${client}"`;
-    const state = why === 'queued' ? `${line.waiting.length} of its calls are already waiting` : `this call waited ${Math.round(this.maxWaitMs / 1000)} s for a turn`;
+    const state =
+      why === 'queued'
+        ? `${line.waiting.length} of its calls are already waiting`
+        : why === 'deadline'
+          ? `this call's deadline passed while it waited for a turn behind ${line.waiting.length} more`
+          : `this call waited ${Math.round(this.maxWaitMs / 1000)} s for a turn`;
     return new RateLimitedError(
       `${title} allows ${this.options.limit} requests per ${window} for all of this gateway's clients together, and ${who} may use at most ${this.cap} of them (UPSTREAM_CLIENT_SHARE); ${state}. Ask for less at once (smaller pages, fewer aliases) and try again.`,
       { platform: this.options.platform, retryAfter: Math.max(1, Math.ceil(this.options.windowMs / 1000)) },

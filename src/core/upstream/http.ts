@@ -170,6 +170,10 @@ export class UpstreamHttp {
   async request<T = unknown>(req: UpstreamRequest): Promise<UpstreamResponse<T>> {
     const platform = this.options.platform;
     if (this.closed) throw new UpstreamUnavailableError('The gateway is shutting down', { platform });
+    // An empty id ("" for `{id}`) would turn a read of one record into a read of the list (or a write to it).
+    if (req.route && /\{\w+\}\/?$/.test(req.route) && /\/(?:[?#]|$)/.test(req.path) && !/\/$/.test(req.route)) {
+      throw new BadUserInputError(`Expected an identifier for ${req.route}, got an empty one`, { platform });
+    }
     const url = this.url(req.path);
     if (req.query) appendQuery(url, req.query);
     const headers: Record<string, string> = { ...this.options.defaultHeaders, ...req.headers };
