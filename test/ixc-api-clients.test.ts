@@ -227,7 +227,8 @@ describe('IXC permissions and rate limits', () => {
     expect(limited.body.errors).toEqual([
       expect.objectContaining({
         path: ['ixc', 'device'],
-        message: `API client ${IXC_SIM_API_CLIENT_ID} has used its 3 requests per minute.`,
+        // IXC's own text stays in the gateway's log; the client reads the gateway's words (issue 9).
+        message: 'IXC ACS is over its rate limit; retry after the time in extensions.retryAfter (HTTP 429, RATE_LIMITED).',
         extensions: expect.objectContaining({ code: 'RATE_LIMITED', platform: 'ixc', upstreamStatus: 429, retryAfter: expect.any(Number) }),
       }),
     ]);
@@ -244,7 +245,7 @@ describe('IXC permissions and rate limits', () => {
     for (let i = 0; i < 2; i++) expect((await oneDevice()).body.errors).toBeUndefined();
     const limited = await oneDevice();
     const error = limited.body.errors![0]!;
-    expect(error).toMatchObject({ message: `API client ${IXC_SIM_API_CLIENT_ID} has used its 2 requests per day.`, extensions: { code: 'RATE_LIMITED', platform: 'ixc' } });
+    expect(error).toMatchObject({ message: 'IXC ACS is over its rate limit; retry after the time in extensions.retryAfter (HTTP 429, RATE_LIMITED).', extensions: { code: 'RATE_LIMITED', platform: 'ixc' } });
     expect(error.extensions!.retryAfter).toBeGreaterThanOrEqual(1);
     expect(error.extensions!.retryAfter).toBeLessThanOrEqual(86_400);
   });

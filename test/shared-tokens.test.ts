@@ -342,8 +342,18 @@ interface GatewayProcess {
 
 /** `npm start` as a user runs it (`node --import tsx src/main.ts start`), on port 0; resolves once it prints its URL. */
 async function startGatewayProcess(env: Record<string, string>): Promise<GatewayProcess> {
+  // Real platforms configured: the gateway refuses to start without clients (issue 9), so it gets one, and the requests carry its key.
+  const testClient = testClientFor(env);
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'start'], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      ...(testClient ? { SWITCHBOARD_CLIENTS_FILE: testClient.file } : {}),
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -361,12 +371,14 @@ async function startGatewayProcess(env: Record<string, string>): Promise<Gateway
   const gateway: GatewayProcess = {
     url,
     async graphql(query, variables) {
-      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
+      const headers = { 'content-type': 'application/json', ...(testClient ? { authorization: `Bearer ${testClient.key}` } : {}) };
+      const res = await fetch(url, { method: 'POST', headers, body: JSON.stringify({ query, variables }) });
       return (await res.json()) as GraphQLBody;
     },
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       await exited;
+      testClient?.remove();
       gateways.splice(gateways.indexOf(gateway), 1);
     },
   };

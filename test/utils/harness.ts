@@ -148,7 +148,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
  * one client with every scope, in a clients file of its own, and `graphql()` sends
  * its key. A test that brings its own SWITCHBOARD_CLIENTS_FILE gets none.
  */
-function testClientFor(env: Record<string, string> | undefined): { file: string; key: string; remove(): void } | undefined {
+export function testClientFor(env: Record<string, string> | undefined): { file: string; key: string; remove(): void } | undefined {
   if (!env || env.SWITCHBOARD_CLIENTS_FILE) return undefined;
   const real = Object.keys(env).some((name) => /^(CLOUDLX|EXOTEL|IXC|CLOUDCIX)_BASE_URL$/.test(name) || name === 'CLOUDCIX_EMAIL');
   if (!real && !(env.HOST && !/^(127\.|localhost$|::1$)/.test(env.HOST))) return undefined;

@@ -38,8 +38,11 @@ const securitySchema = z.object({
   MAX_DOCUMENT_LENGTH: envInt(32_768, 100, 16 * 1_048_576),
   /** Static cost of one operation: about how many upstream calls it could make (see limits.ts). Default 1000. */
   MAX_QUERY_COST: envInt(1_000, 1, 10_000_000),
-  /** Upstream calls one operation may start while it runs; past it, fields fail with UPSTREAM_BUDGET_EXCEEDED. Default 200. */
-  UPSTREAM_CALLS_PER_OPERATION: envInt(200, 1, 1_000_000),
+  /**
+   * Upstream calls one operation may start while it runs; past it, fields fail with UPSTREAM_BUDGET_EXCEEDED.
+   * Default 1000: a full page of 500 with one relation a platform cannot batch (IXC's Wi-Fi), twice over.
+   */
+  UPSTREAM_CALLS_PER_OPERATION: envInt(1_000, 1, 1_000_000),
   /** Milliseconds one operation may spend across all its upstream calls. Default 30000. */
   OPERATION_DEADLINE_MS: envInt(30_000, 100, 3_600_000),
   /** Requests per minute of a client whose entry states none. Default 600. */

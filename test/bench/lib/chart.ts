@@ -25,12 +25,12 @@ export function renderChart(results: readonly ScenarioResult[], generatedAt: str
   const latency = results.filter((r) => r.criticalPathMs !== null);
   const all: { panel: Panel; rows: readonly ScenarioResult[] }[] = [
     { panel: { title: 'Requests per second (20 connections)', better: 'higher', value: (s) => s.perSecond, format: (v) => v.toFixed(0) }, rows: load },
-    { panel: { title: 'p99 latency, ms', better: 'lower', value: (s) => s.p99Ms, format: (v) => v.toFixed(1) }, rows: load },
+    { panel: { title: 'p99 latency, ms', better: 'lower', value: (s) => s.p99Ms, format: ms }, rows: load },
     { panel: { title: 'Gateway CPU per query, ms', better: 'lower', value: (s) => s.cpuMsPerQuery, format: (v) => v.toFixed(2) }, rows: load },
     { panel: { title: 'Peak memory, MiB', better: 'lower', value: (s) => s.peakRssBytes / 2 ** 20, format: (v) => v.toFixed(0) }, rows: load },
     { panel: { title: 'Upstream requests per query', better: 'lower', value: (s) => s.upstreamPerQuery, format: (v) => String(v) }, rows: load },
     {
-      panel: { title: 'p50 latency at 20 ms per upstream call, ms', better: 'lower', value: (s) => s.p50Ms, format: (v) => v.toFixed(1), limit: (r) => r.criticalPathMs },
+      panel: { title: 'p50 latency at 20 ms per upstream call, ms', better: 'lower', value: (s) => s.p50Ms, format: ms, limit: (r) => r.criticalPathMs },
       rows: latency,
     },
   ];
@@ -38,7 +38,7 @@ export function renderChart(results: readonly ScenarioResult[], generatedAt: str
 
   const columns = 3;
   const width = columns * (PANEL_W + 20) + 20;
-  const height = TOP + Math.ceil(panels.length / columns) * (PANEL_H + 70) + 40;
+  const height = TOP + Math.ceil(panels.length / columns) * (PANEL_H + 70) - 20;
   const parts: string[] = [];
   parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="11">`);
   parts.push(`<rect width="100%" height="100%" fill="#ffffff"/>`);
@@ -89,6 +89,11 @@ function drawPanel(panel: Panel, rows: readonly ScenarioResult[], x: number, y: 
     parts.push(text(cx, baseY + 14, shortTitle(r), { anchor: 'middle', size: 10, color: COLORS.muted }));
   });
   return parts.join('\n');
+}
+
+/** Whole milliseconds past 100, so neighbouring labels stay apart. */
+function ms(v: number): string {
+  return v >= 100 ? v.toFixed(0) : v.toFixed(1);
 }
 
 function shortTitle(r: ScenarioResult): string {
