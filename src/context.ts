@@ -1,14 +1,15 @@
+import type { GraphQLError } from 'graphql';
 import type { Logger } from 'pino';
 import type { PlatformModule, RequestInfo } from './core/platform.js';
 import { newRequestId } from './core/graphql/pipeline.js';
 import type { PlatformScopes } from './platforms/index.js';
 
-/** An error that does not fail its field: one platform of a unified list failed, the others answered. */
-export interface PartialError {
-  message: string;
-  path: readonly (string | number)[];
-  extensions: Record<string, unknown>;
-}
+/**
+ * An error that does not fail its field: one platform of a unified list failed
+ * (or the caller may not read it), the others answered. Kept as the error itself
+ * (with its path), and formatted by the pipeline's one formatter like any other.
+ */
+export type PartialError = GraphQLError;
 
 /**
  * Something the client should see though nothing failed: CloudCIX skips a filter

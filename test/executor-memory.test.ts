@@ -40,6 +40,18 @@ describe('compiled operations', () => {
     expect(third.body).toEqual(first.body);
   });
 
+  it('keeps compiled operations within 64 MiB by their estimate, evicting the least recently used', { timeout: 60_000 }, async () => {
+    const compiled = stack.gateway.pipeline.compiled;
+    // 150 aliases of 4 fields: about 7 MB each by the estimate, so 30 of them cannot all stay.
+    for (let q = 0; q < 30; q++) {
+      const query = aliases(`bounded${q}`, 150);
+      for (let sighting = 0; sighting < 2; sighting++) expect(Object.keys((await stack.graphql(query)).body.data)).toHaveLength(150);
+      expect(compiled.heldBytes).toBeLessThanOrEqual(64 * 1_048_576);
+    }
+    expect(compiled.heldBytes).toBeGreaterThan(32 * 1_048_576);
+    expect(compiled.size).toBeLessThan(30);
+  });
+
   it('never compiles an operation estimated above an eighth of the cache', async () => {
     const compiled = stack.gateway.pipeline.compiled;
     const query = aliases('huge', 1000);

@@ -79,7 +79,7 @@ function overSse(query: string, variables?: Record<string, unknown>): Promise<An
 
 const CUSTOMERS = '{ cloudlx { customers(first: 2) { nodes { name } } } }';
 
-const table: { name: string; query: string; variables?: Record<string, unknown>; status: number; code?: string; fault?: () => () => void }[] = [
+const table: { name: string; query: string; variables?: Record<string, unknown>; status: number; code?: string; warns?: boolean; fault?: () => () => void }[] = [
   { name: 'a valid query', query: CUSTOMERS, status: 200 },
   { name: 'a parse error', query: '{ cloudlx { customers(first: 2) { nodes { name } }', status: 400, code: 'GRAPHQL_PARSE_FAILED' },
   { name: 'an unknown field', query: '{ cloudlx { noSuchField } }', status: 400, code: 'GRAPHQL_VALIDATION_FAILED' },
@@ -112,6 +112,7 @@ const table: { name: string; query: string; variables?: Record<string, unknown>;
     name: 'a CloudCIX warning',
     query: '{ cloudcix { membership { addresses(first: 1, search: {nmae__icontains: "acme"}) { totalCount } } } }',
     status: 200,
+    warns: true,
   },
   { name: 'a subscription to a field that does not exist', query: 'subscription { noSuchEvents }', status: 400, code: 'GRAPHQL_VALIDATION_FAILED' },
 ];
@@ -128,6 +129,7 @@ describe('one operation pipeline for HTTP, WebSocket and SSE', () => {
         if (!row.query.startsWith('mutation')) expect(await overSse(row.query, row.variables)).toEqual(http.answer);
         if (row.code) expect(http.answer.errors?.map((e) => e.code)).toContain(row.code);
         else expect(http.answer.errors).toBeUndefined();
+        if (row.warns) expect((http.answer.extensions as { warnings?: unknown[] } | undefined)?.warnings).toHaveLength(1);
       } finally {
         clear?.();
       }

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serverAudits } from 'graphql-http';
 import { SignJWT } from 'jose';
@@ -210,6 +211,7 @@ describe('anonymous mode', () => {
     });
     child.kill('SIGTERM');
     await new Promise((resolve) => child.on('exit', resolve));
+    rmSync('.data/test-security-anon', { recursive: true, force: true });
     expect(stdout.split('\n').filter((line) => line.startsWith('Access: ANONYMOUS'))).toHaveLength(1);
   });
 });

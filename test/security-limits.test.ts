@@ -33,11 +33,11 @@ const LIMITS: { name: string; query: string; code: string; message: RegExp; limi
   { name: 'depth', query: deepQuery(10), code: 'QUERY_TOO_DEEP', message: /^This operation nests 15 levels deep; the limit is 12 \(MAX_QUERY_DEPTH\)\.$/, limit: 12, found: 15 },
   {
     name: 'aliases',
-    query: `{ cloudlx { ${Array.from({ length: 31 }, (_, i) => `r${i}: realms { name }`).join(' ')} } }`,
+    query: `{ cloudlx { ${Array.from({ length: 51 }, (_, i) => `r${i}: realms { name }`).join(' ')} } }`,
     code: 'TOO_MANY_ALIASES',
-    message: /^This operation uses 31 aliases; the limit is 30 \(MAX_ALIASES\)\./,
-    limit: 30,
-    found: 31,
+    message: /^This operation uses 51 aliases; the limit is 50 \(MAX_ALIASES\)\./,
+    limit: 50,
+    found: 51,
   },
   {
     name: 'root fields',
@@ -103,11 +103,11 @@ describe('operation limits, before any resolver runs', () => {
     });
   }
 
-  it('the deepest useful queries and a 30-alias dashboard pass the defaults', async () => {
+  it('the deepest useful queries and a 45-alias dashboard pass the defaults', async () => {
     const useful = [
       deepQuery(7), // 12 levels, the limit
       '{ cloudcix { membership { addresses(first: 100) { edges { node { name country { englishName subdivisions(first: 5) { edges { node { id } } } } } } } } } }',
-      `{ ixc { ${Array.from({ length: 30 }, (_, i) => `d${i}: devices(first: 1, serialNumber: "${i}") { totalCount }`).join(' ')} } }`,
+      `{ ixc { ${Array.from({ length: 45 }, (_, i) => `d${i}: devices(first: 1, serialNumber: "${i}") { totalCount }`).join(' ')} } }`,
       '{ cloudlx { customers(first: 500) { totalCount nodes { name realms { name } subRealms { name realm { name } } } } } }',
     ];
     for (const query of useful) {

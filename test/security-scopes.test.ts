@@ -133,6 +133,28 @@ describe('scopes', () => {
   });
 });
 
+describe('subscriptions', () => {
+  it('need events:subscribe: refused before they start over WebSocket and SSE; a client with it subscribes', async () => {
+    const refused = await overWebSocket(stack.gateway.websocketUrl, as('writer'), 'subscription { events { id } }');
+    expect(refused.result?.errors).toEqual([
+      expect.objectContaining({ extensions: { code: 'FORBIDDEN', field: 'events', requiredScopes: ['events:subscribe'] } }),
+    ]);
+    const sse = await fetch(stack.gateway.graphqlUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...as('writer') },
+      body: JSON.stringify({ query: 'subscription { events { id } }' }),
+    });
+    expect(await sse.text()).toContain('"code":"FORBIDDEN"');
+    // Query.events (the same log, as history) needs the same scope; it cannot be null, so it is refused whole.
+    const history = await stack.graphql('{ events(first: 1) { edges { cursor } } }', undefined, as('writer'));
+    expect(history.status).toBe(403);
+    expect(history.body.errors[0].extensions).toEqual({ code: 'FORBIDDEN', field: 'events', requiredScopes: ['events:subscribe'] });
+    expect((await stack.graphql('{ events(first: 1) { edges { cursor } } }', undefined, as('ops'))).status).toBe(200);
+    const deadLetters = await stack.graphql('{ deadLetters(first: 1) { edges { cursor } } }', undefined, as('writer'));
+    expect(deadLetters.body.errors[0].extensions.requiredScopes).toEqual(['admin']);
+  });
+});
+
 describe('production mode', () => {
   it('introspection needs the introspect scope, over HTTP and WebSocket', async () => {
     const refused = await stack.graphql('{ __schema { queryType { name } } }', undefined, as('reader'));
@@ -150,6 +172,16 @@ describe('production mode', () => {
     expect(allowed.body.data.__schema.types.length).toBeGreaterThan(900);
     // __typename is not introspection.
     expect((await stack.graphql('{ __typename }', undefined, as('reader'))).body.data).toEqual({ __typename: 'Query' });
+  });
+
+  it('refuses batched HTTP requests (ALLOW_BATCHED_REQUESTS is off)', async () => {
+    const res = await fetch(stack.gateway.graphqlUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...as('reader') },
+      body: JSON.stringify([{ query: '{ platforms { title } }' }, { query: '{ platforms { title } }' }]),
+    });
+    expect(res.status).toBe(400);
+    expect(await res.text()).toMatch(/batching/i);
   });
 
   it('gives no "Did you mean" suggestions, over HTTP and WebSocket', async () => {

@@ -17,6 +17,7 @@ import type { Store } from '../src/core/store/types.js';
 import { UnauthenticatedError } from '../src/core/upstream/errors.js';
 import { TokenManager, sharedTokenKey, type IssuedToken } from '../src/core/upstream/tokens.js';
 import { platforms } from '../src/platforms/index.js';
+import { testClientFor } from './utils/harness.js';
 import { CloudLXSimulator } from '../src/platforms/cloudlx/simulator.js';
 import { ExotelSimulator } from '../src/platforms/exotel/simulator.js';
 import { IxcSimulator } from '../src/platforms/ixc/simulator.js';

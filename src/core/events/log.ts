@@ -185,6 +185,7 @@ export abstract class FollowIterator implements AsyncIterableIterator<StoredEven
   protected abstract release(): void;
 
   async next(): Promise<IteratorResult<StoredEvent>> {
+    let waited = false;
     for (;;) {
       if (this.done) return { done: true, value: undefined };
       if (this.failure) {
@@ -201,10 +202,18 @@ export abstract class FollowIterator implements AsyncIterableIterator<StoredEven
         throw error;
       }
       if (this.done) return { done: true, value: undefined };
-      if (event) return { done: false, value: event };
+      if (event) {
+        // Catching up on a backlog, a consumer whose socket writes complete at once would
+        // otherwise run event after event in microtasks and starve all other I/O (the webhooks
+        // being received, the other sockets): one turn of the event loop per backlog event.
+        if (!waited) await new Promise<void>((resolve) => setImmediate(resolve));
+        if (this.done) return { done: true, value: undefined };
+        return { done: false, value: event };
+      }
       if (this.signalled) continue;
       await new Promise<void>((resolve) => (this.wake = resolve));
       this.wake = undefined;
+      waited = true;
     }
   }
 

@@ -385,13 +385,18 @@ export class OperationPipeline {
 
   private merge(context: GraphQLContext, result: ExecutionResult): FormattedExecutionResult {
     const errors: GraphQLFormattedError[] = (result.errors ?? []).map((e) => this.formatError(e.toJSON(), e));
-    errors.push(...context.partialErrors);
+    errors.push(...this.partialErrors(context));
     const finished: FormattedExecutionResult = {};
     if (errors.length > 0) (finished as { errors?: GraphQLFormattedError[] }).errors = errors;
     if ('data' in result) (finished as { data?: unknown }).data = result.data;
     const extensions = context.warnings.length > 0 ? { ...result.extensions, warnings: [...context.warnings] } : result.extensions;
     if (extensions) (finished as { extensions?: unknown }).extensions = extensions;
     return finished;
+  }
+
+  /** The errors that did not fail their field, formatted like every other error (Apollo's response hook uses this too). */
+  partialErrors(context: GraphQLContext): GraphQLFormattedError[] {
+    return context.partialErrors.map((e) => this.formatError(e.toJSON(), e));
   }
 
   /**

@@ -3,14 +3,14 @@ import type { PlatformModule, UnifiedField } from '../platform.js';
 import { connectionFromArray, type ConnectionArgs } from './connection.js';
 import { fromGlobalId, tagType, taggedType } from './ids.js';
 import { DateTimeScalar, JSONScalar } from './scalars.js';
-import { SwitchboardError, toGraphQLErrorExtensions } from '../upstream/errors.js';
-import { publicUpstreamMessage } from '../security/upstream-text.js';
+import { SwitchboardError } from '../upstream/errors.js';
 
 /** What the core needs of the request context (the full context type lives in src/context.ts). */
 export interface CoreContext {
   platforms: Record<string, unknown>;
   simulated: ReadonlySet<string>;
-  partialErrors: { message: string; path: readonly (string | number)[]; extensions: Record<string, unknown> }[];
+  /** Errors beside the data, formatted by the pipeline (see `PartialError` in src/context.ts). */
+  partialErrors: GraphQLError[];
   log: { warn(obj: object, msg: string): void };
 }
 
@@ -49,20 +49,17 @@ export function createCoreResolvers(platforms: readonly PlatformModule[]) {
         items.push(...result.value);
         return;
       }
-      // One platform down must not hide the others: its error goes beside the data.
+      // One platform down must not hide the others: its error goes beside the data, formatted by the pipeline.
       const error = result.reason;
-      const extensions =
-        error instanceof SwitchboardError ? toGraphQLErrorExtensions(error) : { code: 'INTERNAL_SERVER_ERROR', platform: platform.key };
-      extensions.platform ??= platform.key;
-      if (!(error instanceof SwitchboardError)) ctx.log.warn({ err: error, platform: platform.key }, 'unified field failed');
-      // A platform's own error text stays in the log; the client reads the gateway's words (src/core/security/upstream-text.ts).
-      const upstreamText = error instanceof SwitchboardError ? publicUpstreamMessage(error, () => platform.title) : undefined;
-      if (upstreamText) delete extensions.fieldErrors;
-      ctx.partialErrors.push({
-        message: error instanceof SwitchboardError ? (upstreamText ?? error.message) : `${platform.title} failed unexpectedly`,
-        path: responsePathAsArray(info.path),
-        extensions,
-      });
+      const path = responsePathAsArray(info.path);
+      if (error instanceof SwitchboardError) {
+        ctx.partialErrors.push(new GraphQLError(error.message, { path, originalError: error }));
+        return;
+      }
+      ctx.log.warn({ err: error, platform: platform.key }, 'unified field failed');
+      ctx.partialErrors.push(
+        new GraphQLError(`${platform.title} failed unexpectedly`, { path, extensions: { code: 'INTERNAL_SERVER_ERROR', platform: platform.key } }),
+      );
     });
     return connectionFromArray(items, args);
   };

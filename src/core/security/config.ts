@@ -26,8 +26,8 @@ const securitySchema = z.object({
   ALLOWED_ORIGINS: z.string().optional(),
   /** Deepest selection nesting (fragments flattened, introspection excluded). Default 12. */
   MAX_QUERY_DEPTH: envInt(12, 1, 100),
-  /** Aliases in one operation. Default 30. */
-  MAX_ALIASES: envInt(30, 0, 10_000),
+  /** Aliases in one operation. Default 50 (a dashboard's 45 distinct reads pass; each alias of a platform field may be an upstream call). */
+  MAX_ALIASES: envInt(50, 0, 10_000),
   /** Fields at the root of one operation (aliases and fragments included). Default 20. */
   MAX_ROOT_FIELDS: envInt(20, 1, 10_000),
   /** Directives in one operation. Default 20. */

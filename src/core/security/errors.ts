@@ -80,15 +80,3 @@ export function httpHeadersOf(error: unknown): Readonly<Record<string, string>> 
   const original = (error as { originalError?: unknown } | undefined)?.originalError;
   return original && original !== error ? httpHeadersOf(original) : {};
 }
-
-/** The body a transport sends for refusals that come before any GraphQL work. */
-export function refusalBody(errors: readonly SecurityError[]): { errors: { message: string; extensions: Record<string, unknown> }[] } {
-  return { errors: errors.map((e) => ({ message: e.message, extensions: { ...e.extensions } })) };
-}
-
-/** The strongest HTTP status among refusals (401 before 403 before 429 before 400). */
-export function statusOf(errors: readonly SecurityError[]): number {
-  const order = [401, 403, 429, 413, 400];
-  for (const status of order) if (errors.some((e) => e.httpStatus === status)) return status;
-  return errors[0]?.httpStatus ?? 400;
-}

@@ -114,6 +114,12 @@ export class FairShare {
     this.pump(client, line);
   }
 
+  /** True when no client holds, waits for or has used any of the window (the share may be dropped). */
+  get idle(): boolean {
+    for (const line of this.lines.values()) if (!this.idle_(line)) return false;
+    return true;
+  }
+
   /** For tests and metrics: what `client` holds now. */
   usage(client: string): { inThrottle: number; granted: number; waiting: number } {
     const line = this.lines.get(client);
@@ -126,14 +132,14 @@ export class FairShare {
     let line = this.lines.get(client);
     if (!line) {
       // Lines of clients that are done are dropped, so the map holds only the active ones.
-      if (this.lines.size > 1_000) for (const [name, l] of this.lines) if (this.idle(l)) this.lines.delete(name);
+      if (this.lines.size > 1_000) for (const [name, l] of this.lines) if (this.idle_(l)) this.lines.delete(name);
       line = { inThrottle: 0, granted: [], waiting: [], wakeTimer: undefined };
       this.lines.set(client, line);
     }
     return line;
   }
 
-  private idle(line: ClientLine): boolean {
+  private idle_(line: ClientLine): boolean {
     this.prune(line);
     return line.inThrottle === 0 && line.waiting.length === 0 && line.granted.length === 0;
   }
@@ -211,7 +217,11 @@ export function fairSharePolicies(create: (queueKey: string) => FairShare): { be
   const shareOf = (call: UpstreamCall) => {
     const key = call.request.throttle === undefined ? 'platform' : String(call.request.throttle);
     let share = shares.get(key);
-    if (!share) shares.set(key, (share = create(key)));
+    if (!share) {
+      // One share per upstream user's queue; those of users gone quiet are dropped, so a stream of forwarded tokens does not grow it.
+      if (shares.size >= 1_000) for (const [k, s] of shares) if (s.idle) shares.delete(k);
+      shares.set(key, (share = create(key)));
+    }
     return share;
   };
   const granted = new WeakSet<UpstreamCall>();

@@ -72,6 +72,7 @@ export class Security {
   private readonly schema: GraphQLSchema;
   private readonly infra: Infra;
   private readonly planned = new WeakMap<object, PlannedMutation[]>();
+  private readonly costs = new WeakMap<DocumentNode, Map<string, number>>();
   private readonly redis?: Redis;
   private readonly titles: ReadonlyMap<string, string>;
 
@@ -151,7 +152,7 @@ export class Security {
     if (scopeErrors.length > 0) {
       refuse(scopeErrors.length === 1 ? scopeErrors[0]! : new SecurityError(scopeErrors[0]!.code, scopeErrors.map((e) => e.message).join(' '), { status: 403 }));
     }
-    const cost = operationCost(this.schema, operation.document, this.costModel, { operationName: operation.operationName ?? null, variables: operation.variables });
+    const cost = this.costOf(operation);
     const max = this.config.limits.cost;
     if (cost > max) {
       refuse(
@@ -188,6 +189,21 @@ export class Security {
       return;
     }
     this.audit.recordResult(context, planned, result as never);
+  }
+
+  /**
+   * The operation's cost; remembered per parsed document (the pipeline caches those) when no variable
+   * can change it, so a repeated query is walked once.
+   */
+  private costOf(operation: SecuredOperation): number {
+    const compute = () => operationCost(this.schema, operation.document, this.costModel, { operationName: operation.operationName ?? null, variables: operation.variables });
+    if (operation.operation.variableDefinitions?.length) return compute();
+    let byName = this.costs.get(operation.document);
+    if (!byName) this.costs.set(operation.document, (byName = new Map()));
+    const key = operation.operationName ?? '';
+    let cost = byName.get(key);
+    if (cost === undefined) byName.set(key, (cost = compute()));
+    return cost;
   }
 
   private auditContext(operation: SecuredOperation, principal: Principal) {

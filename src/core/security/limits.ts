@@ -7,7 +7,6 @@ import {
   isListType,
   isNonNullType,
   isObjectType,
-  parse,
   type ASTVisitor,
   type DocumentNode,
   type FieldNode,
@@ -249,31 +248,6 @@ export function maxRootFieldsRule(max: number): ValidationRule {
   });
 }
 
-/** Refuses an operation whose cost (see `operationCost`) passes `max`. Variables are unknown here: a size from a variable counts as MAX_PAGE_SIZE. */
-export function maxCostRule(max: number, model: CostModel, variables?: Readonly<Record<string, unknown>> | null): ValidationRule {
-  return (context: ValidationContext): ASTVisitor => ({
-    Document: {
-      leave(document) {
-        const operations = document.definitions.filter((d) => d.kind === Kind.OPERATION_DEFINITION);
-        for (const operation of operations) {
-          const cost = operationCost(context.getSchema(), document, model, { operationName: operation.name?.value ?? null, variables });
-          if (cost > max) {
-            context.reportError(
-              refusal(
-                'QUERY_TOO_COSTLY',
-                `This operation could make about ${cost} upstream calls (each field that calls a platform, times the list sizes around it); the limit is ${max} (MAX_QUERY_COST). Ask for smaller pages (first), fewer nested relations, or fewer aliases.`,
-                max,
-                cost,
-              ),
-            );
-            return;
-          }
-        }
-      },
-    },
-  });
-}
-
 /** The validation rules for `limits`, all independent of the caller, so a validated document can be cached. */
 export function limitRules(limits: OperationLimits): ValidationRule[] {
   const onReject = (code: SecurityCode, describe: (n: number | undefined) => string, limit: number) => [
@@ -310,23 +284,6 @@ export function limitRules(limits: OperationLimits): ValidationRule[] {
 /** Parse options that bound the work of parsing: a document of more tokens than the limit stops at once. */
 export function parseOptions(limits: OperationLimits): ParseOptions {
   return { maxTokens: limits.tokens, noLocation: false };
-}
-
-/**
- * Parses a document under the length and token limits. A document over either
- * is refused with its own code; a syntax error is the caller's to report
- * (GRAPHQL_PARSE_FAILED), so it is rethrown as graphql-js made it.
- */
-export function parseWithLimits(source: string, limits: OperationLimits): DocumentNode {
-  const refused = checkDocumentLength(source, limits);
-  if (refused) throw refused;
-  try {
-    return parse(source, parseOptions(limits));
-  } catch (error) {
-    const tokens = tokenLimitError(error, limits);
-    if (tokens) throw tokens;
-    throw error;
-  }
 }
 
 export function checkDocumentLength(source: string, limits: OperationLimits): SecurityError | undefined {

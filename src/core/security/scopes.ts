@@ -1,4 +1,5 @@
 import {
+  GraphQLError,
   Kind,
   getNullableType,
   isNonNullType,
@@ -77,7 +78,7 @@ export interface ScopeCheckOptions {
   /** Reads the caller from a resolver's context (`context.principal` by default). */
   principalOf?: (context: unknown) => Principal | undefined;
   /** Where a unified field puts errors that do not fail it (`context.partialErrors` by default). */
-  partialErrorsOf?: (context: unknown) => { message: string; path: readonly (string | number)[]; extensions: Record<string, unknown> }[] | undefined;
+  partialErrorsOf?: (context: unknown) => GraphQLError[] | undefined;
   /**
    * Root `Query` fields of the core and their scope; a root field that is neither
    * a platform's, a unified field, `node`/`nodes`, nor listed here needs `admin`
@@ -252,7 +253,7 @@ export function applyScopeChecks(schema: GraphQLSchema, options: ScopeCheckOptio
       const partial = partialErrorsOf(context);
       for (const platform of lacking) {
         const error = forbidden(principal, `${platform.key}:read`, platform, `Reading ${platform.title} in ${field.name}`);
-        partial?.push({ message: error.message, path: responsePathAsArray(info.path), extensions: { code: 'FORBIDDEN', platform: platform.key } });
+        partial?.push(new GraphQLError(error.message, { path: responsePathAsArray(info.path), originalError: error }));
       }
       return resolve(source, { ...(args as object), platforms: allowed }, context, info);
     };
@@ -330,13 +331,19 @@ export function checkOperationScopes(
   return errors;
 }
 
+const introspecting = new WeakMap<DocumentNode, boolean>();
+
+/** Whether a document asks `__schema` or `__type`; remembered per parsed document (the pipeline caches those). */
 function usesIntrospection(document: DocumentNode): boolean {
+  const known = introspecting.get(document);
+  if (known !== undefined) return known;
   let found = false;
   visit(document, {
     Field(node) {
       if (node.name.value === '__schema' || node.name.value === '__type') found = true;
     },
   });
+  introspecting.set(document, found);
   return found;
 }
 

@@ -1,6 +1,9 @@
 import type { Store } from './types.js';
 
-export interface Entry {
+export /** Windows kept before the spent ones are swept. */
+const SWEEP_AT = 10_000;
+
+interface Entry {
   value: string;
   /** Epoch ms after which the entry is gone; Infinity when it does not expire. */
   expiresAt: number;
@@ -13,7 +16,7 @@ export interface Entry {
 export class MemoryStore implements Store {
   readonly kind: Store['kind'] = 'memory';
   protected readonly entries = new Map<string, Entry>();
-  private readonly windows = new Map<string, number[]>();
+  private readonly windows = new Map<string, { windowMs: number; times: number[] }>();
 
   constructor(protected readonly now: () => number = Date.now) {}
 
@@ -43,13 +46,28 @@ export class MemoryStore implements Store {
   async takeSlot(key: string, limit: number, windowMs: number, now: number): Promise<number> {
     checkWindow(limit, windowMs);
     let uses = this.windows.get(key);
-    if (!uses) this.windows.set(key, (uses = []));
-    while (uses.length > 0 && uses[0]! <= now - windowMs) uses.shift();
-    if (uses.length < limit) {
-      uses.push(now);
+    if (!uses) {
+      // One window per budget key, and forwarded CloudCIX tokens make many keys: spent windows are swept before one is added.
+      if (this.windows.size >= SWEEP_AT) this.sweepWindows(now);
+      this.windows.set(key, (uses = { windowMs, times: [] }));
+    }
+    uses.windowMs = windowMs;
+    const times = uses.times;
+    while (times.length > 0 && times[0]! <= now - windowMs) times.shift();
+    if (times.length < limit) {
+      times.push(now);
       return 0;
     }
-    return Math.max(1, uses[0]! + windowMs - now);
+    return Math.max(1, times[0]! + windowMs - now);
+  }
+
+  /** Drops windows with no use left in them, and expired entries (which are otherwise dropped only when read). */
+  private sweepWindows(now: number): void {
+    for (const [key, window] of this.windows) {
+      const last = window.times[window.times.length - 1];
+      if (last === undefined || last <= now - window.windowMs) this.windows.delete(key);
+    }
+    for (const key of [...this.entries.keys()]) this.live(key);
   }
 
   async keys(prefix: string): Promise<string[]> {

@@ -45,7 +45,7 @@ export interface UpstreamRequest {
    * Headers computed for each attempt once it holds its throttle slot: a token
    * read after a long wait in the queue cannot have expired during that wait.
    */
-  headersAtSend?: () => Promise<Record<string, string>>;
+  headersAtSend?: (signal: AbortSignal) => Promise<Record<string, string>>;
   /** Keys this call reads at once (`search[id__in]`, `serialNumbers`), for the call record. */
   batchKeys?: number;
 }
@@ -120,7 +120,7 @@ export function admissionPolicy(clock: Clock): UpstreamPolicy {
 
 /** Adds the late headers (a token taken once the throttle slot is held) to this attempt. */
 export const headersAtSendPolicy: UpstreamPolicy = async (call, next) => {
-  if (call.request.headersAtSend) Object.assign(call.headers, await call.request.headersAtSend());
+  if (call.request.headersAtSend) Object.assign(call.headers, await call.request.headersAtSend(call.signal));
   return next(call);
 };
 

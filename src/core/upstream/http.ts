@@ -5,6 +5,7 @@ import type { Clock } from '../clock.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Store } from '../store/types.js';
 import { CircuitBreaker, breakerPolicy, type BreakerOptions } from './breaker.js';
+import { retryAfterMs } from './retry.js';
 import {
   admissionPolicy,
   callHookPolicy,
@@ -383,11 +384,6 @@ function parseBody(text: string, contentType: string | string[] | undefined, pla
 
 /** `Retry-After` in whole seconds (delay-seconds or an HTTP date), for `extensions.retryAfter`. `now`: the gateway's clock. */
 export function retryAfterSeconds(headers: Record<string, string | string[] | undefined>, now: number = Date.now()): number | undefined {
-  const raw = headers['retry-after'];
-  const value = Array.isArray(raw) ? raw[0] : raw;
-  if (!value) return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds)) return seconds;
-  const date = Date.parse(value);
-  return Number.isFinite(date) ? Math.max(0, Math.ceil((date - now) / 1000)) : undefined;
+  const ms = retryAfterMs(headers, now);
+  return ms === undefined ? undefined : Math.ceil(ms / 1000);
 }

@@ -48,9 +48,13 @@ export function retryAfterMs(headers: UpstreamResponse['headers'], now: number):
   const value = (Array.isArray(raw) ? raw[0] : raw)?.trim();
   if (!value) return undefined;
   if (/^\d+$/.test(value)) return Number(value) * 1000;
+  // Only the HTTP date form (RFC 9110 IMF-fixdate): Date.parse reads "5.5" or "-5" as dates in 2001.
+  if (!IMF_FIXDATE.test(value)) return undefined;
   const date = Date.parse(value);
   return Number.isFinite(date) ? Math.max(0, date - now) : undefined;
 }
+
+const IMF_FIXDATE = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/;
 
 /** Why this outcome is worth another attempt (the retry metric's reason), or undefined. */
 export function retryReason(response: UpstreamResponse | undefined, error: unknown): string | undefined {

@@ -114,10 +114,27 @@ export class TokenManager<T extends IssuedToken = IssuedToken> {
     }
   }
 
-  async get(): Promise<string> {
+  /**
+   * The token to send. `signal` is the caller's deadline: a caller waiting for a
+   * login (its own, or another gateway's behind the shared lease) stops waiting
+   * when it aborts, while the login goes on for the others.
+   */
+  async get(signal?: AbortSignal): Promise<string> {
     const current = this.current;
     if (current && this.clock.now() < this.renewAt) return current.token;
-    return (await this.fetch()).token;
+    const fetching = this.fetch();
+    if (!signal) return (await fetching).token;
+    signal.throwIfAborted();
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      return (await Promise.race([fetching, aborted])).token;
+    } finally {
+      signal.removeEventListener('abort', onAbort!);
+    }
   }
 
   /** Forget `token` if it is still the current one (the upstream said 401 to it), here and in the store. */

@@ -141,9 +141,9 @@ export class CloudCIXClient {
     const throttle = await this.gatewayQueue();
     let sent: string | undefined;
     let loginFailed = false;
-    const headersAtSend = async () => {
+    const headersAtSend = async (signal: AbortSignal) => {
       try {
-        sent = await this.tokens.get();
+        sent = await this.tokens.get(signal);
       } catch (error) {
         loginFailed = true;
         throw error;

@@ -56,7 +56,7 @@ export async function createApolloAdapter(
           const result = response.body.singleResult;
           const operation = pipeline.operationOf(contextValue);
           const ran = result.data !== undefined;
-          if (ran && contextValue.partialErrors.length > 0) result.errors = [...(result.errors ?? []), ...contextValue.partialErrors];
+          if (ran && contextValue.partialErrors.length > 0) result.errors = [...(result.errors ?? []), ...pipeline.partialErrors(contextValue)];
           if (ran && contextValue.warnings.length > 0) result.extensions = { ...result.extensions, warnings: [...contextValue.warnings] };
           const outcome = !ran && result.errors?.length ? 'refused' : result.errors?.length ? 'errors' : 'ok';
           pipeline.record(operation, result, outcome, {

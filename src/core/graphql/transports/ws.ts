@@ -67,7 +67,7 @@ export function useWebSocketAdapter(wss: WebSocketServer, pipeline: OperationPip
           query: payload.query,
           operationName: payload.operationName,
           variables: payload.variables,
-          request: ctx.extra.requestInfo ?? { headers: {} },
+          request: perOperation(ctx.extra.requestInfo ?? { headers: {} }, _id),
         });
         if (isRefusal(prepared)) {
           // graphql-ws sends GraphQLErrors only; `onError` swaps in the pipeline's formatted ones.
@@ -128,6 +128,17 @@ export function useWebSocketAdapter(wss: WebSocketServer, pipeline: OperationPip
       for (const socket of wss.clients) closeIfIdle(socket);
     },
   };
+}
+
+/**
+ * One socket carries many operations: each gets its own request id (the
+ * connection's `x-request-id`, when it sent one, suffixed with the operation id),
+ * so logs, traces and upstream headers tell them apart.
+ */
+function perOperation(request: RequestInfo, operationId: string): RequestInfo {
+  const connectionId = request.headers['x-request-id'];
+  if (!connectionId) return request;
+  return { ...request, headers: { ...request.headers, 'x-request-id': `${connectionId}:${operationId}`.slice(0, 128) } };
 }
 
 /** A WebSocket close reason is at most 123 bytes. */
