@@ -9,6 +9,8 @@ import { startGateway, type Gateway } from './gateway.js';
 import { STORE_SECRET_KEY_FILE, loadOrCreateSecretKey, openInfra } from './core/infra.js';
 import { platforms } from './platforms/index.js';
 import { buildSchema } from './schema.js';
+import { generateApiKey, hashApiKey } from './core/security/clients.js';
+import { knownScopes } from './core/security/scopes.js';
 
 const USAGE = `Usage: switchboard [command]
 
@@ -66,7 +68,15 @@ async function main(argv: string[]): Promise<void> {
     }
     // A gateway with real platforms needs STORE_SECRET_KEY: the embedded default's own key, so both read one store alike.
     lines.push(`STORE_SECRET_KEY=${JSON.stringify(await loadOrCreateSecretKey(resolve(config.dataDir, STORE_SECRET_KEY_FILE)))}`);
+    // A gateway with real platforms serves only clients it knows: one client with every scope, its key in this file only.
+    const apiKey = generateApiKey();
+    const clientsFile = resolve(config.dataDir, 'simulate-clients.json');
     await mkdir(dirname(envFile), { recursive: true });
+    const clients = { clients: [{ name: 'simulate', scopes: knownScopes(platforms.map((p) => p.key)), apiKeys: [hashApiKey(apiKey)] }] };
+    await writeFile(clientsFile, `${JSON.stringify(clients, null, 2)}\n`, { mode: 0o600 });
+    lines.push(`SWITCHBOARD_CLIENTS_FILE=${JSON.stringify(clientsFile)}`);
+    lines.push(`# The API key of the client "simulate" (every scope): send it as "Authorization: Bearer <key>".`);
+    lines.push(`# SWITCHBOARD_API_KEY=${apiKey}`);
     await writeFile(envFile, `${lines.join('\n')}\n`, { mode: 0o600 });
     await chmod(envFile, 0o600); // `mode` applies only when the file is created
 

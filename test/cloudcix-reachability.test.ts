@@ -42,7 +42,19 @@ describe('CloudCIX: every catalogue service through the graph', () => {
   const targets: Target[] = [];
 
   beforeAll(async () => {
-    stack = await startStack({ env: { CLOUDCIX_REQUESTS_PER_SECOND: '10000' }, simulators: { cloudcix: { requestsPerSecond: 0 } } });
+    // One document reaches every service (about 900 fields): far past the default operation limits, raised here on purpose.
+    stack = await startStack({
+      env: {
+        CLOUDCIX_REQUESTS_PER_SECOND: '10000',
+        MAX_ALIASES: '5000',
+        MAX_ROOT_FIELDS: '5000',
+        MAX_TOKENS: '1000000',
+        MAX_DOCUMENT_LENGTH: '4000000',
+        MAX_QUERY_COST: '1000000',
+        UPSTREAM_CALLS_PER_OPERATION: '100000',
+      },
+      simulators: { cloudcix: { requestsPerSecond: 0 } },
+    });
     const sim = stack.sim('cloudcix');
     for (const model of cloudcixModel.services) {
       const records = sim.records(model.service.application, model.service.service);

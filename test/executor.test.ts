@@ -24,7 +24,9 @@ describe('compiled execution', () => {
     const variables = { id: '6900' };
     const [a, b] = await Promise.all([jit.graphql(query, variables), reference.graphql(query, variables)]);
     expect(a.status).toBe(b.status);
-    expect(a.body).toEqual(b.body);
+    // Each gateway registered its own webhook receiver with its simulators: the one thing that differs by design.
+    const own = (stack: Stack, body: unknown) => JSON.parse(JSON.stringify(body).replaceAll(stack.gateway.url, '<this gateway>'));
+    expect(own(jit, a.body)).toEqual(own(reference, b.body));
     // The queries named for an error must carry one; every other must answer cleanly.
     expect(Boolean(a.body.errors), JSON.stringify(a.body.errors)).toBe(/error|bad argument/.test(_));
     expect(a.body.data).toBeTruthy();

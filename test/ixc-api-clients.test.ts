@@ -24,7 +24,9 @@ const DELETE = 'mutation($id: ID!) { ixcDeleteApiClient(input: { platformId: $id
 let stack: Stack;
 let sim: IxcSimulator;
 beforeAll(async () => {
-  stack = await startStack();
+  // The simulator's rate-limit windows are counted at a fixed time mid-minute, so no test request lands on either side of a window's edge.
+  const midMinute = Date.UTC(2026, 11, 2, 12, 0, 30);
+  stack = await startStack({ simulators: { ixc: { rateLimitNow: () => midMinute } } });
   sim = stack.sim('ixc');
 });
 afterAll(() => stack.close());

@@ -45,10 +45,14 @@ describe('npm run simulate', () => {
     expect((await stat(envFile)).mode & 0o777).toBe(0o600);
 
     const env: Record<string, string> = {};
-    for (const line of (await readFile(envFile, 'utf8')).split('\n')) {
+    const text = await readFile(envFile, 'utf8');
+    for (const line of text.split('\n')) {
       const match = /^([A-Z0-9_]+)=(.*)$/.exec(line);
       if (match) env[match[1]!] = JSON.parse(match[2]!) as string;
     }
+    const apiKey = /^# SWITCHBOARD_API_KEY=(\S+)$/m.exec(text)?.[1];
+    expect(apiKey).toBeDefined();
+    expect(stdout).not.toContain(apiKey);
     // None of the credentials were printed to the terminal.
     for (const [name, value] of Object.entries(env)) if (/SECRET|KEY/.test(name)) expect(stdout).not.toContain(value);
 
@@ -56,7 +60,7 @@ describe('npm run simulate', () => {
     expect(gateway.simulators).toEqual({}); // every platform is served as a real, configured upstream
     const res = await fetch(gateway.graphqlUrl, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` },
       body: JSON.stringify({
         query: `{ platforms { platform simulated }
           customers(first: 500) { nodes { platform } }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { writeClientsFile } from './utils/security.js';
 import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -358,7 +359,12 @@ describe('store configuration', () => {
     expect(message).toContain('STORE_SECRET_KEY: expected a key of at least 32 characters, since CloudLX is a real platform (base URL set)');
     expect(message).toContain('openssl rand -base64 32');
     expect(message).toContain('it is not set');
-    expect(problems({ ...realCloudLX, STORE_SECRET_KEY: randomBytes(32).toString('base64') })).toBe('');
+    const clients = writeClientsFile([{ name: 'ops', scopes: ['cloudlx:read'] }]);
+    try {
+      expect(problems({ ...realCloudLX, STORE_SECRET_KEY: randomBytes(32).toString('base64'), SWITCHBOARD_CLIENTS_FILE: clients.path })).toBe('');
+    } finally {
+      clients.remove();
+    }
     // With every platform simulated, none is needed: one is generated into DATA_DIR.
     expect(problems({})).toBe('');
   });

@@ -158,6 +158,38 @@ export function matchesFilter(event: StoredEvent | NewEvent, filter: EventFilter
 }
 
 /**
+ * How long followers may keep the event loop in one turn. A follower catching
+ * up (a backlog, or a burst handed to a thousand subscribers at once) runs
+ * event after event in microtasks when its socket writes complete at once, and
+ * would starve every other I/O: the webhooks being received wait behind it and
+ * their senders time out. Past the budget, followers wait for the next turn, so
+ * receiving keeps its share while delivery catches up. One per log, shared by
+ * its followers; costs nothing while deliveries keep up.
+ */
+export class TurnBudget {
+  private turnStartedAt = 0;
+  private turnOpen = false;
+
+  constructor(private readonly budgetMs = 10) {}
+
+  /** True once the followers have run longer than the budget in this turn of the event loop. */
+  exceeded(): boolean {
+    const now = performance.now();
+    if (!this.turnOpen) {
+      this.turnOpen = true;
+      this.turnStartedAt = now;
+      setImmediate(() => (this.turnOpen = false));
+    }
+    return now - this.turnStartedAt > this.budgetMs;
+  }
+
+  /** Resolves in a later turn of the event loop, after pending I/O had its go. */
+  static nextTurn(): Promise<void> {
+    return new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+/**
  * The pull side of a follower: an async iterator whose `return()` ends it at
  * once, even while a `next()` waits for an event (an async generator would
  * wait for that event first, keeping an unsubscribed follower alive until then).
@@ -170,7 +202,10 @@ export abstract class FollowIterator implements AsyncIterableIterator<StoredEven
   private signalled = false;
   private readonly onAbort = () => void this.return();
 
-  constructor(private readonly signal?: AbortSignal) {
+  constructor(
+    private readonly signal?: AbortSignal,
+    private readonly budget?: TurnBudget,
+  ) {
     if (signal?.aborted) this.done = true;
     else signal?.addEventListener('abort', this.onAbort, { once: true });
   }
@@ -185,7 +220,6 @@ export abstract class FollowIterator implements AsyncIterableIterator<StoredEven
   protected abstract release(): void;
 
   async next(): Promise<IteratorResult<StoredEvent>> {
-    let waited = false;
     for (;;) {
       if (this.done) return { done: true, value: undefined };
       if (this.failure) {
@@ -203,17 +237,15 @@ export abstract class FollowIterator implements AsyncIterableIterator<StoredEven
       }
       if (this.done) return { done: true, value: undefined };
       if (event) {
-        // Catching up on a backlog, a consumer whose socket writes complete at once would
-        // otherwise run event after event in microtasks and starve all other I/O (the webhooks
-        // being received, the other sockets): one turn of the event loop per backlog event.
-        if (!waited) await new Promise<void>((resolve) => setImmediate(resolve));
-        if (this.done) return { done: true, value: undefined };
+        if (this.budget?.exceeded()) {
+          await TurnBudget.nextTurn();
+          if (this.done) return { done: true, value: undefined };
+        }
         return { done: false, value: event };
       }
       if (this.signalled) continue;
       await new Promise<void>((resolve) => (this.wake = resolve));
       this.wake = undefined;
-      waited = true;
     }
   }
 

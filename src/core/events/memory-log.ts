@@ -3,6 +3,7 @@ import {
   EventFollowerOverflowError,
   EventLogUnavailableError,
   FollowIterator,
+  TurnBudget,
   matchesFilter,
   type AppendResult,
   type DeadLetter,
@@ -75,6 +76,7 @@ export class MemoryEventLog implements EventLog {
   private readonly queue: PendingAppend[] = [];
   private flushing = false;
   private readonly followers = new Set<LocalFollower>();
+  private readonly budget = new TurnBudget();
   protected closed = false;
 
   constructor(protected readonly options: EventLogOptions) {}
@@ -232,7 +234,9 @@ export class MemoryEventLog implements EventLog {
 
   follow(options: { after?: string; filter?: EventFilter; signal?: AbortSignal; maxBuffered?: number }): AsyncIterableIterator<StoredEvent> {
     const start = options.after === undefined ? this.lastSeq : this.parseCursor(options.after);
-    const follower = new LocalFollower(this, start, options.filter, options.maxBuffered ?? this.options.followerBuffer, options.signal, () => this.followers.delete(follower));
+    const follower = new LocalFollower(this, start, options.filter, options.maxBuffered ?? this.options.followerBuffer, options.signal, this.budget, () =>
+      this.followers.delete(follower),
+    );
     if (!follower.closed && !this.closed) this.followers.add(follower);
     return follower;
   }
@@ -301,9 +305,10 @@ class LocalFollower extends FollowIterator {
     private readonly filter: EventFilter | undefined,
     private readonly maxBuffered: number,
     signal: AbortSignal | undefined,
+    budget: TurnBudget,
     private readonly unregister: () => void,
   ) {
-    super(signal);
+    super(signal, budget);
     this.position = after;
   }
 

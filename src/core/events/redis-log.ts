@@ -4,6 +4,7 @@ import {
   EventFollowerOverflowError,
   EventLogUnavailableError,
   FollowIterator,
+  TurnBudget,
   matchesFilter,
   type AppendResult,
   type DeadLetter,
@@ -100,6 +101,7 @@ export class RedisEventLog implements EventLog {
   /** The id of the last entry the loop handed to followers. */
   private lastDispatched = '0-0';
   private readonly followers = new Set<RedisFollower>();
+  private readonly budget = new TurnBudget();
   private closed = false;
 
   private constructor(
@@ -222,6 +224,7 @@ export class RedisEventLog implements EventLog {
       options.filter,
       options.maxBuffered ?? this.options.followerBuffer,
       options.signal,
+      this.budget,
       () => this.followers.delete(follower),
     );
     return follower;
@@ -330,9 +333,10 @@ class RedisFollower extends FollowIterator {
     private readonly filter: EventFilter | undefined,
     private readonly maxBuffered: number,
     signal: AbortSignal | undefined,
+    budget: TurnBudget,
     private readonly unregister: () => void,
   ) {
-    super(signal);
+    super(signal, budget);
     this.replayAfter = after;
     // Its position: nothing at or before it is yielded, from the replay or the live queue.
     if (after !== undefined && after !== '0-0') this.lastCursor = after;

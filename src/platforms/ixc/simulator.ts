@@ -94,6 +94,8 @@ export interface IxcSimulatorOptions extends SimulatorOptions {
   operationTimeoutMs?: number;
   /** PEM (SPKI) public key registered for the gateway's API client at start. */
   publicKey?: string;
+  /** The time the per-minute and per-day windows are counted in (default: the wall clock); a test pins it away from a window's edge. */
+  rateLimitNow?: () => number;
 }
 
 interface SimDevice {
@@ -419,7 +421,7 @@ export class IxcSimulator implements RunningSimulator<IxcConfig> {
 
   /** Fixed windows per API client: the calendar minute and the UTC day. */
   private consume(client: IxcApiClientRecord): SimResponse | undefined {
-    const now = Date.now();
+    const now = (this.options.rateLimitNow ?? Date.now)();
     const minute = Math.floor(now / 60_000);
     const day = Math.floor(now / 86_400_000);
     let usage = this.usage.get(client.id);
