@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigError, describeIssues, envEnum, envInt } from './core/env.js';
+import { ConfigError, describeIssues, envEnum, envInt, envOptionalInt } from './core/env.js';
 import type { StoreSettings } from './core/infra.js';
 import type { UpstreamSettings } from './core/upstream/http.js';
 import { platforms, type PlatformConfigs } from './platforms/index.js';
@@ -99,25 +99,11 @@ const PER_PLATFORM_UPSTREAM = {
   UPSTREAM_RETRIES: { min: 0, max: 5 },
 } as const;
 
-/** A whole number in range, or undefined when unset (the global value then applies). */
-const envOptionalInt = (min: number, max: number) =>
-  z
-    .string()
-    .optional()
-    .transform((v, ctx) => {
-      if (v === undefined || v.trim() === '') return undefined;
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < min || n > max) {
-        ctx.addIssue({ code: 'custom', message: `expected a whole number from ${min} to ${max}, or nothing for the UPSTREAM_… value` });
-        return z.NEVER;
-      }
-      return n;
-    });
 
 const platformUpstreamSchema = z.object(
   Object.fromEntries(
     platforms.flatMap((platform) =>
-      Object.entries(PER_PLATFORM_UPSTREAM).map(([name, range]) => [`${platform.key.toUpperCase()}_${name}`, envOptionalInt(range.min, range.max)]),
+      Object.entries(PER_PLATFORM_UPSTREAM).map(([name, range]) => [`${platform.key.toUpperCase()}_${name}`, envOptionalInt(range.min, range.max, 'the UPSTREAM_… value')]),
     ),
   ),
 );

@@ -30,6 +30,21 @@ export const envInt = (fallback: number, min: number, max: number) =>
       return n;
     });
 
+/** A whole number in range, or undefined when unset (`unsetMeans` says what applies then, for the message). */
+export const envOptionalInt = (min: number, max: number, unsetMeans?: string) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return undefined;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min || n > max) {
+        ctx.addIssue({ code: 'custom', message: `expected a whole number from ${min} to ${max}${unsetMeans ? `, or nothing for ${unsetMeans}` : ''}` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
 export const envEnum = <const T extends readonly [string, ...string[]]>(values: T, fallback: T[number]) =>
   z
     .string()

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { GraphQLError, Kind, Source, execute, type ExecutionResult, type GraphQLSchema, type SelectionSetNode, type DocumentNode } from 'graphql';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import type { PreparedOperation } from './pipeline.js';
@@ -15,8 +14,6 @@ export type ExecutorKind = 'jit' | 'graphql-js';
 const BYTES_PER_FIELD = 12_000;
 /** Compiled operations kept, by estimated bytes. Default 64 MiB. */
 const DEFAULT_MAX_BYTES = 64 * 1_048_576;
-/** Operations whose hash was seen once, remembered so the second sighting compiles. */
-const MAX_SEEN = 10_000;
 
 export interface CompiledOperationsOptions {
   /** Estimated bytes of compiled code kept; an operation estimated above an eighth of it is never compiled. */
@@ -26,6 +23,9 @@ export interface CompiledOperationsOptions {
 interface Entry {
   query: CompiledQuery;
   bytes: number;
+  /** Where the entry is found (its document's operations by name), so eviction can take it out. */
+  owner: Map<string, Entry>;
+  name: string;
 }
 
 /**
@@ -37,10 +37,18 @@ interface Entry {
  * an estimate of the memory they hold, least recently used evicted first.
  * `graphql-js` stays available (EXECUTOR=graphql-js) as the reference; a test
  * runs both on the same queries and compares the answers.
+ *
+ * Operations are found by their parsed document (the pipeline's document cache
+ * hands the same one back for the same text), so a request never hashes its
+ * query text a second time; a document the cache lets go takes its sightings
+ * with it.
  */
 export class CompiledOperations {
-  private readonly compiled = new Map<string, Entry>();
-  private readonly seen = new Set<string>();
+  private readonly byDocument = new WeakMap<DocumentNode, Map<string, Entry>>();
+  /** Every compiled entry, least recently used first: the byte bound evicts from here. */
+  private readonly recent = new Set<Entry>();
+  /** The operations (by name) of each document seen once, so that the second sighting compiles. */
+  private readonly seen = new WeakMap<DocumentNode, Set<string>>();
   private bytes = 0;
   private readonly maxBytes: number;
 
@@ -58,7 +66,7 @@ export class CompiledOperations {
   }
 
   get size(): number {
-    return this.compiled.size;
+    return this.recent.size;
   }
 
   async execute(operation: PreparedOperation): Promise<ExecutionResult> {
@@ -80,29 +88,36 @@ export class CompiledOperations {
   }
 
   private compiledFor(operation: PreparedOperation): CompiledQuery | undefined {
-    const key = createHash('sha256').update(operation.source).update('\0').update(operation.operationName ?? '').digest('base64');
-    const hit = this.compiled.get(key);
+    const { document } = operation;
+    const name = operation.operationName ?? '';
+    const hit = this.byDocument.get(document)?.get(name);
     if (hit) {
-      this.compiled.delete(key);
-      this.compiled.set(key, hit);
+      this.recent.delete(hit);
+      this.recent.add(hit);
       return hit.query;
     }
-    if (!this.seen.has(key)) {
-      if (this.seen.size >= MAX_SEEN) this.seen.delete(this.seen.values().next().value!);
-      this.seen.add(key);
+    const seen = this.seen.get(document);
+    if (!seen?.has(name)) {
+      if (seen) seen.add(name);
+      else this.seen.set(document, new Set([name]));
       return undefined;
     }
-    const bytes = estimateBytes(operation.document);
+    const bytes = estimateBytes(document);
     if (bytes > this.maxBytes / 8) return undefined;
-    const result = compileQuery(this.schema, operation.document, operation.operationName);
+    const result = compileQuery(this.schema, document, operation.operationName);
     if (!isCompiledQuery(result)) return undefined;
-    this.seen.delete(key);
-    this.compiled.set(key, { query: result, bytes });
+    seen.delete(name);
+    let owner = this.byDocument.get(document);
+    if (!owner) this.byDocument.set(document, (owner = new Map()));
+    const entry: Entry = { query: result, bytes, owner, name };
+    owner.set(name, entry);
+    this.recent.add(entry);
     this.bytes += bytes;
-    for (const [oldest, entry] of this.compiled) {
+    for (const oldest of this.recent) {
       if (this.bytes <= this.maxBytes) break;
-      this.compiled.delete(oldest);
-      this.bytes -= entry.bytes;
+      this.recent.delete(oldest);
+      oldest.owner.delete(oldest.name);
+      this.bytes -= oldest.bytes;
     }
     return result;
   }

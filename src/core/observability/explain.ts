@@ -6,24 +6,11 @@ import { loaderTallies, type LoaderTally } from './loaders.js';
 /** The request header (or WebSocket connection param) that asks for explain. */
 export const EXPLAIN_HEADER = 'x-switchboard-explain';
 
-/** One upstream call as explain shows it: what the platform saw, by route template, never a URL, a header or a body. */
-export interface ExplainedCall {
-  platform: string;
-  method: string;
-  /** The route template (`GET /api/customers/{id}`). */
-  route: string;
-  /** HTTP status; 0 when no answer came. */
-  status: number;
-  /** Milliseconds, to a tenth. */
-  durationMs: number;
-  /** Response body bytes read. */
-  bytes: number;
-  /** Keys read at once, for a batched read. */
-  batchKeys?: number;
-  /** 1 for the first try; a retry is a call of its own. */
-  attempt: number;
-  errorCode?: string;
-}
+/**
+ * One upstream call as explain shows it: what the platform saw, by route
+ * template, never a URL, a header or a body (the call hook's record, duration to a tenth of a millisecond).
+ */
+export type ExplainedCall = Pick<UpstreamCallRecord, 'platform' | 'method' | 'route' | 'status' | 'durationMs' | 'bytes' | 'batchKeys' | 'attempt' | 'errorCode'>;
 
 export interface ExplainOptions {
   /**

@@ -318,8 +318,20 @@ export interface AuthenticatorOptions {
  * UNAUTHENTICATED (HTTP 401 with `WWW-Authenticate`) and a message saying what
  * is expected. The key itself is never repeated back.
  */
+/** Presented API keys remembered once verified (see \`Authenticator.fromApiKey\`). */
+const VERIFIED_KEYS = 1_000;
+
 export class Authenticator {
   private readonly byKeyHash = new Map<string, ClientDefinition>();
+  /**
+   * Keys already verified → their client, so a client's every request does not
+   * hash its key again. Only keys that matched a client get in (a caller sending
+   * made-up keys cannot fill it), and it is bounded, oldest out first; expiry is
+   * still checked on every request, since it depends on the time.
+   */
+  private readonly verifiedKeys = new Map<string, ClientDefinition>();
+  /** One principal per client and way in: its scopes do not change while the gateway runs. */
+  private readonly principals = new Map<ClientDefinition, Principal>();
   private readonly byJwt = new Map<string, ClientDefinition>();
   private readonly issuers = new Map<string, { definition: JwtIssuerDefinition; key: () => Promise<JWTVerifyGetKey | CryptoKey | Uint8Array> }>();
   private readonly anonymous?: Principal;
@@ -364,7 +376,14 @@ export class Authenticator {
   }
 
   private fromApiKey(key: string): Principal {
-    const client = this.byKeyHash.get(hashApiKey(key));
+    let client = this.verifiedKeys.get(key);
+    if (!client) {
+      client = this.byKeyHash.get(hashApiKey(key));
+      if (client) {
+        if (this.verifiedKeys.size >= VERIFIED_KEYS) this.verifiedKeys.delete(this.verifiedKeys.keys().next().value!);
+        this.verifiedKeys.set(key, client);
+      }
+    }
     if (!client) {
       throw unauthenticated(
         'The API key sent is not one this gateway knows (it was mistyped, revoked, or belongs to another gateway). Ask the gateway\'s operator for a key: `npm run client -- add <name> --scopes ...` makes one.',
@@ -372,7 +391,9 @@ export class Authenticator {
       );
     }
     this.checkExpiry(client);
-    return principalOf(client, 'api-key');
+    let principal = this.principals.get(client);
+    if (!principal) this.principals.set(client, (principal = principalOf(client, 'api-key')));
+    return principal;
   }
 
   private async fromJwt(token: string): Promise<Principal> {

@@ -1,22 +1,7 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { envString, envUrl } from '../../core/env.js';
-
-/** A whole number in range, or undefined when unset. */
-const envOptionalInt = (min: number, max: number) =>
-  z
-    .string()
-    .optional()
-    .transform((v, ctx) => {
-      if (v === undefined || v.trim() === '') return undefined;
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < min || n > max) {
-        ctx.addIssue({ code: 'custom', message: `expected a whole number from ${min} to ${max}` });
-        return z.NEVER;
-      }
-      return n;
-    });
+import { envOptionalInt, envString, envUrl } from '../../core/env.js';
 
 /**
  * IXC ACS settings. Leave IXC_BASE_URL unset to run on the embedded simulator
