@@ -63,22 +63,37 @@ export interface ContextFactoryOptions {
  * requests, so one user's data never answers another's.
  */
 export function createContextFactory(options: ContextFactoryOptions) {
+  /**
+   * The per-request scopes: one getter per platform, defined once here on a
+   * class of their own rather than on every request's object, so a request
+   * allocates only the object and each platform's scope when first read.
+   */
+  class Scopes {
+    readonly #built: unknown[] = [];
+    readonly #request: RequestInfo;
+    constructor(request: RequestInfo) {
+      this.#request = request;
+    }
+    static scopeOf(scopes: Scopes, index: number, platform: PlatformModule): unknown {
+      return (scopes.#built[index] ??= platform.createScope(options.clients.get(platform), scopes.#request));
+    }
+  }
+  options.platforms.forEach((platform, index) => {
+    Object.defineProperty(Scopes.prototype, platform.key, {
+      enumerable: true,
+      get(this: Scopes) {
+        return Scopes.scopeOf(this, index, platform);
+      },
+    });
+  });
   return (request: RequestInfo): GraphQLContext => {
     const requestId = newRequestId(request.headers);
-    const scopes: Record<string, unknown> = {};
-    for (const platform of options.platforms) {
-      let scope: unknown;
-      Object.defineProperty(scopes, platform.key, {
-        enumerable: true,
-        get: () => (scope ??= platform.createScope(options.clients.get(platform), request)),
-      });
-    }
     return {
       requestId,
       principal: request.principal,
       receivedAt: options.now(),
       log: options.log.child({ requestId }),
-      platforms: scopes as PlatformScopes,
+      platforms: new Scopes(request) as unknown as PlatformScopes,
       simulated: options.simulated,
       partialErrors: [],
       warnings: [],

@@ -192,7 +192,7 @@ export class WatcherRunner {
 
   start(): void {
     if (this.watches.length === 0) return;
-    this.log.info(
+    this.log.debug(
       { watches: this.watches.map((w) => `${w.source.platform}:${w.source.service}`), intervalMs: this.options.config.intervalMs, budgetShare: this.options.config.budgetShare },
       'watching platforms that send no webhooks',
     );
@@ -348,8 +348,8 @@ class ServiceWatch {
     // Release and take again rather than overwrite: if the lease lapsed and another gateway took it, deleteIf fails and this one stands down.
     const mine = this.holding && (await store.deleteIf(this.leaseKey, owner));
     const taken = await store.set(this.leaseKey, owner, { ifAbsent: true, ttlMs: this.leaseTtlMs });
-    if (taken && !mine) this.log.info({ owner }, 'this gateway now polls the watch');
-    if (!taken && this.holding) this.log.info({ owner }, 'another gateway polls the watch now');
+    if (taken && !mine) this.log.debug({ owner }, 'this gateway now polls the watch');
+    if (!taken && this.holding) this.log.debug({ owner }, 'another gateway polls the watch now');
     this.holding = taken;
     if (taken) this.renewedAt = clock.now();
     return taken;
@@ -480,7 +480,7 @@ class ServiceWatch {
     await this.keepLease(true);
     const next: WatchState = { ...outcome.next, generation: generation + 1 };
     await this.infra.store.set(this.stateKey, JSON.stringify(next));
-    if (!state) this.log.info({ records: Object.keys(next.records).length, mode: next.mode }, 'watch baseline taken');
+    if (!state) this.log.debug({ records: Object.keys(next.records).length, mode: next.mode }, 'watch baseline taken');
     else if (outcome.changes.length > 0) {
       const count = (kind: WatchChange) => outcome.changes.filter((c) => c.change === kind).length;
       this.log.info({ created: count('created'), updated: count('updated'), deleted: count('deleted') }, 'watch saw changes');

@@ -68,6 +68,7 @@ interface ResultShape {
 
 export class AuditTrail {
   private readonly sinks = new Set<AuditSink>();
+  private readonly fieldsOf = new WeakMap<OperationDefinitionNode, readonly FieldNode[]>();
 
   constructor(
     private readonly schema: GraphQLSchema,
@@ -86,8 +87,15 @@ export class AuditTrail {
     const mutationType = this.schema.getMutationType();
     if (!mutationType) return [];
     const fields = mutationType.getFields();
+    return this.mutationFields(document, operation).map((node) => this.describe(node, fields, variables));
+  }
+
+  /** The root fields of a mutation through its fragments, remembered per operation of a parsed document (only their arguments' values change per request). */
+  private mutationFields(document: DocumentNode, operation: OperationDefinitionNode): readonly FieldNode[] {
+    const known = this.fieldsOf.get(operation);
+    if (known) return known;
     const fragments = new Map(document.definitions.filter((d) => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => [d.name.value, d]));
-    const planned: PlannedMutation[] = [];
+    const found: FieldNode[] = [];
     const seen = new Set<string>();
     const walk = (selections: readonly SelectionNode[]) => {
       for (const selection of selections) {
@@ -97,11 +105,12 @@ export class AuditTrail {
           seen.add(selection.name.value);
           const fragment = fragments.get(selection.name.value);
           if (fragment) walk(fragment.selectionSet.selections);
-        } else if (!selection.name.value.startsWith('__')) planned.push(this.describe(selection, fields, variables));
+        } else if (!selection.name.value.startsWith('__')) found.push(selection);
       }
     };
     walk(operation.selectionSet.selections);
-    return planned;
+    this.fieldsOf.set(operation, found);
+    return found;
   }
 
   private describe(node: FieldNode, fields: ReturnType<NonNullable<ReturnType<GraphQLSchema['getMutationType']>>['getFields']>, variables: Readonly<Record<string, unknown>> | null | undefined): PlannedMutation {

@@ -305,6 +305,9 @@ function unauthenticated(message: string, error?: 'invalid_request' | 'invalid_t
   return new AuthenticationError(message, { 'www-authenticate': header });
 }
 
+/** How many presented API keys the authenticator remembers once verified (a client has one or two; a gateway, a few hundred clients at most). */
+const VERIFIED_KEYS = 1_000;
+
 export interface AuthenticatorOptions {
   clients: ClientsFile;
   /** True in the embedded default: every caller is anonymous with every scope. */
@@ -318,9 +321,6 @@ export interface AuthenticatorOptions {
  * UNAUTHENTICATED (HTTP 401 with `WWW-Authenticate`) and a message saying what
  * is expected. The key itself is never repeated back.
  */
-/** Presented API keys remembered once verified (see \`Authenticator.fromApiKey\`). */
-const VERIFIED_KEYS = 1_000;
-
 export class Authenticator {
   private readonly byKeyHash = new Map<string, ClientDefinition>();
   /**
@@ -330,7 +330,7 @@ export class Authenticator {
    * still checked on every request, since it depends on the time.
    */
   private readonly verifiedKeys = new Map<string, ClientDefinition>();
-  /** One principal per client and way in: its scopes do not change while the gateway runs. */
+  /** One principal per API-key client: its scopes do not change while the gateway runs. */
   private readonly principals = new Map<ClientDefinition, Principal>();
   private readonly byJwt = new Map<string, ClientDefinition>();
   private readonly issuers = new Map<string, { definition: JwtIssuerDefinition; key: () => Promise<JWTVerifyGetKey | CryptoKey | Uint8Array> }>();

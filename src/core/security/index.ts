@@ -11,7 +11,7 @@ import { Authenticator } from './clients.js';
 import type { SecurityConfig } from './config.js';
 import { SecurityError, isSecurityError } from './errors.js';
 import { FairShare, fairSharePolicies } from './fairness.js';
-import { checkDocumentLength, costModelOf, limitRules, operationCost, parseOptions, tokenLimitError, type CostModel } from './limits.js';
+import { checkDocumentLength, costModelOf, limitRules, OperationCosts, parseOptions, tokenLimitError, type CostModel } from './limits.js';
 import { ClientRateLimiter } from './ratelimit.js';
 import { applyScopeChecks, checkOperationScopes, hasScope, type Principal, type ScopeTable } from './scopes.js';
 import { checkVariables, stripSuggestions } from './variables.js';
@@ -72,7 +72,7 @@ export class Security {
   private readonly schema: GraphQLSchema;
   private readonly infra: Infra;
   private readonly planned = new WeakMap<object, PlannedMutation[]>();
-  private readonly costs = new WeakMap<DocumentNode, Map<string, number>>();
+  private readonly costs: OperationCosts;
   private readonly redis?: Redis;
   private readonly titles: ReadonlyMap<string, string>;
 
@@ -97,6 +97,7 @@ export class Security {
       rootFieldScopes: options.rootFieldScopes,
     });
     this.costModel = costModelOf(schema);
+    this.costs = new OperationCosts(schema, this.costModel);
     this.validationRules = limitRules(config.limits);
     this.parseOptions = parseOptions(config.limits) as { maxTokens: number };
   }
@@ -191,19 +192,9 @@ export class Security {
     this.audit.recordResult(context, planned, result as never);
   }
 
-  /**
-   * The operation's cost; remembered per parsed document (the pipeline caches those) when no variable
-   * can change it, so a repeated query is walked once.
-   */
+  /** The operation's cost, walked once per parsed document and page sizes its variables give (see `OperationCosts`). */
   private costOf(operation: SecuredOperation): number {
-    const compute = () => operationCost(this.schema, operation.document, this.costModel, { operationName: operation.operationName ?? null, variables: operation.variables });
-    if (operation.operation.variableDefinitions?.length) return compute();
-    let byName = this.costs.get(operation.document);
-    if (!byName) this.costs.set(operation.document, (byName = new Map()));
-    const key = operation.operationName ?? '';
-    let cost = byName.get(key);
-    if (cost === undefined) byName.set(key, (cost = compute()));
-    return cost;
+    return this.costs.of(operation.document, operation.operationName, operation.variables);
   }
 
   private auditContext(operation: SecuredOperation, principal: Principal) {

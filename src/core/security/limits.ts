@@ -21,6 +21,7 @@ import {
   type ValidationContext,
   type ValidationRule,
   type ValueNode,
+  visit,
 } from 'graphql';
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
@@ -204,6 +205,76 @@ export function operationCost(
   };
   walk(root, operation.selectionSet.selections, 1, undefined, 0, new Set());
   return total;
+}
+
+/** Costs remembered per operation, one per distinct set of the page sizes its variables give; past this many, it starts over. */
+const COSTS_PER_OPERATION = 64;
+
+interface CostShape {
+  /** Variables given as a size argument (`first: $n`): their value is a page size. */
+  readonly sizeVariables: readonly string[];
+  /** Variables given as any other argument: only a list's length counts (`nodes(ids: $ids)`). */
+  readonly listVariables: readonly string[];
+  readonly costs: Map<string, number>;
+}
+
+/**
+ * `operationCost`, remembered per parsed document (the pipeline caches those) and
+ * operation name. A cost depends on the variables only through the page sizes and
+ * list lengths they give, so a request reduces its variables to those and walks
+ * the operation only for a combination not seen before: the same query with
+ * another customer id costs nothing to price.
+ */
+export class OperationCosts {
+  private readonly shapes = new WeakMap<DocumentNode, Map<string, CostShape>>();
+
+  constructor(
+    private readonly schema: GraphQLSchema,
+    private readonly model: CostModel,
+  ) {}
+
+  of(document: DocumentNode, operationName: string | null | undefined, variables: Readonly<Record<string, unknown>> | null | undefined): number {
+    let byName = this.shapes.get(document);
+    if (!byName) this.shapes.set(document, (byName = new Map()));
+    const name = operationName ?? '';
+    let shape = byName.get(name);
+    if (!shape) byName.set(name, (shape = costShape(document, this.model)));
+    let signature = '';
+    for (const v of shape.sizeVariables) signature += `${sizeSignature(variables?.[v])},`;
+    for (const v of shape.listVariables) {
+      const value = variables?.[v];
+      signature += Array.isArray(value) ? `a${value.length},` : '-,';
+    }
+    let cost = shape.costs.get(signature);
+    if (cost === undefined) {
+      cost = operationCost(this.schema, document, this.model, { operationName: operationName ?? null, variables });
+      if (shape.costs.size >= COSTS_PER_OPERATION) shape.costs.clear();
+      shape.costs.set(signature, cost);
+    }
+    return cost;
+  }
+}
+
+/** The variables of a document that `operationCost` reads: those given directly as a field's argument. */
+function costShape(document: DocumentNode, model: CostModel): CostShape {
+  const sizeVariables = new Set<string>();
+  const listVariables = new Set<string>();
+  visit(document, {
+    Field(node) {
+      for (const arg of node.arguments ?? []) {
+        if (arg.value.kind !== Kind.VARIABLE) continue;
+        (model.sizeArguments.includes(arg.name.value) ? sizeVariables : listVariables).add(arg.value.name.value);
+      }
+    },
+  });
+  return { sizeVariables: [...sizeVariables], listVariables: [...listVariables].filter((v) => !sizeVariables.has(v)), costs: new Map() };
+}
+
+/** A value as `valueSize` and the list-length rule of `operationCost` see it: two values with the same signature give the same cost. */
+function sizeSignature(value: unknown): string {
+  if (typeof value === 'number') return Number.isFinite(value) ? `n${value}` : 'o';
+  if (Array.isArray(value)) return `a${value.length}`;
+  return value === undefined || value === null ? 'u' : 'o';
 }
 
 /** A Relay connection: its `edges`/`nodes` lists are one page. */

@@ -315,7 +315,7 @@ export function checkOperationScopes(
   if (!operation) return errors;
   const needs = operation.operation === 'query' ? table.query : operation.operation === 'mutation' ? table.mutation : table.subscription;
   const missing = new Map<string, string[]>();
-  for (const name of rootFieldNames(document, operation)) {
+  for (const name of cachedRootFieldNames(document, operation)) {
     for (const scope of needs.get(name) ?? []) {
       if (!principal.scopes.has(scope)) missing.set(name, [...(missing.get(name) ?? []), scope]);
     }
@@ -345,6 +345,15 @@ function usesIntrospection(document: DocumentNode): boolean {
   });
   introspecting.set(document, found);
   return found;
+}
+
+const rootFields = new WeakMap<OperationDefinitionNode, readonly string[]>();
+
+/** `rootFieldNames`, remembered per operation of a parsed document (the pipeline caches those; an operation belongs to one document). */
+function cachedRootFieldNames(document: DocumentNode, operation: OperationDefinitionNode): readonly string[] {
+  let names = rootFields.get(operation);
+  if (!names) rootFields.set(operation, (names = rootFieldNames(document, operation)));
+  return names;
 }
 
 /** The root field names of an operation, through fragments. */
