@@ -91,7 +91,7 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
         }
       : undefined,
   });
-  const wsCleanup = useWebSocketAdapter(wss, pipeline);
+  const wsCleanup = useWebSocketAdapter(wss, pipeline, { log });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://gateway');

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { WebSocketServer, WebSocket } from 'ws';
+import type { Logger } from 'pino';
 import { useServer } from 'graphql-ws/use/ws';
 import { CloseCode } from 'graphql-ws';
 import type { GraphQLError, GraphQLFormattedError } from 'graphql';
@@ -15,6 +16,8 @@ export interface WebSocketAdapterOptions {
   maxBufferedBytes?: number;
   /** Milliseconds between keep-alive pings; a client that misses one is dropped. */
   keepAliveMs?: number;
+  /** Where socket errors (a message over the size limit, a broken frame) are logged. */
+  log?: Pick<Logger, 'warn'>;
 }
 
 /** Close code sent to a subscriber that does not read its events fast enough. */
@@ -116,6 +119,16 @@ export function useWebSocketAdapter(wss: WebSocketServer, pipeline: OperationPip
     wss,
     options.keepAliveMs ?? 12_000,
   );
+  // graphql-ws prints socket errors to the console as "internal errors"; they are a client's
+  // (a message over the size limit: ws has already closed the socket with 1009 and says why),
+  // so they go to the gateway's log instead, registered after graphql-ws's own listener.
+  wss.on('connection', (socket: WebSocket) => {
+    socket.removeAllListeners('error');
+    socket.on('error', (error: Error & { code?: string }) => {
+      options.log?.warn({ code: error.code, reason: error.message }, 'a WebSocket client sent what the gateway refuses; the socket is closed');
+      if (socket.readyState === socket.OPEN) socket.close(1008, truncateReason(error.message));
+    });
+  });
   return {
     dispose: () => server.dispose(),
     /**
