@@ -12,7 +12,7 @@ import { createGatewayServer, type GatewayServer, type ReadinessReport } from '.
 import type { EventLog } from './core/events/log.js';
 import { startWatchers, watchSources, type WatcherRunner } from './core/events/watchers.js';
 import { createEventsService, openEventLog } from './core/events/service.js';
-import { Security, fairShareFactory, type Principal } from './core/security/index.js';
+import { Security, fairShareFactory, hasScope, type Principal } from './core/security/index.js';
 import type { UpstreamCallHook } from './core/upstream/chain.js';
 import { observeEventLog } from './core/observability/events.js';
 import { explainPlugin } from './core/observability/explain.js';
@@ -121,7 +121,18 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
     }
     // Counted where every event passes: received, stored, deduplicated, delivered (src/core/observability/events.ts).
     const eventLog = observeEventLog(options.eventLog ?? (ownEventLog = await openEventLog({ events: config.events, dataDir: config.dataDir, ...config.store }, infra)), infra.metrics);
-    const events = createEventsService({ log: eventLog, events: config.events, platforms, simulated, infra });
+    const events = createEventsService({
+      log: eventLog,
+      events: config.events,
+      platforms,
+      simulated,
+      infra,
+      // An event carries its platform's data: the feed holds what the caller could read from the platform itself.
+      mayRead: (ctx, platformKey) => {
+        const principal = ctx.principal as Principal | undefined;
+        return !principal || hasScope(principal, `${platformKey}:read`);
+      },
+    });
     const schema = buildSchema(platforms, events.resolvers);
     const createContext = createContextFactory({ platforms, clients, simulated, log, now: () => infra.clock.now() });
     // Wraps the schema's resolvers with the scope checks, so it comes before anything compiles an operation.

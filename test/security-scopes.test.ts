@@ -18,6 +18,8 @@ const logLines: Record<string, any>[] = [];
 beforeAll(async () => {
   clients = writeClientsFile([
     { name: 'reader', scopes: ['cloudlx:read', 'ixc:read'] },
+    { name: 'feed', scopes: ['events:subscribe'] },
+    { name: 'feedCloudLX', scopes: ['events:subscribe', 'cloudlx:read'] },
     { name: 'writer', scopes: ['cloudlx:read', 'cloudlx:write', 'ixc:read', 'ixc:write', 'exotel:read', 'exotel:write'] },
     { name: 'ops', scopes: ['cloudlx:read', 'cloudlx:write', 'ixc:read', 'ixc:write', 'exotel:read', 'exotel:write', 'cloudcix:read', 'admin', 'introspect', 'events:subscribe'] },
   ]);
@@ -152,6 +154,40 @@ describe('subscriptions', () => {
     expect((await stack.graphql('{ events(first: 1) { edges { cursor } } }', undefined, as('ops'))).status).toBe(200);
     const deadLetters = await stack.graphql('{ deadLetters(first: 1) { edges { cursor } } }', undefined, as('writer'));
     expect(deadLetters.body.errors[0].extensions.requiredScopes).toEqual(['admin']);
+  });
+});
+
+describe('the event feed', () => {
+  it("holds only the platforms the caller may read: an IXC event is not shown to a client without ixc:read", async () => {
+    // A device no other test of this file acts on (a device runs one action at a time).
+    const serial = [...stack.sim('ixc').devices.values()].filter((d) => d.record.online).at(-1)!.record.serialNumber;
+    const reboot = await stack.graphql(
+      'mutation ($serial: String!) { ixcRebootDevice(input: { serialNumber: $serial }) { operation { protocol } userErrors { message } } }',
+      { serial },
+      as('writer'),
+    );
+    expect(reboot.body.data.ixcRebootDevice.userErrors, JSON.stringify(reboot.body)).toEqual([]);
+    const protocol = reboot.body.data.ixcRebootDevice.operation.protocol as string;
+    expect(stack.sim('ixc').completeOperation(protocol)).toBe(true);
+    const ixcEvents = '{ events(first: 50, filter: { platforms: [IXC] }) { edges { node { type subject } } } }';
+    // The simulator's signed webhook reaches the log on its own schedule: wait for the event itself, as a client with ixc:read sees it.
+    let seen: { type: string; subject: string }[] = [];
+    for (let attempt = 0; attempt < 2_000 && !seen.some((e) => e.subject === serial); attempt++) {
+      seen = (await stack.graphql(ixcEvents, undefined, as('ops'))).body.data.events.edges.map((e: { node: unknown }) => e.node);
+    }
+    expect(seen).toContainEqual({ type: 'ixc.device.rebooted', subject: serial });
+
+    // 'reader' may read CloudLX and IXC but not subscribe: 'feed' may subscribe and read no platform at all.
+    const nothing = await stack.graphql('{ events(first: 50) { edges { node { platform type subject } } } }', undefined, as('feed'));
+    expect(nothing.body.errors[0]).toMatchObject({ message: expect.stringContaining('needs the read scope of at least one platform'), extensions: { code: 'FORBIDDEN' } });
+    const cloudlxOnly = await stack.graphql('{ events(first: 50) { edges { node { platform type subject } } } }', undefined, as('feedCloudLX'));
+    expect(cloudlxOnly.body.errors).toBeUndefined();
+    expect(cloudlxOnly.body.data.events.edges.filter((e: { node: { platform: string } }) => e.node.platform !== 'CLOUDLX')).toEqual([]);
+    const named = await stack.graphql(ixcEvents, undefined, as('feed'));
+    expect(named.body.errors[0]).toMatchObject({ message: 'Reading IXC ACS events needs the scope ixc:read', extensions: { code: 'FORBIDDEN' } });
+
+    const follow = await overWebSocket(stack.gateway.websocketUrl, as('feed'), 'subscription ($protocol: ID!) { operation(protocol: $protocol) { status } }', { protocol });
+    expect(follow.result?.errors?.[0]).toMatchObject({ message: 'Following a IXC ACS operation needs the scope ixc:read', extensions: { code: 'FORBIDDEN' } });
   });
 });
 

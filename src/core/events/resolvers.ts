@@ -2,7 +2,7 @@ import type { Platform, Resolvers } from '../../__generated__/resolvers-types.js
 import type { GraphQLContext } from '../../context.js';
 import { pageSize, type Connection } from '../graphql/connection.js';
 import type { PlatformModule } from '../platform.js';
-import { NotFoundError, SwitchboardError } from '../upstream/errors.js';
+import { ForbiddenError, NotFoundError, SwitchboardError } from '../upstream/errors.js';
 import type { WatchEventData } from './watchers.js';
 import type { EventFilter, EventLog, StoredEvent } from './log.js';
 import type { OperationState, PlatformOperations } from './types.js';
@@ -22,6 +22,12 @@ export interface OperationUpdateValue {
 export interface EventResolverOptions {
   log: EventLog;
   platforms: readonly PlatformModule[];
+  /**
+   * Whether the caller may read a platform's data (its `<platform>:read` scope):
+   * an event carries the platform's data, so the feed holds only what the caller
+   * could read from the platform itself. Default: everything.
+   */
+  mayRead?: (ctx: GraphQLContext, platformKey: string) => boolean;
 }
 
 const RECORD_EVENT_TYPES = { created: 'RecordCreatedEvent', updated: 'RecordUpdatedEvent', deleted: 'RecordDeletedEvent' } as const;
@@ -54,6 +60,27 @@ export function createEventResolvers(options: EventResolverOptions): Resolvers[]
   const served = platforms.map((p) => p.key);
   const platformKeys = (values: readonly string[] | null | undefined): string[] =>
     values?.length ? values.map((value) => byEnum.get(value)?.key ?? value.toLowerCase()) : served;
+  const mayRead = options.mayRead ?? (() => true);
+  /**
+   * The platforms of a feed the caller may read: a platform asked for by name
+   * that the caller may not read is refused (FORBIDDEN, naming the scope); with no
+   * platforms named, the feed holds the readable ones only.
+   */
+  const readablePlatforms = (ctx: GraphQLContext, values: readonly string[] | null | undefined): string[] => {
+    const keys = platformKeys(values);
+    const refused = values?.length ? keys.filter((key) => byKey.has(key) && !mayRead(ctx, key)) : [];
+    if (refused.length > 0) {
+      throw new ForbiddenError(`Reading ${refused.map((key) => byKey.get(key)!.title).join(' and ')} events needs the scope${refused.length > 1 ? 's' : ''} ${refused.map((key) => `${key}:read`).join(', ')}`, {
+        platform: refused[0],
+      });
+    }
+    const readable = keys.filter((key) => !byKey.has(key) || mayRead(ctx, key));
+    if (readable.length === 0) {
+      // An empty list is no filter to the log: say why there is nothing to show instead.
+      throw new ForbiddenError(`Reading events needs the read scope of at least one platform (${platforms.map((p) => `${p.key}:read`).join(', ')})`, {});
+    }
+    return readable;
+  };
   const scopeOf = (ctx: GraphQLContext, key: string): unknown => (ctx.platforms as unknown as Record<string, unknown>)[key];
 
   function connection<T extends { cursor: string }>(items: T[], limit: number, after: string | null | undefined): Connection<T> {
@@ -117,9 +144,9 @@ export function createEventResolvers(options: EventResolverOptions): Resolvers[]
       operation: async (update, _, ctx) => (update.record ?? (await readOperation(ctx, update.protocol, update.platform))?.record ?? null) as never,
     },
     Query: {
-      events: async (_, { filter, first, after }) => {
+      events: async (_, { filter, first, after }, ctx) => {
         const limit = pageSize(first);
-        const wanted: EventFilter = { platforms: platformKeys(filter?.platforms), types: filter?.types ?? undefined };
+        const wanted: EventFilter = { platforms: readablePlatforms(ctx, filter?.platforms), types: filter?.types ?? undefined };
         const items = await log.read({ after: after ?? undefined, limit: limit + 1, filter: wanted });
         return connection(items, limit, after);
       },
@@ -130,8 +157,8 @@ export function createEventResolvers(options: EventResolverOptions): Resolvers[]
     },
     Subscription: {
       events: {
-        subscribe: (_, { platforms: only, types, after }) =>
-          log.follow({ after: after ?? undefined, filter: { platforms: platformKeys(only), types: types ?? undefined } }),
+        subscribe: (_, { platforms: only, types, after }, ctx) =>
+          log.follow({ after: after ?? undefined, filter: { platforms: readablePlatforms(ctx, only), types: types ?? undefined } }),
         resolve: (event: StoredEvent) => event,
       },
       operation: {
@@ -141,6 +168,9 @@ export function createEventResolvers(options: EventResolverOptions): Resolvers[]
           const head = await log.head();
           const found = await readOperation(ctx, protocol);
           if (!found) throw new NotFoundError(`No platform knows an operation with protocol ${JSON.stringify(protocol)}; expected the protocol an asynchronous mutation (ixcRebootDevice …) returned`);
+          if (!mayRead(ctx, found.platform.key)) {
+            throw new ForbiddenError(`Following a ${found.platform.title} operation needs the scope ${found.platform.key}:read`, { platform: found.platform.key });
+          }
           return new OperationUpdates(log, found.platform, protocol, head, { platform: found.platform.key, protocol, status: found.state, done: FINAL.has(found.state), event: null, record: found.record });
         },
         resolve: (update: OperationUpdateValue) => update,

@@ -11,7 +11,7 @@ import type { EventLog, EventLogOptions } from './log.js';
 import { MemoryEventLog } from './memory-log.js';
 import { createWebhookReceiver, webhookPath } from './receiver.js';
 import { RedisEventLog } from './redis-log.js';
-import { createEventResolvers } from './resolvers.js';
+import { createEventResolvers, type EventResolverOptions } from './resolvers.js';
 import { generateWebhookSecret } from './signatures.js';
 
 /** Where the event log's folder is under DATA_DIR. */
@@ -76,6 +76,8 @@ export interface EventsServiceOptions {
   /** Keys of the platforms served by their embedded simulator: those without a configured secret get a generated one. */
   simulated: ReadonlySet<string>;
   infra: Infra;
+  /** Whether the caller may read a platform's data; the feed keeps to those (see EventResolverOptions). */
+  mayRead?: EventResolverOptions['mayRead'];
 }
 
 /** The receiver, the resolvers and the simulators' registration, around one event log. */
@@ -105,7 +107,7 @@ export function createEventsService(options: EventsServiceOptions): EventsServic
   });
   return {
     log,
-    resolvers: createEventResolvers({ log, platforms }),
+    resolvers: createEventResolvers({ log, platforms, mayRead: options.mayRead }),
     routes,
     registerSimulators(gatewayUrl, simulators) {
       for (const platform of platforms) {

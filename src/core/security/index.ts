@@ -18,6 +18,7 @@ import { checkVariables, stripSuggestions } from './variables.js';
 import { publicUpstreamMessage, switchboardErrorIn } from './upstream-text.js';
 
 export type { Principal } from './scopes.js';
+export { hasScope } from './scopes.js';
 export type { SecurityConfig } from './config.js';
 export type { AuditRecord, AuditSink } from './audit.js';
 export { SecurityError, isSecurityError, AuthenticationError, httpHeadersOf } from './errors.js';
