@@ -91,6 +91,11 @@ describe('who may call: API keys and JWTs over HTTP, WebSocket and SSE', () => {
     expect(forged.status).toBe(401);
     expect(forged.body.errors[0].message).toMatch(/signature that does not verify/);
     expect(forged.text).not.toContain(forgedJwt);
+    // Signed right but without an expiry: it would never expire, so it is refused.
+    const forever = await new SignJWT({ iss: 'ops-scripts', sub: 'nightly' }).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().sign(new TextEncoder().encode(JWT_SECRET));
+    const noExpiry = await post({ authorization: `Bearer ${forever}` });
+    expect(noExpiry.status).toBe(401);
+    expect(noExpiry.body.errors[0].message).toBe('The JWT from ops-scripts was refused: its "exp" claim is missing.');
   });
 
   it('WebSocket: credentials in connection_init; missing, wrong and expired ones close the socket with 4401 and the reason', async () => {

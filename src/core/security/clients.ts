@@ -421,6 +421,8 @@ export class Authenticator {
         algorithms: [...definition.algorithms],
         clockTolerance: definition.clockToleranceSeconds,
         currentDate: new Date(this.clock.now()),
+        // A token without an expiry would be good for ever: refused, as README says.
+        requiredClaims: ['exp', 'sub'],
       };
       payload = (typeof key === 'function' ? await jwtVerify(token, key, verifyOptions) : await jwtVerify(token, key, verifyOptions)).payload;
     } catch (error) {
