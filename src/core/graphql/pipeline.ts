@@ -168,7 +168,12 @@ export class OperationPipeline {
     return this.options.infra.clock.now();
   }
 
-  /** Apollo Server's store of validated documents: the same bounded cache the other transports parse into. */
+  /**
+   * Apollo Server's store of validated documents, kept in the same bounded cache
+   * the other transports parse into. Apollo's keys carry its own schema-hash
+   * prefix, so its entries (which it trusts as validated) never meet ours (which
+   * may have failed validation: `validate` is remembered separately, per document).
+   */
   readonly documentStore = {
     get: async (key: string) => this.documents.peek(key),
     set: async (key: string, document: DocumentNode) => this.documents.put(key, document),
