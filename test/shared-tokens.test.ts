@@ -125,6 +125,9 @@ describe('two gateway processes on one Redis', () => {
   });
 
   it('a token the platform rejects is replaced once: the other gateway picks up the replacement', async () => {
+    // Both hold the shared tokens first (a no-op when an earlier test already made them log in).
+    expect((await a.graphql(EVERY_PLATFORM)).errors).toBeUndefined();
+    expect((await b.graphql(EVERY_PLATFORM)).errors).toBeUndefined();
     sims.cloudlx.expireAccessTokens();
     sims.exotel.expireTokens();
     const before = allTokenRequests();
@@ -140,6 +143,8 @@ describe('two gateway processes on one Redis', () => {
   });
 
   it('keeps the tokens sealed in Redis: no token, and no credential, in any key or value', async () => {
+    // The tokens are in the store once a query has used every platform.
+    expect((await a.graphql(EVERY_PLATFORM)).errors).toBeUndefined();
     const raw = new Redis(REDIS_URL);
     try {
       const keys = await raw.keys(`${PREFIX}gateways:*`);

@@ -28,15 +28,37 @@ export function isWriteOnlyName(name: string): boolean {
 
 /** A copy of JSON with every value under a secret-looking key, and every `{name, value}` pair with a secret name, replaced. */
 export function redactJson(value: unknown, depth = 0): unknown {
-  if (depth > 32) return REDACTED;
-  if (Array.isArray(value)) return value.map((item) => redactJson(item, depth + 1));
+  return redactTree(value, WRITE_ONLY, depth);
+}
+
+const WRITE_ONLY: RedactTreeOptions = { isSecret: isWriteOnlyName, replacement: REDACTED };
+
+export interface RedactTreeOptions {
+  /** Whether a key, or the `name` of a `{name, value}` pair, names a secret. */
+  isSecret: (name: string) => boolean;
+  /** What a secret value becomes (also what a tree deeper than 32 levels becomes). */
+  replacement: unknown;
+  /** A key set to true beside the `value` of a redacted `{name, value}` pair. */
+  markPairWith?: string;
+}
+
+/**
+ * A copy of JSON whose secrets are replaced: the value under every secret key,
+ * and the `value` of every `{name, value}` pair whose name is secret (the shape
+ * TR-069 parameters and many webhook bodies take). Deeper than any real answer
+ * (32 levels), a tree is cut off rather than walked for ever.
+ */
+export function redactTree(value: unknown, options: RedactTreeOptions, depth = 0): unknown {
+  if (depth > 32) return options.replacement;
+  if (Array.isArray(value)) return value.map((item) => redactTree(item, options, depth + 1));
   if (!value || typeof value !== 'object') return value;
   const record = value as Record<string, unknown>;
-  const pairIsSecret = typeof record.name === 'string' && 'value' in record && isWriteOnlyName(record.name);
+  const pairIsSecret = typeof record.name === 'string' && 'value' in record && options.isSecret(record.name);
   const out: Record<string, unknown> = {};
   for (const [key, item] of Object.entries(record)) {
-    out[key] = (pairIsSecret && key === 'value') || isWriteOnlyName(key) ? REDACTED : redactJson(item, depth + 1);
+    out[key] = (pairIsSecret && key === 'value') || options.isSecret(key) ? options.replacement : redactTree(item, options, depth + 1);
   }
+  if (pairIsSecret && options.markPairWith) out[options.markPairWith] = true;
   return out;
 }
 

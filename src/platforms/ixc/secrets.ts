@@ -1,3 +1,5 @@
+import { redactTree } from '../../core/security/redact.js';
+
 /**
  * Which TR-069 parameter values Switchboard never shows, decided here and only here.
  *
@@ -31,22 +33,5 @@ export function isSecretParameter(name: string): boolean {
 
 /** A copy of ACS-shaped JSON (an operation's result, a webhook's data) with every secret value replaced by null. */
 export function redactSecrets<T>(value: T): T {
-  return redact(value, 0) as T;
-}
-
-function redact(value: unknown, depth: number): unknown {
-  // Deeper than any ACS answer: a cycle or a pathological body is cut off rather than walked for ever.
-  if (depth > 32) return null;
-  if (Array.isArray(value)) return value.map((item) => redact(item, depth + 1));
-  if (!value || typeof value !== 'object') return value;
-  const record = value as Record<string, unknown>;
-  const secretPair = typeof record.name === 'string' && 'value' in record && isSecretParameter(record.name);
-  const out: Record<string, unknown> = {};
-  for (const [key, item] of Object.entries(record)) {
-    if (secretPair && key === 'value') out[key] = null;
-    else if (isSecretParameter(key)) out[key] = null;
-    else out[key] = redact(item, depth + 1);
-  }
-  if (secretPair) out.redacted = true;
-  return out;
+  return redactTree(value, { isSecret: isSecretParameter, replacement: null, markPairWith: 'redacted' }) as T;
 }
