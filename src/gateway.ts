@@ -185,7 +185,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
       );
       return { ready: entries.every(([, e]) => e.ok), platforms: Object.fromEntries(entries) };
     };
-    server = await createGatewayServer({ pipeline, infra, maxRequestBytes: config.maxRequestBytes, readiness, extraRoutes: events.routes, security: secured });
+    server = await createGatewayServer({ pipeline, infra, maxRequestBytes: config.maxRequestBytes, maxSubscriberBytes: config.events.subscriberMaxBytes, readiness, extraRoutes: events.routes, security: secured });
     const url = await server.listen(config.port, config.host);
     events.registerSimulators(url, simulators);
     const running = server;

@@ -28,6 +28,8 @@ export interface GatewayServerOptions {
   pipeline: OperationPipeline;
   infra: Infra;
   maxRequestBytes: number;
+  /** Bytes that may wait to be sent to one WebSocket subscriber before it is closed (4429). */
+  maxSubscriberBytes?: number;
   readiness: () => Promise<ReadinessReport>;
   /** Extra routes (the webhook receiver): return true when handled. */
   extraRoutes?: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
@@ -91,7 +93,7 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
         }
       : undefined,
   });
-  const wsCleanup = useWebSocketAdapter(wss, pipeline, { log });
+  const wsCleanup = useWebSocketAdapter(wss, pipeline, { log, maxBufferedBytes: options.maxSubscriberBytes });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://gateway');

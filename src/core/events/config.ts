@@ -13,6 +13,8 @@ export interface EventsConfig {
   readonly maxAgeMs: number;
   /** Live events a subscriber may leave unread before it is disconnected. */
   readonly subscriberBuffer: number;
+  /** Bytes that may wait to be sent to one WebSocket subscriber before it is disconnected (close 4429). */
+  readonly subscriberMaxBytes: number;
   readonly maxWebhookBytes: number;
   readonly maxDeadLetters: number;
   /** Secrets by platform key; several during a rotation. A platform with none configured gets a generated one when it is simulated. */
@@ -55,6 +57,8 @@ const eventsSchema = z.object({
   EVENT_LOG_MAX_AGE_HOURS: envInt(168, 1, 24 * 366),
   /** Live events a subscriber may leave unread before it is disconnected. Default 10,000. */
   EVENT_SUBSCRIBER_BUFFER: envInt(10_000, 10, 1_000_000),
+  /** Bytes that may wait to be sent to one WebSocket subscriber before it is disconnected (4429). Default 4 MiB. */
+  EVENT_SUBSCRIBER_MAX_BYTES: envInt(4 * 1_048_576, 16_384, 1_073_741_824),
   /** Largest webhook body accepted, in bytes (larger: 413). Default 256 KiB. */
   MAX_WEBHOOK_BYTES: envInt(262_144, 1_024, 16 * 1_048_576),
   /** Dead letters kept (the most recent). Default 1,000. */
@@ -93,6 +97,7 @@ export function loadEventsConfig(
       maxEvents: e.EVENT_LOG_MAX_EVENTS,
       maxAgeMs: e.EVENT_LOG_MAX_AGE_HOURS * 3_600_000,
       subscriberBuffer: e.EVENT_SUBSCRIBER_BUFFER,
+      subscriberMaxBytes: e.EVENT_SUBSCRIBER_MAX_BYTES,
       maxWebhookBytes: e.MAX_WEBHOOK_BYTES,
       maxDeadLetters: e.DEAD_LETTERS_MAX,
       webhookSecrets: Object.freeze(secrets),

@@ -259,6 +259,25 @@ export abstract class FollowIterator implements AsyncIterableIterator<StoredEven
     throw error;
   }
 
+  /**
+   * The next event when one is at hand now, without a promise or a wait: a
+   * consumer catching up (a thousand subscribers handed the same event, or a
+   * backlog) reads on synchronously. Undefined when `next()` must be called
+   * instead: nothing at hand, a read to await, a failure to throw, or the turn's
+   * budget spent (`next()` then yields the event loop first).
+   */
+  poll(): IteratorResult<StoredEvent> | undefined {
+    if (this.done) return { done: true, value: undefined };
+    if (this.failure || this.budget?.exceeded()) return undefined;
+    const event = this.takeNow();
+    return event ? { done: false, value: event } : undefined;
+  }
+
+  /** The next matching event if it can be had synchronously, else undefined (and `next()` reads it). */
+  protected takeNow(): StoredEvent | undefined {
+    return undefined;
+  }
+
   /** Something may be ready: a waiting `next()` looks again. */
   notify(): void {
     this.signalled = true;

@@ -328,6 +328,10 @@ class LocalFollower extends FollowIterator {
     return undefined;
   }
 
+  protected override takeNow(): StoredEvent | undefined {
+    return this.take();
+  }
+
   /** New entries were committed. */
   arrived(): void {
     if (!this.waiting && this.log.newestSeq - this.position > this.maxBuffered) {

@@ -326,6 +326,8 @@ class RedisFollower extends FollowIterator {
   private replayPage: StoredEvent[] = [];
   private readonly queue: StoredEvent[] = [];
   private lastCursor: string | null = null;
+  /** Registered and its replay's end known: from then on, once the replay is read, events come from the live queue. */
+  private ready = false;
 
   constructor(
     private readonly log: RedisEventLog,
@@ -346,6 +348,7 @@ class RedisFollower extends FollowIterator {
       this.replayUntil = until;
       if (this.replayAfter !== undefined && compareIds(this.replayAfter, until) >= 0) this.replayAfter = undefined;
       if (head !== undefined && head !== '0') this.lastCursor = head;
+      this.ready = true;
       if (this.done) this.unregister();
     });
     // A failure shows at the first read, not as an unhandled rejection.
@@ -366,6 +369,16 @@ class RedisFollower extends FollowIterator {
       this.replayAfter = page.lastId;
       this.replayPage = page.events.filter((event) => matchesFilter(event, this.filter));
     }
+    return this.takeLive();
+  }
+
+  protected override takeNow(): StoredEvent | undefined {
+    // Replay pages are read from Redis: only \`next()\` reads those.
+    if (!this.ready || this.replayAfter !== undefined || this.replayPage.length > 0) return undefined;
+    return this.takeLive();
+  }
+
+  private takeLive(): StoredEvent | undefined {
     for (;;) {
       const live = this.queue.shift();
       if (!live) return undefined;

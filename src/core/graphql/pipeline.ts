@@ -2,10 +2,11 @@ import { createHash, randomUUID } from 'node:crypto';
 import {
   GraphQLError,
   Kind,
+  createSourceEventStream,
+  execute,
   getOperationAST,
   parse,
   specifiedRules,
-  subscribe,
   validate,
   type DocumentNode,
   type ExecutionResult,
@@ -25,6 +26,7 @@ import { runInOperation, type OperationScope } from '../upstream/operation.js';
 import { recordLoaderTallies } from '../observability/loaders.js';
 import { SwitchboardError, toGraphQLErrorExtensions } from '../upstream/errors.js';
 import { CompiledOperations, type ExecutorKind } from './executor.js';
+import { isPollable, type Pollable } from '../pollable.js';
 
 export type Transport = 'http' | 'ws' | 'sse';
 
@@ -101,6 +103,13 @@ export interface PipelinePlugin {
    * `upstream`), for every transport; undefined adds nothing. Must not throw.
    */
   extensions?(operation: PreparedOperation, outcome: Outcome): Record<string, unknown> | undefined;
+  /**
+   * What, besides its document, operation name and variables, an event's result
+   * depends on for this caller (the security plugin: the client and its scopes).
+   * Subscribers whose keys are equal get one result per event, executed and
+   * serialized once for all of them.
+   */
+  shareKey?(operation: PreparedOperation): string;
   /** After the result (an audit record, a trace span). Must not throw. */
   onResult?(operation: PreparedOperation | undefined, result: FormattedExecutionResult, outcome: Outcome): void;
 }
@@ -148,6 +157,12 @@ export class OperationPipeline {
   private readonly operations = new WeakMap<GraphQLContext, PreparedOperation>();
   readonly compiled: CompiledOperations;
   private readonly log: Logger;
+  /** Results of recent subscription events, shared by the subscribers that would compute the same one (see `eventResult`). */
+  private readonly eventResults = new SharedEventResults(1_024);
+  /** Each result's JSON, made once however many subscribers it is sent to. */
+  private readonly serialized = new WeakMap<object, string>();
+  private readonly documentIds = new WeakMap<DocumentNode, number>();
+  private nextDocumentId = 1;
 
   constructor(
     private readonly options: PipelineOptions,
@@ -308,10 +323,20 @@ export class OperationPipeline {
     return this.finish(operation, await this.executeRaw(operation));
   }
 
-  /** Starts a subscription: a stream of finished results, or one result saying why it could not start. */
-  async subscribe(operation: PreparedOperation): Promise<AsyncGenerator<FormattedExecutionResult> | FormattedExecutionResult> {
+  /**
+   * Starts a subscription: a stream of finished results, or one result saying why
+   * it could not start.
+   *
+   * Each event is executed once for every subscriber with the same document,
+   * operation name, variables and share key (plugins' `shareKey`: the caller's
+   * client and scopes), not once per subscriber: a thousand dashboards following
+   * the same feed cost one execution per event, and `serialize` makes its JSON
+   * once. The source stream (the event log's follower) stays each subscriber's
+   * own, so replay, order and the slow-subscriber bound are unchanged.
+   */
+  async subscribe(operation: PreparedOperation): Promise<EventStream | FormattedExecutionResult> {
     const source = await runInOperation(operation.scope, () =>
-      subscribe({
+      createSourceEventStream({
         schema: this.schema,
         document: operation.document,
         operationName: operation.operationName,
@@ -319,9 +344,78 @@ export class OperationPipeline {
         contextValue: operation.context,
       }),
     );
-    if (!isAsyncIterable(source)) return this.finish(operation, source);
+    if (!isAsyncIterable(source)) return this.finish(operation, source as ExecutionResult);
     this.record(operation, {}, 'ok');
-    return this.stream(operation, source);
+    return this.stream(operation, source as AsyncGenerator<unknown>, this.shareKeyOf(operation));
+  }
+
+  /** The JSON of a finished result, made once per result object (a shared event result is sent to many). */
+  serialize(result: FormattedExecutionResult): string {
+    let json = this.serialized.get(result);
+    if (json === undefined) {
+      json = JSON.stringify(result);
+      this.serialized.set(result, json);
+    }
+    return json;
+  }
+
+  private shareKeyOf(operation: PreparedOperation): string {
+    let id = this.documentIds.get(operation.document);
+    if (id === undefined) {
+      id = this.nextDocumentId++;
+      this.documentIds.set(operation.document, id);
+    }
+    const parts = [String(id), operation.operationName ?? '', JSON.stringify(operation.variables)];
+    for (const plugin of this.plugins) if (plugin.shareKey) parts.push(plugin.shareKey(operation));
+    return parts.join('\u0000');
+  }
+
+  /**
+   * One event's finished result for this subscriber: the one another subscriber
+   * with the same share key already made (or is making) for this very event, or a
+   * new execution with this subscriber's context. Events are told apart by
+   * identity: the event logs hand every follower the same object.
+   */
+  private eventResult(operation: PreparedOperation, shareKey: string, event: unknown): EventResult {
+    if (typeof event !== 'object' || event === null) {
+      this.options.infra.metrics.subscriptionEventResults.inc({ how: 'executed' });
+      return this.executeEvent(operation, event);
+    }
+    const counted = this.options.infra.metrics.subscriptionEventResults;
+    const known = this.eventResults.get(event, shareKey);
+    if (known) {
+      counted.inc({ how: 'shared' });
+      return known;
+    }
+    counted.inc({ how: 'executed' });
+    const made = this.executeEvent(operation, event);
+    this.eventResults.set(event, shareKey, made);
+    // Once made, the others get the value itself, not a promise of it.
+    if (made instanceof Promise) made.then((value) => this.eventResults.settle(event, shareKey, made, value), () => undefined);
+    return made;
+  }
+
+  /** Executes one event; synchronously when every resolver it meets is (the events' own fields are). */
+  private executeEvent(operation: PreparedOperation, event: unknown): EventResult {
+    const result = runInOperation(operation.scope, () =>
+      execute({
+        schema: this.schema,
+        document: operation.document,
+        rootValue: event,
+        operationName: operation.operationName,
+        variableValues: operation.variables,
+        contextValue: operation.context,
+      }),
+    );
+    return result instanceof Promise ? result.then((settled) => this.finishEvent(operation, settled)) : this.finishEvent(operation, result);
+  }
+
+  private finishEvent(operation: PreparedOperation, result: ExecutionResult): FormattedExecutionResult {
+    // Each event is one result: partial errors and warnings start afresh.
+    const value = this.merge(operation.context, result);
+    operation.context.partialErrors.length = 0;
+    operation.context.warnings.length = 0;
+    return value;
   }
 
   /**
@@ -332,7 +426,7 @@ export class OperationPipeline {
    * active-subscriptions gauge) until some event came; here `return()` ends the
    * source at once.
    */
-  private stream(operation: PreparedOperation, source: AsyncGenerator<ExecutionResult>): AsyncGenerator<FormattedExecutionResult> {
+  private stream(operation: PreparedOperation, source: AsyncGenerator<unknown>, shareKey: string): EventStream {
     const active = this.options.infra.metrics.subscriptionsActive;
     const labels = { transport: operation.transport };
     active.inc(labels);
@@ -344,19 +438,24 @@ export class OperationPipeline {
       }
       return { done: true, value: undefined };
     };
-    const finished = (result: IteratorResult<ExecutionResult>): IteratorResult<FormattedExecutionResult> => {
-      if (result.done) return end();
-      // Each event is one result: partial errors and warnings start afresh.
-      const value = this.merge(operation.context, result.value);
-      operation.context.partialErrors.length = 0;
-      operation.context.warnings.length = 0;
-      return { done: false, value };
+    const failed = (error: unknown): never => {
+      end();
+      throw error;
     };
-    const stream: AsyncGenerator<FormattedExecutionResult> = {
-      async next() {
+    const stream: EventStream = {
+      poll: () => {
+        if (!open) return { done: true, value: undefined };
+        const polled = isPollable<unknown>(source) ? source.poll() : undefined;
+        if (polled === undefined) return undefined;
+        if (polled instanceof Promise) return polled.then((next) => (next.done ? end() : this.eventStep(operation, shareKey, next.value)), failed);
+        return polled.done ? end() : this.eventStep(operation, shareKey, polled.value);
+      },
+      next: async () => {
         if (!open) return { done: true, value: undefined };
         try {
-          return finished(await source.next());
+          const next = await source.next();
+          if (next.done || !open) return end();
+          return { done: false, value: await this.eventResult(operation, shareKey, next.value) };
         } catch (error) {
           end();
           throw error;
@@ -379,6 +478,12 @@ export class OperationPipeline {
       },
     };
     return stream;
+  }
+
+  /** One event's step of a stream: its result at once when it is made (or shared), else a promise of it. */
+  private eventStep(operation: PreparedOperation, shareKey: string, event: unknown): IteratorResult<FormattedExecutionResult> | Promise<IteratorResult<FormattedExecutionResult>> {
+    const result = this.eventResult(operation, shareKey, event);
+    return result instanceof Promise ? result.then((value) => ({ done: false, value })) : { done: false, value: result };
   }
 
   /** Formats errors, adds partial errors and warnings, records metrics and the log line. */
@@ -462,6 +567,43 @@ export class OperationPipeline {
   /** The operation prepared with this context, if it got that far (HTTP records its result through it). */
   operationOf(context: GraphQLContext): PreparedOperation | undefined {
     return this.operations.get(context);
+  }
+}
+
+/** One event's finished result for a subscriber, or the promise of it while an upstream call resolves a field. */
+type EventResult = FormattedExecutionResult | Promise<FormattedExecutionResult>;
+
+/** A subscription's finished results; `poll` reads on without a promise while events are at hand (see Pollable). */
+export type EventStream = AsyncGenerator<FormattedExecutionResult> & Pollable<FormattedExecutionResult>;
+
+/**
+ * The results of the most recent events, by event and share key. Bounded by
+ * events, oldest first out: subscribers following live all ask for the same few
+ * events; one replaying far behind makes its own results, as it would alone.
+ */
+class SharedEventResults {
+  private readonly byEvent = new Map<object, Map<string, EventResult>>();
+
+  constructor(private readonly maxEvents: number) {}
+
+  get(event: object, key: string): EventResult | undefined {
+    return this.byEvent.get(event)?.get(key);
+  }
+
+  /** A result that was a promise is now its value (if the entry is still that promise's). */
+  settle(event: object, key: string, pending: EventResult, value: FormattedExecutionResult): void {
+    const byKey = this.byEvent.get(event);
+    if (byKey?.get(key) === pending) byKey.set(key, value);
+  }
+
+  set(event: object, key: string, result: EventResult): void {
+    let byKey = this.byEvent.get(event);
+    if (!byKey) {
+      byKey = new Map();
+      this.byEvent.set(event, byKey);
+      if (this.byEvent.size > this.maxEvents) this.byEvent.delete(this.byEvent.keys().next().value!);
+    }
+    byKey.set(key, result);
   }
 }
 

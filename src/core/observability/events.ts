@@ -1,5 +1,6 @@
 import type { EventLog, NewEvent, StoredEvent } from '../events/log.js';
 import type { Metrics } from './metrics.js';
+import { isPollable, type Pollable } from '../pollable.js';
 
 /**
  * The gateway's event log, counted: events received (every append, webhooks and
@@ -32,6 +33,16 @@ export function observeEventLog(log: EventLog, metrics: Pick<Metrics, 'eventsRec
   };
 }
 
+/** The delivered counter's child per platform, looked up once (it is bumped once per subscriber per event). */
+const deliveredChildren = new WeakMap<object, Map<string, { inc(): void }>>();
+function deliveredCounter(metrics: Pick<Metrics, 'eventsDelivered'>, platform: string): { inc(): void } {
+  let children = deliveredChildren.get(metrics.eventsDelivered);
+  if (!children) deliveredChildren.set(metrics.eventsDelivered, (children = new Map()));
+  let child = children.get(platform);
+  if (!child) children.set(platform, (child = metrics.eventsDelivered.labels({ platform })));
+  return child;
+}
+
 function countByPlatform(events: readonly NewEvent[]): Map<string, number> {
   const counts = new Map<string, number>();
   for (const event of events) counts.set(event.platform, (counts.get(event.platform) ?? 0) + 1);
@@ -39,14 +50,21 @@ function countByPlatform(events: readonly NewEvent[]): Map<string, number> {
 }
 
 /** A follower whose every event counts as delivered to its subscription. */
-function countDelivered(inner: AsyncIterableIterator<StoredEvent>, metrics: Pick<Metrics, 'eventsDelivered'>): AsyncIterableIterator<StoredEvent> {
-  const follower: AsyncIterableIterator<StoredEvent> = {
+function countDelivered(inner: AsyncIterableIterator<StoredEvent>, metrics: Pick<Metrics, 'eventsDelivered'>): AsyncIterableIterator<StoredEvent> & Partial<Pollable<StoredEvent>> {
+  const count = (result: IteratorResult<StoredEvent>) => {
+    if (!result.done) deliveredCounter(metrics, result.value.platform).inc();
+    return result;
+  };
+  const follower: AsyncIterableIterator<StoredEvent> & Partial<Pollable<StoredEvent>> = {
     [Symbol.asyncIterator]: () => follower,
-    async next() {
-      const result = await inner.next();
-      if (!result.done) metrics.eventsDelivered.inc({ platform: result.value.platform });
-      return result;
-    },
+    next: () => inner.next().then(count),
+    // Read on synchronously while the log has events at hand (a fan-out to many subscribers).
+    poll: isPollable<StoredEvent>(inner)
+      ? () => {
+          const result = inner.poll();
+          return result === undefined ? undefined : result instanceof Promise ? result.then(count) : count(result);
+        }
+      : undefined,
     return: (value?: unknown) => inner.return?.(value) ?? Promise.resolve({ done: true, value: undefined }),
     throw: (error?: unknown) => inner.throw?.(error) ?? Promise.reject(error),
   };

@@ -101,6 +101,12 @@ export function createMetrics(registry = new Registry(), options: { processMetri
       labelNames: ['platform'] as const,
       registers,
     }),
+    subscriptionEventResults: new Counter({
+      name: 'switchboard_subscription_event_results_total',
+      help: 'Results of events for subscribers: executed for a subscriber, or shared from another subscriber of the same query, variables and client scopes (how).',
+      labelNames: ['how'] as const,
+      registers,
+    }),
     subscriptionsActive: new Gauge({
       name: 'switchboard_subscriptions_active',
       help: 'GraphQL subscriptions running now, by transport (ws, sse).',

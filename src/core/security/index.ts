@@ -259,6 +259,11 @@ export class Security {
       checkSource: (source) => this.checkSource(source),
       variableErrors: (operation, variables) => this.checkVariables(operation, variables),
       onOperation: (operation) => this.onOperation(operation),
+      // An event's result depends on what the caller may read (field scopes): callers share one when client and scopes match.
+      shareKey: (operation) => {
+        const principal = operation.context.principal as Principal | undefined;
+        return principal ? `${principal.client ?? ''}|${[...principal.scopes].sort().join(' ')}` : '';
+      },
       onResult: (operation, result, outcome) => this.onResult(operation as PreparedOperation | undefined, result, outcome),
     };
   }

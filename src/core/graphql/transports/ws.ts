@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { WebSocketServer, WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import { useServer } from 'graphql-ws/use/ws';
@@ -6,7 +7,7 @@ import { CloseCode } from 'graphql-ws';
 import type { GraphQLError, GraphQLFormattedError } from 'graphql';
 import type { RequestInfo } from '../../platform.js';
 import { SwitchboardError } from '../../upstream/errors.js';
-import { isRefusal, type OperationPipeline, type PreparedOperation } from '../pipeline.js';
+import { isRefusal, type EventStream, type OperationPipeline, type PreparedOperation } from '../pipeline.js';
 import { requestHeaders } from './headers.js';
 
 export interface WebSocketAdapterOptions {
@@ -47,6 +48,8 @@ export function useWebSocketAdapter(wss: WebSocketServer, pipeline: OperationPip
     if (draining && !running.get(socket)?.size && socket.readyState === socket.OPEN) socket.close(1001, 'Going away');
   };
   const refusals = new WeakMap<readonly GraphQLError[], readonly GraphQLFormattedError[]>();
+  /** Where each subscription's events go: its socket and operation id (set in onSubscribe, read in subscribe). */
+  const destinations = new WeakMap<PreparedOperation, { socket: WebSocket; id: string }>();
   const server = useServer<Record<string, unknown>, Extra>(
     {
       connectionInitWaitTimeout: options.connectionInitWaitMs ?? 10_000,
@@ -77,7 +80,8 @@ export function useWebSocketAdapter(wss: WebSocketServer, pipeline: OperationPip
           refusals.set(prepared.refused, pipeline.refusal(prepared, 'ws', startedAt).errors ?? []);
           return prepared.refused;
         }
-        if (prepared.operation.operation !== 'subscription') {
+        if (prepared.operation.operation === 'subscription') destinations.set(prepared, { socket: ctx.extra.socket, id: _id });
+        else {
           const socket = ctx.extra.socket;
           if (!running.has(socket)) {
             running.set(socket, new Set());
@@ -106,15 +110,16 @@ export function useWebSocketAdapter(wss: WebSocketServer, pipeline: OperationPip
         return formatted ? [...formatted] : errors.map((e) => pipeline.formatError(e.toJSON(), e));
       },
       execute: (args) => pipeline.execute(args.contextValue as unknown as PreparedOperation) as never,
-      subscribe: (args) => pipeline.subscribe(args.contextValue as unknown as PreparedOperation) as never,
-      onNext: (ctx, _id, _payload, _args, result) => {
-        const socket = ctx.extra.socket;
-        if (socket.bufferedAmount > maxBuffered) {
-          socket.close(SLOW_SUBSCRIBER_CLOSE, truncateReason(`Slow subscriber: over ${maxBuffered} bytes waited to be sent; reconnect with your last cursor`));
-        }
-        // The pipeline's results are finished (errors formatted): sent as they are.
-        return result;
+      subscribe: async (args) => {
+        const prepared = args.contextValue as unknown as PreparedOperation;
+        const stream = await pipeline.subscribe(prepared);
+        const destination = destinations.get(prepared);
+        if (!destination || !(Symbol.asyncIterator in stream)) return stream as never;
+        // graphql-ws's \`for await\` sees an iterable that yields nothing: the frames are written by EventFrames.
+        return new EventFrames(stream, destination.socket, destination.id, pipeline, maxBuffered) as never;
       },
+      // The pipeline's results (queries, mutations, a subscription that could not start) are finished, errors formatted: sent as they are.
+      onNext: (_ctx, _id, _payload, _args, result) => result,
     },
     wss,
     options.keepAliveMs ?? 12_000,
@@ -141,6 +146,99 @@ export function useWebSocketAdapter(wss: WebSocketServer, pipeline: OperationPip
       for (const socket of wss.clients) closeIfIdle(socket);
     },
   };
+}
+
+/**
+ * A subscription's events written straight to its socket as graphql-ws `next`
+ * messages. graphql-ws would serialize every result once per subscriber and wait
+ * for each write; here the result's JSON is the one the pipeline made for every
+ * subscriber of the same feed, framed with this subscription's id, and writes
+ * are not awaited one by one: what the socket cannot take yet waits in its
+ * buffer, bounded by `maxBuffered` (past it the subscriber is closed with 4429).
+ *
+ * To graphql-ws this is an iterable that yields nothing and ends with the
+ * stream: it then sends `complete` (or, when the stream fails, the error), after
+ * every frame written here. A client's `complete` calls `return()`.
+ */
+class EventFrames implements AsyncGenerator<never> {
+  private readonly prefix: string;
+  private stopped = false;
+
+  constructor(
+    private readonly stream: EventStream,
+    private readonly socket: WebSocket,
+    id: string,
+    private readonly pipeline: OperationPipeline,
+    private readonly maxBuffered: number,
+  ) {
+    this.prefix = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  async next(): Promise<IteratorResult<never>> {
+    const { socket, stream } = this;
+    for (;;) {
+      // Synchronously while events are at hand (a fan-out, a backlog); else wait for the next one.
+      const step = stream.poll() ?? stream.next();
+      const next = step instanceof Promise ? await step : step;
+      if (next.done || this.stopped) return { done: true, value: undefined };
+      if (socket.readyState !== socket.OPEN) {
+        await stream.return(undefined);
+        return { done: true, value: undefined };
+      }
+      if (socket.bufferedAmount > this.maxBuffered) {
+        socket.close(SLOW_SUBSCRIBER_CLOSE, truncateReason(`Slow subscriber: over ${this.maxBuffered} bytes waited to be sent; reconnect with your last cursor`));
+        await stream.return(undefined);
+        return { done: true, value: undefined };
+      }
+      sendInTurn(socket, `${this.prefix}${this.pipeline.serialize(next.value)}}`);
+    }
+  }
+
+  async return(): Promise<IteratorResult<never>> {
+    this.stopped = true;
+    await this.stream.return(undefined);
+    return { done: true, value: undefined };
+  }
+
+  async throw(error?: unknown): Promise<IteratorResult<never>> {
+    this.stopped = true;
+    await this.stream.return(undefined);
+    throw error;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.return().then(() => undefined);
+  }
+}
+
+/** TCP sockets corked until the end of this turn of the event loop (see `sendInTurn`). */
+const corked = new WeakSet<Duplex>();
+
+/**
+ * Sends a message, leaving the socket corked until the end of this turn of the
+ * event loop, so the messages a subscriber gets in one turn leave in one write.
+ * A write is a system call, and at a thousand subscribers it is most of what
+ * delivering an event costs: when events come faster than they are written,
+ * the backlog a subscriber catches up on in one turn goes out in one call
+ * instead of one per event, so delivery keeps up rather than falling behind.
+ * An event that comes alone is delayed by at most the rest of its own fan-out.
+ * (`_socket` is the TCP socket under ws's WebSocket; without it, a plain send.)
+ */
+function sendInTurn(socket: WebSocket, message: string): void {
+  const raw = (socket as unknown as { _socket?: Duplex })._socket;
+  if (raw && typeof raw.cork === 'function' && !corked.has(raw)) {
+    corked.add(raw);
+    raw.cork();
+    setImmediate(() => {
+      corked.delete(raw);
+      raw.uncork();
+    });
+  }
+  socket.send(message);
 }
 
 /**
