@@ -200,6 +200,8 @@ export abstract class FollowIterator implements AsyncIterableIterator<StoredEven
   private wake: (() => void) | undefined;
   /** Set by `notify`, so a notification that lands while `take` runs is not lost. */
   private signalled = false;
+  /** A reader waiting without a promise (`waitReady`). */
+  private readyCallback: (() => void) | undefined;
   private readonly onAbort = () => void this.return();
 
   constructor(
@@ -278,10 +280,31 @@ export abstract class FollowIterator implements AsyncIterableIterator<StoredEven
     return undefined;
   }
 
-  /** Something may be ready: a waiting `next()` looks again. */
+  /**
+   * After `poll()` found nothing: calls `callback` once (in a microtask) when
+   * something may be there, and answers true; answers false when the reader
+   * must call `next()` instead (a failure, the end, events still at hand).
+   */
+  waitReady(callback: () => void): boolean {
+    if (this.done || this.failure || this.hasPending()) return false;
+    this.readyCallback = callback;
+    return true;
+  }
+
+  /** Whether events may be at hand without waiting (`waitReady` must not wait then). Default: always, so readers call `next()`. */
+  protected hasPending(): boolean {
+    return true;
+  }
+
+  /** Something may be ready: a waiting `next()` looks again, as does a reader waiting in `waitReady`. */
   notify(): void {
     this.signalled = true;
     this.wake?.();
+    const ready = this.readyCallback;
+    if (ready) {
+      this.readyCallback = undefined;
+      queueMicrotask(ready);
+    }
   }
 
   /** Ends the follower with `error` at its next read (at once if it is waiting). */

@@ -332,6 +332,10 @@ class LocalFollower extends FollowIterator {
     return this.take();
   }
 
+  protected override hasPending(): boolean {
+    return this.position < this.log.newestSeq;
+  }
+
   /** New entries were committed. */
   arrived(): void {
     if (!this.waiting && this.log.newestSeq - this.position > this.maxBuffered) {

@@ -79,6 +79,11 @@ export interface RedisEventLogOptions extends EventLogOptions {
 const ID = /^(\d{1,16})-(\d{1,16})$/;
 
 function compareIds(a: string, b: string): number {
+  // Every follower compares every live entry: equal ids, and ids whose parts differ in length, need no parsing.
+  if (a === b) return 0;
+  const da = a.indexOf('-');
+  const db = b.indexOf('-');
+  if (da > 0 && db > 0 && da !== db) return da - db;
   const [am, as] = splitId(a);
   const [bm, bs] = splitId(b);
   return am !== bm ? am - bm : as - bs;
@@ -355,7 +360,12 @@ class RedisFollower extends FollowIterator {
     this.started.catch(() => undefined);
   }
 
-  protected async take(): Promise<StoredEvent | undefined> {
+  protected take(): Promise<StoredEvent | undefined> | StoredEvent | undefined {
+    // Live and replayed: no promise per event.
+    return this.ready && this.replayAfter === undefined && this.replayPage.length === 0 ? this.takeLive() : this.takeReplay();
+  }
+
+  private async takeReplay(): Promise<StoredEvent | undefined> {
     await this.started;
     for (;;) {
       const fromReplay = this.replayPage.shift();
@@ -376,6 +386,10 @@ class RedisFollower extends FollowIterator {
     // Replay pages are read from Redis: only \`next()\` reads those.
     if (!this.ready || this.replayAfter !== undefined || this.replayPage.length > 0) return undefined;
     return this.takeLive();
+  }
+
+  protected override hasPending(): boolean {
+    return !this.ready || this.replayAfter !== undefined || this.replayPage.length > 0 || this.queue.length > 0;
   }
 
   private takeLive(): StoredEvent | undefined {

@@ -160,7 +160,7 @@ export class OperationPipeline {
   /** Results of recent subscription events, shared by the subscribers that would compute the same one (see `eventResult`). */
   private readonly eventResults = new SharedEventResults(1_024);
   /** Each result's JSON, made once however many subscribers it is sent to. */
-  private readonly serialized = new WeakMap<object, string>();
+  private readonly serialized = new WeakMap<object, Buffer>();
   private readonly documentIds = new WeakMap<DocumentNode, number>();
   private nextDocumentId = 1;
 
@@ -349,11 +349,11 @@ export class OperationPipeline {
     return this.stream(operation, source as AsyncGenerator<unknown>, this.shareKeyOf(operation));
   }
 
-  /** The JSON of a finished result, made once per result object (a shared event result is sent to many). */
-  serialize(result: FormattedExecutionResult): string {
+  /** The JSON of a finished result as UTF-8, made once per result object (a shared event result is sent to many). */
+  serializeBytes(result: FormattedExecutionResult): Buffer {
     let json = this.serialized.get(result);
     if (json === undefined) {
-      json = JSON.stringify(result);
+      json = Buffer.from(JSON.stringify(result));
       this.serialized.set(result, json);
     }
     return json;
@@ -450,12 +450,13 @@ export class OperationPipeline {
         if (polled instanceof Promise) return polled.then((next) => (next.done ? end() : this.eventStep(operation, shareKey, next.value)), failed);
         return polled.done ? end() : this.eventStep(operation, shareKey, polled.value);
       },
+      waitReady: (callback) => open && isPollable<unknown>(source) && source.waitReady(callback),
       next: async () => {
         if (!open) return { done: true, value: undefined };
         try {
           const next = await source.next();
           if (next.done || !open) return end();
-          return { done: false, value: await this.eventResult(operation, shareKey, next.value) };
+          return await this.eventStep(operation, shareKey, next.value);
         } catch (error) {
           end();
           throw error;

@@ -65,6 +65,7 @@ function countDelivered(inner: AsyncIterableIterator<StoredEvent>, metrics: Pick
           return result === undefined ? undefined : result instanceof Promise ? result.then(count) : count(result);
         }
       : undefined,
+    waitReady: (callback: () => void) => isPollable<StoredEvent>(inner) && inner.waitReady(callback),
     return: (value?: unknown) => inner.return?.(value) ?? Promise.resolve({ done: true, value: undefined }),
     throw: (error?: unknown) => inner.throw?.(error) ?? Promise.reject(error),
   };

@@ -4,7 +4,7 @@ import type { WebSocketServer, WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import { useServer } from 'graphql-ws/use/ws';
 import { CloseCode } from 'graphql-ws';
-import type { GraphQLError, GraphQLFormattedError } from 'graphql';
+import type { FormattedExecutionResult, GraphQLError, GraphQLFormattedError } from 'graphql';
 import type { RequestInfo } from '../../platform.js';
 import { SwitchboardError } from '../../upstream/errors.js';
 import { isRefusal, type EventStream, type OperationPipeline, type PreparedOperation } from '../pipeline.js';
@@ -161,8 +161,12 @@ export function useWebSocketAdapter(wss: WebSocketServer, pipeline: OperationPip
  * every frame written here. A client's `complete` calls `return()`.
  */
 class EventFrames implements AsyncGenerator<never> {
-  private readonly prefix: string;
+  private readonly prefix: Buffer;
   private stopped = false;
+  /** What graphql-ws awaits: settles once, when the stream ends or fails. */
+  private ended: Promise<IteratorResult<never>> | undefined;
+  private settle: { resolve(result: IteratorResult<never>): void; reject(error: unknown): void } | undefined;
+  private readonly resume = () => this.pump();
 
   constructor(
     private readonly stream: EventStream,
@@ -171,42 +175,91 @@ class EventFrames implements AsyncGenerator<never> {
     private readonly pipeline: OperationPipeline,
     private readonly maxBuffered: number,
   ) {
-    this.prefix = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
+    this.prefix = Buffer.from(`{"id":${JSON.stringify(id)},"type":"next","payload":`);
   }
 
   [Symbol.asyncIterator](): this {
     return this;
   }
 
-  async next(): Promise<IteratorResult<never>> {
-    const { socket, stream } = this;
-    for (;;) {
-      // Synchronously while events are at hand (a fan-out, a backlog); else wait for the next one.
-      const step = stream.poll() ?? stream.next();
-      const next = step instanceof Promise ? await step : step;
-      if (next.done || this.stopped) return { done: true, value: undefined };
-      if (socket.readyState !== socket.OPEN) {
-        await stream.return(undefined);
-        return { done: true, value: undefined };
+  next(): Promise<IteratorResult<never>> {
+    this.ended ??= new Promise((resolve, reject) => {
+      this.settle = { resolve, reject };
+      this.pump();
+    });
+    return this.ended;
+  }
+
+  /**
+   * Writes what the stream has at hand, then waits for more without a promise
+   * (`waitReady`), or awaits the one step that needs it. An event reaching a
+   * thousand subscribers is a thousand synchronous writes, not a thousand chains
+   * of promises.
+   */
+  private pump(): void {
+    try {
+      for (;;) {
+        if (this.stopped) {
+          this.finish();
+          return;
+        }
+        let step = this.stream.poll();
+        if (step === undefined) {
+          if (this.stream.waitReady(this.resume)) return;
+          step = this.stream.next();
+        }
+        if (step instanceof Promise) {
+          step.then((next) => void (this.deliver(next) && this.pump())).catch((error: unknown) => this.fail(error));
+          return;
+        }
+        if (!this.deliver(step)) return;
       }
-      if (socket.bufferedAmount > this.maxBuffered) {
-        socket.close(SLOW_SUBSCRIBER_CLOSE, truncateReason(`Slow subscriber: over ${this.maxBuffered} bytes waited to be sent; reconnect with your last cursor`));
-        await stream.return(undefined);
-        return { done: true, value: undefined };
-      }
-      sendInTurn(socket, `${this.prefix}${this.pipeline.serialize(next.value)}}`);
+    } catch (error) {
+      this.fail(error);
     }
+  }
+
+  /** Writes one result; false once the stream ended or the subscriber was let go. */
+  private deliver(next: IteratorResult<FormattedExecutionResult>): boolean {
+    const { socket } = this;
+    if (next.done || this.stopped) return this.finish();
+    if (socket.readyState !== socket.OPEN) return this.letGo();
+    if (socket.bufferedAmount > this.maxBuffered) {
+      socket.close(SLOW_SUBSCRIBER_CLOSE, truncateReason(`Slow subscriber: over ${this.maxBuffered} bytes waited to be sent; reconnect with your last cursor`));
+      return this.letGo();
+    }
+    sendInTurn(socket, this.prefix, this.pipeline.serializeBytes(next.value));
+    return true;
+  }
+
+  private letGo(): false {
+    this.stopped = true;
+    this.stream.return(undefined).then(() => this.finish(), (error: unknown) => this.fail(error));
+    return false;
+  }
+
+  private finish(): false {
+    this.stopped = true;
+    this.settle?.resolve({ done: true, value: undefined });
+    return false;
+  }
+
+  private fail(error: unknown): void {
+    this.stopped = true;
+    this.settle?.reject(error);
   }
 
   async return(): Promise<IteratorResult<never>> {
     this.stopped = true;
     await this.stream.return(undefined);
+    this.finish();
     return { done: true, value: undefined };
   }
 
   async throw(error?: unknown): Promise<IteratorResult<never>> {
     this.stopped = true;
     await this.stream.return(undefined);
+    this.finish();
     throw error;
   }
 
@@ -217,20 +270,33 @@ class EventFrames implements AsyncGenerator<never> {
 
 /** TCP sockets corked until the end of this turn of the event loop (see `sendInTurn`). */
 const corked = new WeakSet<Duplex>();
+const CLOSE_BRACE = Buffer.from('}');
 
 /**
- * Sends a message, leaving the socket corked until the end of this turn of the
- * event loop, so the messages a subscriber gets in one turn leave in one write.
+ * Sends the message `prefix + payload + "}"` (a graphql-ws `next`: the
+ * subscription's own opening, the result's JSON shared by every subscriber of
+ * the feed) as one WebSocket text frame, in one write on the TCP socket, left
+ * corked until the end of this turn of the event loop.
+ *
  * A write is a system call, and at a thousand subscribers it is most of what
- * delivering an event costs: when events come faster than they are written,
- * the backlog a subscriber catches up on in one turn goes out in one call
- * instead of one per event, so delivery keeps up rather than falling behind.
- * An event that comes alone is delayed by at most the rest of its own fan-out.
- * (`_socket` is the TCP socket under ws's WebSocket; without it, a plain send.)
+ * delivering an event costs: the messages a subscriber gets in one turn (a
+ * backlog it catches up on) leave in one call instead of one per event. An
+ * event that comes alone waits at most for the rest of its own fan-out.
+ *
+ * The frame is built here rather than by ws (which would write a header and
+ * a body per message, and encode the text for each subscriber): a server's frame
+ * is unmasked and this gateway negotiates no compression, so the bytes are the
+ * RFC 6455 header and the payload. ws writes its own frames (pings, close) whole
+ * and synchronously, so frames never interleave. `_socket` is the TCP socket
+ * under ws's WebSocket; without it, ws sends the message itself.
  */
-function sendInTurn(socket: WebSocket, message: string): void {
+function sendInTurn(socket: WebSocket, prefix: Buffer, payload: Buffer): void {
   const raw = (socket as unknown as { _socket?: Duplex })._socket;
-  if (raw && typeof raw.cork === 'function' && !corked.has(raw)) {
+  if (!raw || typeof raw.cork !== 'function') {
+    socket.send(Buffer.concat([prefix, payload, CLOSE_BRACE]), { binary: false });
+    return;
+  }
+  if (!corked.has(raw)) {
     corked.add(raw);
     raw.cork();
     setImmediate(() => {
@@ -238,7 +304,27 @@ function sendInTurn(socket: WebSocket, message: string): void {
       raw.uncork();
     });
   }
-  socket.send(message);
+  raw.write(textFrame(prefix, payload, CLOSE_BRACE));
+}
+
+/** One unmasked, final WebSocket text frame (RFC 6455 §5.2) carrying the parts in order. */
+function textFrame(...parts: Buffer[]): Buffer {
+  let length = 0;
+  for (const part of parts) length += part.length;
+  const header = length < 126 ? 2 : length < 65_536 ? 4 : 10;
+  const frame = Buffer.allocUnsafe(header + length);
+  frame[0] = 0x81; // FIN, text
+  if (header === 2) frame[1] = length;
+  else if (header === 4) {
+    frame[1] = 126;
+    frame.writeUInt16BE(length, 2);
+  } else {
+    frame[1] = 127;
+    frame.writeBigUInt64BE(BigInt(length), 2);
+  }
+  let offset = header;
+  for (const part of parts) offset += part.copy(frame, offset);
+  return frame;
 }
 
 /**
