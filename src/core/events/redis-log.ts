@@ -79,14 +79,24 @@ export interface RedisEventLogOptions extends EventLogOptions {
 const ID = /^(\d{1,16})-(\d{1,16})$/;
 
 function compareIds(a: string, b: string): number {
-  // Every follower compares every live entry: equal ids, and ids whose parts differ in length, need no parsing.
+  // Every follower compares every live entry, so without allocating: both parts are decimal
+  // numbers without leading zeros, so a longer part is a larger number, and parts of equal length
+  // compare digit by digit.
   if (a === b) return 0;
   const da = a.indexOf('-');
   const db = b.indexOf('-');
-  if (da > 0 && db > 0 && da !== db) return da - db;
-  const [am, as] = splitId(a);
-  const [bm, bs] = splitId(b);
-  return am !== bm ? am - bm : as - bs;
+  if (da < 0 || db < 0) {
+    const [am, as] = splitId(a);
+    const [bm, bs] = splitId(b);
+    return am !== bm ? am - bm : as - bs;
+  }
+  if (da !== db) return da - db;
+  for (let i = 0; i < da; i++) if (a.charCodeAt(i) !== b.charCodeAt(i)) return a.charCodeAt(i) - b.charCodeAt(i);
+  const sa = a.length - da;
+  const sb = b.length - db;
+  if (sa !== sb) return sa - sb;
+  for (let i = da + 1; i < a.length; i++) if (a.charCodeAt(i) !== b.charCodeAt(i)) return a.charCodeAt(i) - b.charCodeAt(i);
+  return 0;
 }
 
 function splitId(id: string): [number, number] {

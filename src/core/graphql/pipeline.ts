@@ -163,6 +163,8 @@ export class OperationPipeline {
   private readonly serialized = new WeakMap<object, Buffer>();
   private readonly documentIds = new WeakMap<DocumentNode, number>();
   private nextDocumentId = 1;
+  /** The counter's children, looked up once: one of them is bumped per subscriber per event. */
+  private readonly eventResultsCounted: { executed: { inc(): void }; shared: { inc(): void } };
 
   constructor(
     private readonly options: PipelineOptions,
@@ -175,6 +177,8 @@ export class OperationPipeline {
     this.rules = [...specifiedRules, ...this.validationRules];
     this.parseOptions = Object.assign({}, ...this.plugins.map((p) => p.parseOptions ?? {})) as ParseOptions;
     this.documents = new DocumentCache(options.parseCacheEntries ?? 1_000, options.parseCacheChars ?? 2 * 1_048_576);
+    const counter = options.infra.metrics.subscriptionEventResults;
+    this.eventResultsCounted = { executed: counter.labels({ how: 'executed' }), shared: counter.labels({ how: 'shared' }) };
     this.compiled = new CompiledOperations(options.schema, options.executor, { maxBytes: options.compiledCacheBytes });
   }
 
@@ -378,16 +382,15 @@ export class OperationPipeline {
    */
   private eventResult(operation: PreparedOperation, shareKey: string, event: unknown): EventResult {
     if (typeof event !== 'object' || event === null) {
-      this.options.infra.metrics.subscriptionEventResults.inc({ how: 'executed' });
+      this.eventResultsCounted.executed.inc();
       return this.executeEvent(operation, event);
     }
-    const counted = this.options.infra.metrics.subscriptionEventResults;
     const known = this.eventResults.get(event, shareKey);
     if (known) {
-      counted.inc({ how: 'shared' });
+      this.eventResultsCounted.shared.inc();
       return known;
     }
-    counted.inc({ how: 'executed' });
+    this.eventResultsCounted.executed.inc();
     const made = this.executeEvent(operation, event);
     this.eventResults.set(event, shareKey, made);
     // Once made, the others get the value itself, not a promise of it.
