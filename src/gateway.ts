@@ -12,6 +12,7 @@ import { createGatewayServer, type GatewayServer, type ReadinessReport } from '.
 import type { EventLog } from './core/events/log.js';
 import { startWatchers, watchSources, type WatcherRunner } from './core/events/watchers.js';
 import { createEventsService, openEventLog } from './core/events/service.js';
+import { GATEWAY_SOURCE } from './core/events/resolvers.js';
 import { Security, fairShareFactory, hasScope, type Principal } from './core/security/index.js';
 import type { UpstreamCallHook } from './core/upstream/chain.js';
 import { observeEventLog } from './core/observability/events.js';
@@ -128,9 +129,10 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
       simulated,
       infra,
       // An event carries its platform's data: the feed holds what the caller could read from the platform itself.
+      // The gateway's own audit records say who changed what: admins only.
       mayRead: (ctx, platformKey) => {
         const principal = ctx.principal as Principal | undefined;
-        return !principal || hasScope(principal, `${platformKey}:read`);
+        return !principal || hasScope(principal, platformKey === GATEWAY_SOURCE.key ? GATEWAY_SOURCE.scope : `${platformKey}:read`);
       },
     });
     const schema = buildSchema(platforms, events.resolvers);
@@ -142,7 +144,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
       await eventLog.append([
         {
           id: `switchboard:audit:${record.requestId}:${record.alias ?? record.field}`,
-          platform: 'switchboard',
+          platform: GATEWAY_SOURCE.key,
           type: 'switchboard.audit.mutation',
           occurredAt: record.at,
           receivedAt: new Date(infra.clock.now()).toISOString(),

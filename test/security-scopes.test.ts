@@ -289,6 +289,17 @@ describe('the audit trail', () => {
     const recorded = events.filter((e) => e.type === 'switchboard.audit.mutation').map((e) => e.data);
     expect(recorded).toEqual(expect.arrayContaining([expect.objectContaining({ client: 'ops', field: 'ixcUpdateWifiNetwork', outcome: 'ok' }), expect.objectContaining({ client: 'writer', outcome: 'refused' })]));
     expect(JSON.stringify(events)).not.toContain(password);
+
+    // Through the graph: platform SWITCHBOARD, for admins only.
+    const audit = '{ events(first: 100, filter: { platforms: [SWITCHBOARD] }) { edges { node { platform type subject ... on GenericEvent { data } } } } }';
+    const seen = (await stack.graphql(audit, undefined, as('ops'))).body.data.events.edges.map((e: any) => e.node);
+    expect(seen).toEqual(expect.arrayContaining([{ platform: 'SWITCHBOARD', type: 'switchboard.audit.mutation', subject: 'ixcUpdateWifiNetwork', data: expect.objectContaining({ client: 'ops', outcome: 'ok' }) }]));
+    expect(JSON.stringify(seen)).not.toContain(password);
+    const notAdmin = await stack.graphql(audit, undefined, as('feedCloudLX'));
+    expect(notAdmin.body.errors[0]).toMatchObject({ message: 'Reading Switchboard audit events needs the scope admin', extensions: { code: 'FORBIDDEN' } });
+    // Without a filter, the feed of a client without admin holds no audit record.
+    const feed = await stack.graphql('{ events(first: 100) { edges { node { platform } } } }', undefined, as('feedCloudLX'));
+    expect(feed.body.data.events.edges.map((e: any) => e.node.platform)).not.toContain('SWITCHBOARD');
   });
 });
 

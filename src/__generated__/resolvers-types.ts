@@ -26666,7 +26666,9 @@ export type Platform =
   /** Exotel integrations core: telephony apps and their users. */
   | 'EXOTEL'
   /** IXC ACS: TR-069 management of customer routers. */
-  | 'IXC';
+  | 'IXC'
+  /** Switchboard itself: in the event feed, the audit record of each mutation made through the gateway (reading them needs `admin`). */
+  | 'SWITCHBOARD';
 
 /** Whether a platform is served by its embedded simulator or a real upstream. */
 export type PlatformInfo = {

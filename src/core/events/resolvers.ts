@@ -30,6 +30,9 @@ export interface EventResolverOptions {
   mayRead?: (ctx: GraphQLContext, platformKey: string) => boolean;
 }
 
+/** The gateway's own events (its audit records): platform `switchboard`, readable with `admin` (see `mayRead`). */
+export const GATEWAY_SOURCE = { key: 'switchboard', title: 'Switchboard audit', scope: 'admin' } as const;
+
 const RECORD_EVENT_TYPES = { created: 'RecordCreatedEvent', updated: 'RecordUpdatedEvent', deleted: 'RecordDeletedEvent' } as const;
 const FINAL: ReadonlySet<OperationState> = new Set(['SUCCESS', 'FAILURE', 'TIMEOUT']);
 
@@ -55,9 +58,10 @@ export function createEventResolvers(options: EventResolverOptions): Resolvers[]
   for (const platform of platforms) for (const [type, typename] of Object.entries(platform.webhooks?.eventTypes ?? {})) typeOfEvent.set(type, typename);
 
   const platformEnum = (key: string): Platform => (byKey.get(key)?.enumValue ?? key.toUpperCase()) as Platform;
-  // Without a filter, the platforms this gateway serves: the log may also hold events of other
-  // sources (the gateway's own audit records) that the \`Platform\` enum cannot name.
-  const served = platforms.map((p) => p.key);
+  // The sources of events: the platforms this gateway serves and the gateway itself (its audit records).
+  const sources = new Map<string, { title: string; scope: string }>(platforms.map((p) => [p.key, { title: p.title, scope: `${p.key}:read` }]));
+  sources.set(GATEWAY_SOURCE.key, GATEWAY_SOURCE);
+  const served = [...sources.keys()];
   const platformKeys = (values: readonly string[] | null | undefined): string[] =>
     values?.length ? values.map((value) => byEnum.get(value)?.key ?? value.toLowerCase()) : served;
   const mayRead = options.mayRead ?? (() => true);
@@ -68,13 +72,13 @@ export function createEventResolvers(options: EventResolverOptions): Resolvers[]
    */
   const readablePlatforms = (ctx: GraphQLContext, values: readonly string[] | null | undefined): string[] => {
     const keys = platformKeys(values);
-    const refused = values?.length ? keys.filter((key) => byKey.has(key) && !mayRead(ctx, key)) : [];
+    const refused = values?.length ? keys.filter((key) => sources.has(key) && !mayRead(ctx, key)) : [];
     if (refused.length > 0) {
-      throw new ForbiddenError(`Reading ${refused.map((key) => byKey.get(key)!.title).join(' and ')} events needs the scope${refused.length > 1 ? 's' : ''} ${refused.map((key) => `${key}:read`).join(', ')}`, {
+      throw new ForbiddenError(`Reading ${refused.map((key) => sources.get(key)!.title).join(' and ')} events needs the scope${refused.length > 1 ? 's' : ''} ${refused.map((key) => sources.get(key)!.scope).join(', ')}`, {
         platform: refused[0],
       });
     }
-    const readable = keys.filter((key) => !byKey.has(key) || mayRead(ctx, key));
+    const readable = keys.filter((key) => !sources.has(key) || mayRead(ctx, key));
     if (readable.length === 0) {
       // An empty list is no filter to the log: say why there is nothing to show instead.
       throw new ForbiddenError(`Reading events needs the read scope of at least one platform (${platforms.map((p) => `${p.key}:read`).join(', ')})`, {});
