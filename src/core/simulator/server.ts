@@ -251,6 +251,8 @@ export class SimServer {
       payload = typeof response.body === 'string' ? response.body : JSON.stringify(response.body);
       headers['content-type'] ??= 'application/json';
     }
+    // As a JSON API behind a typical server answers: the length declared, not chunked.
+    if (response.status !== 204 && response.status !== 304) headers['content-length'] ??= String(Buffer.byteLength(payload));
     res.writeHead(response.status, headers);
     res.end(payload);
   }

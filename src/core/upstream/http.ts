@@ -292,19 +292,31 @@ export class UpstreamHttp {
   }
 
   /**
-   * A body of unknown length, decoded chunk by chunk rather than kept as Buffers:
-   * a chunk read from a socket is a view on a larger read buffer, so holding the
-   * chunks until the end would hold up to twice the body; the text is held once
-   * (and a multi-byte character split across chunks is kept whole). Cut as soon
-   * as it passes the size cap.
+   * A body of unknown length (chunked). Its first MiB is kept as Buffers and
+   * decoded once, into one flat string; past that it is decoded chunk by chunk
+   * rather than kept: a chunk read from a socket is a view on a larger read
+   * buffer, so holding many would hold up to twice the body, where the text is
+   * held once (a multi-byte character split across chunks is kept whole). Cut
+   * as soon as it passes the size cap.
    */
   private async readStreamed(res: Dispatcher.ResponseData, call: UpstreamCall, first: readonly Buffer[] = []): Promise<string> {
     const decoder = new StringDecoder('utf8');
+    let kept: Buffer[] | undefined = [];
+    let keptBytes = 0;
     let text = '';
     const take = (chunk: Buffer) => {
       if (call.bytes > this.maxResponseBytes) {
         res.body.destroy();
         throw this.tooLarge(call, `more than ${this.maxResponseBytes} bytes arrived`);
+      }
+      if (kept && keptBytes + chunk.length <= STREAMED_KEPT_BYTES) {
+        kept.push(chunk);
+        keptBytes += chunk.length;
+        return;
+      }
+      if (kept) {
+        for (const held of kept) text += decoder.write(held);
+        kept = undefined;
       }
       text += decoder.write(chunk);
     };
@@ -313,6 +325,7 @@ export class UpstreamHttp {
       call.bytes += chunk.length;
       take(chunk);
     }
+    if (kept) return kept.length === 1 ? kept[0]!.toString('utf8') : Buffer.concat(kept, keptBytes).toString('utf8');
     return text + decoder.end();
   }
 
@@ -403,6 +416,9 @@ function appendQuery(url: URL, query: Record<string, string | number | boolean |
     if (value !== undefined && value !== null) url.searchParams.append(key, String(value));
   }
 }
+
+/** How much of a chunked body is kept as Buffers to be decoded at once (see `readStreamed`). */
+const STREAMED_KEPT_BYTES = 1_048_576;
 
 function parseBody(text: string, contentType: string | string[] | undefined, platform: string, route: string): unknown {
   if (text.length === 0) return null;
