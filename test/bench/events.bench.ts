@@ -17,7 +17,8 @@
  * Goal (issue 8): p99 under 50 ms at 100 events/s to 1,000 subscribers, 0 lost.
  *
  * Run: npx tsx test/bench/events.bench.ts [subscribers] [rate] [seconds]   (or npm run bench)
- * BENCH_LOGS=file or BENCH_LOGS=redis runs one log only.
+ * BENCH_LOGS=file or BENCH_LOGS=redis runs one log only. Before measuring, the same load is sent
+ * for BENCH_WARMUP_SECONDS (3), unmeasured: the figures are the gateway's steady state.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -37,6 +38,8 @@ const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const SUBSCRIBERS = Number(process.argv[2] ?? 1_000);
 const RATE = Number(process.argv[3] ?? 100);
 const SECONDS = Number(process.argv[4] ?? 10);
+/** Seconds of the same load sent before measuring (BENCH_WARMUP_SECONDS). */
+const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 3);
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 const SECRET = generateWebhookSecret();
@@ -219,6 +222,20 @@ async function scenario(name: string, env: Record<string, string>): Promise<Row>
     }
     await sleep(2_000);
     const rssIdle = gateway.rssBytes();
+
+    // Warm-up load: the same rate for WARMUP_SECONDS, not measured, so the figures are the gateway's
+    // steady state rather than its first seconds of compiling the fan-out path.
+    const warmBefore = sum(await statuses(), 'warm');
+    const warmTotal = RATE * WARMUP_SECONDS;
+    const warmStarted = performance.now();
+    const warmSends: Promise<unknown>[] = [];
+    for (let n = 1; n <= warmTotal; n++) {
+      const wait = warmStarted + ((n - 1) * 1000) / RATE - performance.now();
+      if (wait > 1) await sleep(wait);
+      warmSends.push(send(`bench-${run}-warm${1_000 + n}`, 'WARM').catch(() => undefined));
+    }
+    await Promise.all(warmSends);
+    for (let waited = 0; sum(await statuses(), 'warm') - warmBefore < warmTotal * SUBSCRIBERS && waited < 30_000; waited += 100) await sleep(100);
 
     // The steady phase: one webhook every 1000/RATE ms, on schedule (not after the previous answer).
     const acks = new Float64Array(total + 1);
