@@ -158,7 +158,7 @@ export class OperationPipeline {
   readonly compiled: CompiledOperations;
   private readonly log: Logger;
   /** Results of recent subscription events, shared by the subscribers that would compute the same one (see `eventResult`). */
-  private readonly eventResults = new SharedEventResults(1_024);
+  private readonly eventResults = new SharedEventResults(128);
   /** Each result's JSON, made once however many subscribers it is sent to. */
   private readonly serialized = new WeakMap<object, Buffer>();
   private readonly documentIds = new WeakMap<DocumentNode, number>();
@@ -584,6 +584,8 @@ export type EventStream = AsyncGenerator<FormattedExecutionResult> & Pollable<Fo
  * The results of the most recent events, by event and share key. Bounded by
  * events, oldest first out: subscribers following live all ask for the same few
  * events; one replaying far behind makes its own results, as it would alone.
+ * 128 events of the largest webhook (256 KiB) keep at most about 32 MiB of
+ * results and their JSON.
  */
 class SharedEventResults {
   private readonly byEvent = new Map<object, Map<string, EventResult>>();
