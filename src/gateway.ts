@@ -162,6 +162,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
         infra,
         createContext,
         executor: config.executor,
+        identityHeaders: platforms.flatMap((p) => p.identityHeaders ?? []),
         plugins: [
           secured.plugin(),
           // Explain shows routes and timings of the platforms behind the gateway: admins only (the embedded default's anonymous caller is one).

@@ -42,6 +42,12 @@ export interface PlatformModule<
   createClient(config: TConfig, deps: ClientDeps, simulator?: TSimulator): TClient;
   /** Per-request state: loaders and the client, with anything the request forwards (a user token). */
   createScope(client: TClient, request: RequestInfo): TScope;
+  /**
+   * Request headers `createScope` reads that make the platform answer as someone
+   * else (a user's own token): results are never shared between callers whose
+   * values differ (subscription fan-out).
+   */
+  readonly identityHeaders?: readonly string[];
   /** Answers when the upstream answers (for `/readyz`). */
   ping(client: TClient): Promise<void>;
   closeClient(client: TClient): Promise<void>;

@@ -13,9 +13,14 @@
 export interface Pollable<T> {
   poll(): IteratorResult<T> | Promise<IteratorResult<T>> | undefined;
   waitReady(callback: () => void): boolean;
+  /**
+   * Calls back once if the stream fails (its reader fell too far behind), even
+   * while nobody reads it: a reader paused on a full socket learns it at once.
+   */
+  whenFailed(callback: (error: Error) => void): void;
 }
 
 export function isPollable<T>(iterator: unknown): iterator is Pollable<T> {
   const candidate = iterator as Partial<Pollable<T>> | null;
-  return typeof candidate?.poll === 'function' && typeof candidate.waitReady === 'function';
+  return typeof candidate?.poll === 'function' && typeof candidate.waitReady === 'function' && typeof candidate.whenFailed === 'function';
 }

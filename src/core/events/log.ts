@@ -202,6 +202,8 @@ export abstract class FollowIterator implements AsyncIterableIterator<StoredEven
   private signalled = false;
   /** A reader waiting without a promise (`waitReady`). */
   private readyCallback: (() => void) | undefined;
+  /** A reader that wants to hear of a failure at once (`whenFailed`). */
+  private failedCallback: ((error: Error) => void) | undefined;
   private readonly onAbort = () => void this.return();
 
   constructor(
@@ -291,6 +293,14 @@ export abstract class FollowIterator implements AsyncIterableIterator<StoredEven
     return true;
   }
 
+  /** Calls `callback` (in a microtask) if this follower fails, now or later. */
+  whenFailed(callback: (error: Error) => void): void {
+    if (this.failure) {
+      const failure = this.failure;
+      queueMicrotask(() => callback(failure));
+    } else this.failedCallback = callback;
+  }
+
   /** Whether events may be at hand without waiting (`waitReady` must not wait then). Default: always, so readers call `next()`. */
   protected hasPending(): boolean {
     return true;
@@ -313,6 +323,9 @@ export abstract class FollowIterator implements AsyncIterableIterator<StoredEven
     this.failure = error;
     this.release();
     this.notify();
+    const failed = this.failedCallback;
+    this.failedCallback = undefined;
+    if (failed) queueMicrotask(() => failed(error));
   }
 
   get closed(): boolean {

@@ -179,10 +179,12 @@ export class RedisEventLog implements EventLog {
 
   private parseCursor(cursor: string): string {
     if (cursor === '0') return '0-0';
-    if (!ID.test(cursor)) {
+    const parts = ID.exec(cursor);
+    if (!parts) {
       throw new BadUserInputError(`Expected \`after\` to be an event cursor this gateway handed out (a Redis stream id such as "1767225600000-0", or "0" for the beginning); got ${JSON.stringify(cursor)}`);
     }
-    return cursor;
+    // The canonical form (no leading zeros), as Redis writes ids: compareIds relies on it.
+    return `${BigInt(parts[1]!)}-${BigInt(parts[2]!)}`;
   }
 
   private get oldestAllowedMs(): number {

@@ -130,6 +130,11 @@ export interface PipelineOptions {
   parseCacheChars?: number;
   /** Estimated bytes of compiled operations kept (see executor.ts). */
   compiledCacheBytes?: number;
+  /**
+   * Request headers that change what a platform answers (a user's own token):
+   * subscribers share an event's result only when these are the same too.
+   */
+  identityHeaders?: readonly string[];
 }
 
 /** How the pipeline turns an error into what a client sees (shared with Apollo's `formatError`). */
@@ -158,7 +163,7 @@ export class OperationPipeline {
   readonly compiled: CompiledOperations;
   private readonly log: Logger;
   /** Results of recent subscription events, shared by the subscribers that would compute the same one (see `eventResult`). */
-  private readonly eventResults = new SharedEventResults(128);
+  private readonly eventResults = new SharedEventResults(256);
   /** Each result's JSON, made once however many subscribers it is sent to. */
   private readonly serialized = new WeakMap<object, Buffer>();
   private readonly documentIds = new WeakMap<DocumentNode, number>();
@@ -353,12 +358,17 @@ export class OperationPipeline {
     return this.stream(operation, source as AsyncGenerator<unknown>, this.shareKeyOf(operation));
   }
 
-  /** The JSON of a finished result as UTF-8, made once per result object (a shared event result is sent to many). */
+  /**
+   * The JSON of a finished result as UTF-8, made once per result object (a
+   * shared event result is sent to many). Kept only up to SHARED_JSON_BYTES: a
+   * larger one (a big webhook's raw payload) is made again for each subscriber
+   * rather than held.
+   */
   serializeBytes(result: FormattedExecutionResult): Buffer {
     let json = this.serialized.get(result);
     if (json === undefined) {
       json = Buffer.from(JSON.stringify(result));
-      this.serialized.set(result, json);
+      if (json.length <= SHARED_JSON_BYTES) this.serialized.set(result, json);
     }
     return json;
   }
@@ -371,6 +381,11 @@ export class OperationPipeline {
     }
     const parts = [String(id), operation.operationName ?? '', JSON.stringify(operation.variables)];
     for (const plugin of this.plugins) if (plugin.shareKey) parts.push(plugin.shareKey(operation));
+    // Headers that make a platform answer as someone else (a user's own CloudCIX token): never shared across them.
+    for (const header of this.options.identityHeaders ?? []) {
+      const value = operation.headers[header];
+      parts.push(value ? createHash('sha256').update(value).digest('base64url') : '');
+    }
     return parts.join('\u0000');
   }
 
@@ -454,6 +469,9 @@ export class OperationPipeline {
         return polled.done ? end() : this.eventStep(operation, shareKey, polled.value);
       },
       waitReady: (callback) => open && isPollable<unknown>(source) && source.waitReady(callback),
+      whenFailed: (callback) => {
+        if (isPollable<unknown>(source)) source.whenFailed(callback);
+      },
       next: async () => {
         if (!open) return { done: true, value: undefined };
         try {
@@ -580,17 +598,21 @@ type EventResult = FormattedExecutionResult | Promise<FormattedExecutionResult>;
 /** A subscription's finished results; `poll` reads on without a promise while events are at hand (see Pollable). */
 export type EventStream = AsyncGenerator<FormattedExecutionResult> & Pollable<FormattedExecutionResult>;
 
+/** The largest JSON of a result kept for other subscribers (see `serializeBytes`). */
+const SHARED_JSON_BYTES = 65_536;
+
 /**
  * The results of the most recent events, by event and share key. Bounded by
- * events, oldest first out: subscribers following live all ask for the same few
- * events; one replaying far behind makes its own results, as it would alone.
- * 128 events of the largest webhook (256 KiB) keep at most about 32 MiB of
- * results and their JSON.
+ * results, oldest event first out: subscribers following live all ask for the
+ * same few events; one replaying far behind makes its own results, as it would
+ * alone. 256 results with their JSON (at most SHARED_JSON_BYTES each) hold at
+ * most about 16 MiB besides the events themselves.
  */
 class SharedEventResults {
   private readonly byEvent = new Map<object, Map<string, EventResult>>();
+  private results = 0;
 
-  constructor(private readonly maxEvents: number) {}
+  constructor(private readonly maxResults: number) {}
 
   get(event: object, key: string): EventResult | undefined {
     return this.byEvent.get(event)?.get(key);
@@ -607,9 +629,14 @@ class SharedEventResults {
     if (!byKey) {
       byKey = new Map();
       this.byEvent.set(event, byKey);
-      if (this.byEvent.size > this.maxEvents) this.byEvent.delete(this.byEvent.keys().next().value!);
     }
+    if (!byKey.has(key)) this.results += 1;
     byKey.set(key, result);
+    for (const [oldest, held] of this.byEvent) {
+      if (this.results <= this.maxResults || oldest === event) break;
+      this.byEvent.delete(oldest);
+      this.results -= held.size;
+    }
   }
 }
 

@@ -66,6 +66,9 @@ function countDelivered(inner: AsyncIterableIterator<StoredEvent>, metrics: Pick
         }
       : undefined,
     waitReady: (callback: () => void) => isPollable<StoredEvent>(inner) && inner.waitReady(callback),
+    whenFailed: (callback: (error: Error) => void) => {
+      if (isPollable<StoredEvent>(inner)) inner.whenFailed(callback);
+    },
     return: (value?: unknown) => inner.return?.(value) ?? Promise.resolve({ done: true, value: undefined }),
     throw: (error?: unknown) => inner.throw?.(error) ?? Promise.reject(error),
   };

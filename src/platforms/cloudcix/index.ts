@@ -50,6 +50,7 @@ export const cloudcix = definePlatform({
     );
   },
   // A client's own token (header `x-cloudcix-token`) makes CloudCIX answer as that user, with that user's permissions.
+  identityHeaders: [FORWARDED_TOKEN_HEADER],
   createScope: (client: CloudCIXClient, request): CloudCIXScope => {
     const api = client.as(request.headers[FORWARDED_TOKEN_HEADER]?.trim() || undefined);
     return { api, loaders: createCloudCIXLoaders(api) };

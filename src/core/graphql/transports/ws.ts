@@ -167,6 +167,9 @@ class EventFrames implements AsyncGenerator<never> {
   private ended: Promise<IteratorResult<never>> | undefined;
   private settle: { resolve(result: IteratorResult<never>): void; reject(error: unknown): void } | undefined;
   private readonly resume = () => this.pump();
+  /** The TCP socket the frames are written to; undefined when ws must send them itself (see `rawSocketOf`). */
+  private readonly raw: Duplex | undefined;
+  private paused = false;
 
   constructor(
     private readonly stream: EventStream,
@@ -176,6 +179,7 @@ class EventFrames implements AsyncGenerator<never> {
     private readonly maxBuffered: number,
   ) {
     this.prefix = Buffer.from(`{"id":${JSON.stringify(id)},"type":"next","payload":`);
+    this.raw = rawSocketOf(socket);
   }
 
   [Symbol.asyncIterator](): this {
@@ -194,13 +198,26 @@ class EventFrames implements AsyncGenerator<never> {
    * Writes what the stream has at hand, then waits for more without a promise
    * (`waitReady`), or awaits the one step that needs it. An event reaching a
    * thousand subscribers is a thousand synchronous writes, not a thousand chains
-   * of promises.
+   * of promises. At most `SLICE` events in a row: then the other subscribers get
+   * their turn, so all of them go through a burst together and share its
+   * results. When the socket's buffer is full (its reader is slower than the
+   * feed, or catching up a backlog) it waits for the socket to drain: the events
+   * wait in the log meanwhile, and a reader that falls more than
+   * EVENT_SUBSCRIBER_BUFFER events behind is closed (4429).
    */
   private pump(): void {
     try {
-      for (;;) {
+      for (let written = 0; ; written++) {
         if (this.stopped) {
           this.finish();
+          return;
+        }
+        if (this.raw?.writableNeedDrain) {
+          this.pauseUntilDrained(this.raw);
+          return;
+        }
+        if (written === SLICE) {
+          queueMicrotask(this.resume);
           return;
         }
         let step = this.stream.poll();
@@ -219,16 +236,33 @@ class EventFrames implements AsyncGenerator<never> {
     }
   }
 
+  private pauseUntilDrained(raw: Duplex): void {
+    if (this.paused) return;
+    this.paused = true;
+    raw.once('drain', () => {
+      this.paused = false;
+      this.pump();
+    });
+    // While it waits, the log may give up on this reader: it is told why, and let go at once.
+    this.stream.whenFailed((error) => {
+      if (this.stopped || !this.paused) return;
+      const reason = `Slow subscriber: ${error.message}`;
+      if (this.socket.readyState === this.socket.OPEN) this.socket.close(SLOW_SUBSCRIBER_CLOSE, truncateReason(reason));
+      this.letGo();
+    });
+  }
+
   /** Writes one result; false once the stream ended or the subscriber was let go. */
   private deliver(next: IteratorResult<FormattedExecutionResult>): boolean {
     const { socket } = this;
     if (next.done || this.stopped) return this.finish();
     if (socket.readyState !== socket.OPEN) return this.letGo();
+    // The hard bound, for a single result larger than it (the drain wait keeps the rest under it).
     if (socket.bufferedAmount > this.maxBuffered) {
       socket.close(SLOW_SUBSCRIBER_CLOSE, truncateReason(`Slow subscriber: over ${this.maxBuffered} bytes waited to be sent; reconnect with your last cursor`));
       return this.letGo();
     }
-    sendInTurn(socket, this.prefix, this.pipeline.serializeBytes(next.value));
+    sendInTurn(socket, this.raw, this.prefix, this.pipeline.serializeBytes(next.value));
     return true;
   }
 
@@ -246,6 +280,7 @@ class EventFrames implements AsyncGenerator<never> {
 
   private fail(error: unknown): void {
     this.stopped = true;
+    this.stream.return(undefined).catch(() => undefined);
     this.settle?.reject(error);
   }
 
@@ -270,6 +305,8 @@ class EventFrames implements AsyncGenerator<never> {
 
 /** TCP sockets corked until the end of this turn of the event loop (see `sendInTurn`). */
 const corked = new WeakSet<Duplex>();
+/** Events one subscriber is written in a row before the others get their turn. */
+const SLICE = 32;
 const CLOSE_BRACE = Buffer.from('}');
 
 /**
@@ -287,12 +324,11 @@ const CLOSE_BRACE = Buffer.from('}');
  * a body per message, and encode the text for each subscriber): a server's frame
  * is unmasked and this gateway negotiates no compression, so the bytes are the
  * RFC 6455 header and the payload. ws writes its own frames (pings, close) whole
- * and synchronously, so frames never interleave. `_socket` is the TCP socket
- * under ws's WebSocket; without it, ws sends the message itself.
+ * and synchronously, so frames never interleave. Without the TCP socket (or
+ * with compression negotiated), ws sends the message itself (`rawSocketOf`).
  */
-function sendInTurn(socket: WebSocket, prefix: Buffer, payload: Buffer): void {
-  const raw = (socket as unknown as { _socket?: Duplex })._socket;
-  if (!raw || typeof raw.cork !== 'function') {
+function sendInTurn(socket: WebSocket, raw: Duplex | undefined, prefix: Buffer, payload: Buffer): void {
+  if (!raw) {
     socket.send(Buffer.concat([prefix, payload, CLOSE_BRACE]), { binary: false });
     return;
   }
@@ -305,6 +341,17 @@ function sendInTurn(socket: WebSocket, prefix: Buffer, payload: Buffer): void {
     });
   }
   raw.write(textFrame(prefix, payload, CLOSE_BRACE));
+}
+
+/**
+ * The TCP socket under ws's WebSocket (`_socket`), when frames may be written to
+ * it directly: not when a compression extension was negotiated (ws would then
+ * queue its own frames while compressing, and ours could pass them).
+ */
+function rawSocketOf(socket: WebSocket): Duplex | undefined {
+  const raw = (socket as unknown as { _socket?: Duplex })._socket;
+  if (!raw || typeof raw.cork !== 'function' || socket.extensions) return undefined;
+  return raw;
 }
 
 /** One unmasked, final WebSocket text frame (RFC 6455 §5.2) carrying the parts in order. */
