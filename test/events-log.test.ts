@@ -248,6 +248,19 @@ describe.each(kinds)('the $name event log', (kind) => {
       await a.append([event(2)]);
       expect(ns(await take(follower, 2))).toEqual([1, 2]);
     });
+
+    it('takes a cursor written with leading zeros as the stream id it names', async () => {
+      const log = await open();
+      const { cursors } = await log.append(range(0, 5).map((n) => event(n)));
+      const [ms, seq] = cursors[1]!.split('-');
+      const padded = `00${ms}-00${seq}`;
+      expect(ns(await log.read({ after: padded, limit: 10 }))).toEqual([2, 3, 4]);
+      const follower = log.follow({ after: padded });
+      expect(ns(await take(follower, 3))).toEqual([2, 3, 4]);
+      await log.append([event(5)]);
+      expect(ns(await take(follower, 1))).toEqual([5]);
+      await follower.return?.();
+    });
   }
 
   if (kind.name === 'file') {
