@@ -153,8 +153,8 @@ export function useWebSocketAdapter(wss: WebSocketServer, pipeline: OperationPip
  * messages. graphql-ws would serialize every result once per subscriber and wait
  * for each write; here the result's JSON is the one the pipeline made for every
  * subscriber of the same feed, framed with this subscription's id, and writes
- * are not awaited one by one: what the socket cannot take yet waits in its
- * buffer, bounded by `maxBuffered` (past it the subscriber is closed with 4429).
+ * are not awaited one by one: it writes while the socket takes them and waits
+ * for it to drain when it does not (see `pump`).
  *
  * To graphql-ws this is an iterable that yields nothing and ends with the
  * stream: it then sends `complete` (or, when the stream fails, the error), after
