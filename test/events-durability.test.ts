@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -7,6 +6,7 @@ import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { afterAll, describe, expect, it } from 'vitest';
 import { generateWebhookSecret, webhookHeaders } from '../src/core/events/signatures.js';
+import { spawnGateway, type GatewayProcess } from './utils/gateway-process.js';
 
 /**
  * Nothing acknowledged is lost: real gateway processes (`node --import tsx
@@ -19,45 +19,19 @@ import { generateWebhookSecret, webhookHeaders } from '../src/core/events/signat
 
 const SECRET = generateWebhookSecret();
 const folders: string[] = [];
-const children = new Set<ChildProcess>();
+const running = new Set<GatewayProcess>();
 
 afterAll(async () => {
-  for (const child of children) child.kill('SIGKILL');
+  for (const gateway of running) gateway.child.kill('SIGKILL');
   await Promise.all(folders.map((folder) => rm(folder, { recursive: true, force: true })));
 });
 
-interface GatewayProcess {
-  url: string;
-  child: ChildProcess;
-  exited: Promise<number | null>;
-}
-
-/** Starts a gateway process on port 0 and reads its URL from what it prints at start. */
+/** A gateway process on the embedded file log in `dataDir`. */
 async function startGatewayProcess(dataDir: string): Promise<GatewayProcess> {
-  const env: Record<string, string> = {
-    PATH: process.env.PATH ?? '',
-    HOME: process.env.HOME ?? '',
-    PORT: '0',
-    LOG_LEVEL: 'warn',
-    DATA_DIR: dataDir,
-    IXC_WEBHOOK_SECRETS: SECRET,
-    WATCH_INTERVAL_MS: '0',
-  };
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'start'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => (children.delete(child), resolve(code))));
-  let output = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /GraphQL \(HTTP\)\s+(http:\/\/\S+)\/graphql/.exec(output);
-      if (match) resolve(match[1]!);
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    void exited.then((code) => reject(new Error(`the gateway exited (${code}) before it was ready:\n${output}`)));
-  });
-  return { url, child, exited };
+  const gateway = await spawnGateway({ DATA_DIR: dataDir, IXC_WEBHOOK_SECRETS: SECRET });
+  running.add(gateway);
+  void gateway.exited.then(() => running.delete(gateway));
+  return gateway;
 }
 
 async function newDataDir(): Promise<string> {

@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -9,6 +8,7 @@ import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateWebhookSecret, webhookHeaders } from '../src/core/events/signatures.js';
+import { spawnGateway, type GatewayProcess } from './utils/gateway-process.js';
 
 /**
  * Several gateways on one Redis: two real gateway processes (`node --import tsx
@@ -34,17 +34,16 @@ const TYPE = 'ixc.device.rebooted';
 /** How long a condition may take on a loaded machine before the test fails. */
 const WAIT_MS = 30_000;
 
-const children = new Set<ChildProcess>();
+const running = new Set<GatewayProcess>();
 const clients = new Set<Client>();
 let dir: string;
 
 afterAll(async () => {
   await Promise.all([...clients].map((client) => client.dispose()));
   await Promise.all(
-    [...children].map((child) => {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGKILL');
-      return exited;
+    [...running].map((gateway) => {
+      gateway.child.kill('SIGKILL');
+      return gateway.exited;
     }),
   );
   if (dir) await rm(dir, { recursive: true, force: true });
@@ -76,55 +75,30 @@ async function within<T>(promise: Promise<T>, what: string, ms = WAIT_MS): Promi
 
 // ---- gateway processes -----------------------------------------------------------------------
 
-interface GatewayProcess {
+interface NamedGateway extends GatewayProcess {
   readonly name: string;
-  /** `http://host:port`, without a path. */
-  readonly url: string;
-  readonly child: ChildProcess;
-  readonly exited: Promise<void>;
 }
 
 /** A gateway as `npm start` runs it, on port 0, sharing Redis (store and event log) under this file's prefix. */
-async function startGatewayProcess(name: string): Promise<GatewayProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'start'], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '',
-      PORT: '0',
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn',
+async function startGatewayProcess(name: string): Promise<NamedGateway> {
+  const gateway = await within(
+    spawnGateway({
       DATA_DIR: await mkdtemp(join(dir, `${name}-`)),
       REDIS_URL,
       REDIS_KEY_PREFIX: PREFIX,
       STORE_SECRET_KEY,
       IXC_WEBHOOK_SECRETS: SECRET,
-      // No watchers: the only events in the log are the webhooks this file posts.
-      WATCH_INTERVAL_MS: '0',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => (children.delete(child), resolve())));
-  let output = '';
-  const url = await within(
-    new Promise<string>((resolve, reject) => {
-      const onData = (chunk: Buffer) => {
-        output += chunk.toString();
-        const match = /GraphQL \(HTTP\)\s+(http:\/\/\S+)\/graphql/.exec(output);
-        if (match) resolve(match[1]!);
-      };
-      child.stdout!.on('data', onData);
-      child.stderr!.on('data', onData);
-      void exited.then(() => reject(new Error(`gateway ${name} exited before it started:\n${output}`)));
     }),
     `gateway ${name} to start`,
     90_000,
   );
-  return { name, url, child, exited };
+  running.add(gateway);
+  void gateway.exited.then(() => running.delete(gateway));
+  return { ...gateway, name };
 }
 
 /** The gateway's `switchboard_subscriptions_active` over WebSocket, as /metrics shows it (the embedded default lets anyone read it). */
-async function activeSubscriptions(gateway: GatewayProcess): Promise<number> {
+async function activeSubscriptions(gateway: NamedGateway): Promise<number> {
   const text = await (await fetch(`${gateway.url}/metrics`)).text();
   const match = /^switchboard_subscriptions_active\{transport="ws"\} (\d+)/m.exec(text);
   return match ? Number(match[1]) : 0;
@@ -134,7 +108,7 @@ async function activeSubscriptions(gateway: GatewayProcess): Promise<number> {
  * Waits until the gateway runs `count` subscriptions: each one's log follower is
  * registered before the gauge counts it, so what is posted afterwards reaches it live.
  */
-async function subscriptionsRegistered(gateway: GatewayProcess, count: number): Promise<void> {
+async function subscriptionsRegistered(gateway: NamedGateway, count: number): Promise<void> {
   await within(
     (async () => {
       while ((await activeSubscriptions(gateway)) < count) await delay(20);
@@ -162,7 +136,7 @@ interface Accepted {
   cursors: string[];
 }
 
-async function post(gateway: GatewayProcess, delivery: Delivery): Promise<Accepted> {
+async function post(gateway: NamedGateway, delivery: Delivery): Promise<Accepted> {
   const res = await fetch(`${gateway.url}/webhooks/ixc`, { method: 'POST', headers: delivery.headers, body: delivery.body });
   const answer = (await res.json()) as Accepted;
   expect(res.status, `gateway ${gateway.name} answered ${JSON.stringify(answer)}`).toBe(200);
@@ -203,7 +177,7 @@ class Subscriber {
   private endedWith: string | undefined;
 
   constructor(
-    readonly gateway: GatewayProcess,
+    readonly gateway: NamedGateway,
     after?: string,
   ) {
     const client = createClient({ url: `${gateway.url.replace(/^http/, 'ws')}/graphql`, webSocketImpl: WebSocket, retryAttempts: 0 });
@@ -254,8 +228,8 @@ const view = (events: readonly { cursor: string; subject: string }[]) => events.
 // ---- the test --------------------------------------------------------------------------------
 
 describe('two gateway processes sharing the event log on Redis', () => {
-  let a: GatewayProcess;
-  let b: GatewayProcess;
+  let a: NamedGateway;
+  let b: NamedGateway;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'switchboard-events-gateways-'));
@@ -278,7 +252,7 @@ describe('two gateway processes sharing the event log on Redis', () => {
 
     // One at a time, alternating between the gateways: the log keeps the order they were accepted in.
     const expected: Received[] = [];
-    const accepted = async (gateway: GatewayProcess, delivery: Delivery) => {
+    const accepted = async (gateway: NamedGateway, delivery: Delivery) => {
       const [cursor] = (await post(gateway, delivery)).cursors;
       expected.push({ cursor: cursor!, subject: delivery.serial, id: '' });
     };

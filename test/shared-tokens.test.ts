@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,6 +16,7 @@ import type { Store } from '../src/core/store/types.js';
 import { UnauthenticatedError } from '../src/core/upstream/errors.js';
 import { TokenManager, sharedTokenKey, type IssuedToken } from '../src/core/upstream/tokens.js';
 import { platforms } from '../src/platforms/index.js';
+import { spawnGateway } from './utils/gateway-process.js';
 import { testClientFor } from './utils/harness.js';
 import { CloudLXSimulator } from '../src/platforms/cloudlx/simulator.js';
 import { ExotelSimulator } from '../src/platforms/exotel/simulator.js';
@@ -55,7 +55,7 @@ let sims: Simulators;
 /** The environment that points a gateway at the simulators as real platforms, as `npm run simulate` writes it. */
 let upstreamEnv: Record<string, string>;
 let dir: string;
-const gateways: GatewayProcess[] = [];
+const gateways: RunningGateway[] = [];
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'switchboard-shared-tokens-'));
@@ -92,8 +92,8 @@ function allTokenRequests(): Record<keyof Simulators, number> {
 }
 
 describe('two gateway processes on one Redis', () => {
-  let a: GatewayProcess;
-  let b: GatewayProcess;
+  let a: RunningGateway;
+  let b: RunningGateway;
   const redisEnv = () => ({ REDIS_URL, REDIS_KEY_PREFIX: `${PREFIX}gateways:`, STORE_SECRET_KEY: SECRET_KEY });
 
   beforeAll(async () => {
@@ -339,53 +339,26 @@ interface GraphQLBody {
   errors?: any;
 }
 
-interface GatewayProcess {
-  readonly url: string;
+interface RunningGateway {
   graphql(query: string, variables?: Record<string, unknown>): Promise<GraphQLBody>;
   /** SIGTERM, then waits for the exit (the store is written and closed on the way out). */
   stop(): Promise<void>;
 }
 
-/** `npm start` as a user runs it (`node --import tsx src/main.ts start`), on port 0; resolves once it prints its URL. */
-async function startGatewayProcess(env: Record<string, string>): Promise<GatewayProcess> {
+/** `npm start` as a user runs it, on port 0 (test/utils/gateway-process.ts). */
+async function startGatewayProcess(env: Record<string, string>): Promise<RunningGateway> {
   // Real platforms configured: the gateway refuses to start without clients (issue 9), so it gets one, and the requests carry its key.
+  // The watchers stay off (spawnGateway's default): they would log in at start, and this file counts the logins its own queries cause.
   const testClient = testClientFor(env);
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'start'], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '',
-      PORT: '0',
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn',
-      // The watchers would log in at start to take their baselines: this file counts the logins its own queries cause.
-      WATCH_INTERVAL_MS: '0',
-      ...(testClient ? { SWITCHBOARD_CLIENTS_FILE: testClient.file } : {}),
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const url = await new Promise<string>((resolve, reject) => {
-    const look = () => {
-      const match = /GraphQL \(HTTP\)\s+(\S+)/.exec(output);
-      if (match) resolve(match[1]!);
-    };
-    child.stdout!.on('data', look);
-    child.once('exit', (code) => reject(new Error(`the gateway exited with ${code} before it started:\n${output}`)));
-  });
-  const gateway: GatewayProcess = {
-    url,
+  const spawned = await spawnGateway({ ...(testClient ? { SWITCHBOARD_CLIENTS_FILE: testClient.file } : {}), ...env });
+  const gateway: RunningGateway = {
     async graphql(query, variables) {
       const headers = { 'content-type': 'application/json', ...(testClient ? { authorization: `Bearer ${testClient.key}` } : {}) };
-      const res = await fetch(url, { method: 'POST', headers, body: JSON.stringify({ query, variables }) });
+      const res = await fetch(`${spawned.url}/graphql`, { method: 'POST', headers, body: JSON.stringify({ query, variables }) });
       return (await res.json()) as GraphQLBody;
     },
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      await exited;
+      await spawned.stop();
       testClient?.remove();
       gateways.splice(gateways.indexOf(gateway), 1);
     },

@@ -20,21 +20,20 @@
  * BENCH_LOGS=file or BENCH_LOGS=redis runs one log only. Before measuring, the same load is sent
  * for BENCH_WARMUP_SECONDS (3), unmeasured: the figures are the gateway's steady state.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import { Redis } from 'ioredis';
 import { Agent, request } from 'undici';
 import { generateWebhookSecret, webhookHeaders } from '../../src/core/events/signatures.js';
+import { spawnGateway } from '../utils/gateway-process.js';
 
-const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const SUBSCRIBERS = Number(process.argv[2] ?? 1_000);
 const RATE = Number(process.argv[3] ?? 100);
 const SECONDS = Number(process.argv[4] ?? 10);
@@ -49,7 +48,6 @@ const require = createRequire(import.meta.url);
 
 interface Running {
   url: string;
-  child: ChildProcess;
   rssBytes(): number;
   cpuMs(): number;
   stop(): Promise<void>;
@@ -58,35 +56,20 @@ interface Running {
 async function startGateway(env: Record<string, string>): Promise<Running> {
   // BENCH_GATEWAY_NODE_ARGS: extra node flags for the gateway (`--cpu-prof`, to see where its time goes).
   const nodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/main.ts', 'start'], {
-    cwd: REPO,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'production', PORT: '0', LOG_LEVEL: 'warn', WATCH_INTERVAL_MS: '0', IXC_WEBHOOK_SECRETS: SECRET, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /GraphQL \(HTTP\)\s+(http:\/\/\S+)\/graphql/.exec(output);
-      if (match) resolve(match[1]!);
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`the gateway exited (${code}):\n${output}`)));
-  });
-  const pid = child.pid!;
+  const gateway = await spawnGateway({ NODE_ENV: 'production', IXC_WEBHOOK_SECRETS: SECRET, ...env }, { nodeArgs });
+  const pid = gateway.child.pid!;
   return {
-    url,
-    child,
+    url: gateway.url,
     rssBytes: () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024,
     cpuMs: () => {
       const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
       return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
     },
     async stop() {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await Promise.race([exited, sleep(10_000).then(() => child.kill('SIGKILL'))]);
+      // A gateway that does not finish shutting down within 10 s is killed: the next row must not wait on it.
+      const timer = setTimeout(() => gateway.child.kill('SIGKILL'), 10_000);
+      await gateway.stop();
+      clearTimeout(timer);
     },
   };
 }

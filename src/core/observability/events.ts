@@ -10,6 +10,13 @@ import { isPollable, type Pollable } from '../pollable.js';
  * resolvers free of metrics and leaves none of them uncounted.
  */
 export function observeEventLog(log: EventLog, metrics: Pick<Metrics, 'eventsReceived' | 'eventsStored' | 'eventsDeduplicated' | 'eventsDelivered'>): EventLog {
+  // The delivered counter's child per platform, looked up once: it is bumped once per subscriber per event.
+  const children = new Map<string, { inc(): void }>();
+  const delivered = (platform: string) => {
+    let child = children.get(platform);
+    if (!child) children.set(platform, (child = metrics.eventsDelivered.labels({ platform })));
+    return child;
+  };
   return {
     get kind() {
       return log.kind;
@@ -25,22 +32,12 @@ export function observeEventLog(log: EventLog, metrics: Pick<Metrics, 'eventsRec
     read: (options) => log.read(options),
     head: () => log.head(),
     follow(options) {
-      return countDelivered(log.follow(options), metrics);
+      return countDelivered(log.follow(options), delivered);
     },
     addDeadLetter: (letter) => log.addDeadLetter(letter),
     readDeadLetters: (options) => log.readDeadLetters(options),
     close: () => log.close(),
   };
-}
-
-/** The delivered counter's child per platform, looked up once (it is bumped once per subscriber per event). */
-const deliveredChildren = new WeakMap<object, Map<string, { inc(): void }>>();
-function deliveredCounter(metrics: Pick<Metrics, 'eventsDelivered'>, platform: string): { inc(): void } {
-  let children = deliveredChildren.get(metrics.eventsDelivered);
-  if (!children) deliveredChildren.set(metrics.eventsDelivered, (children = new Map()));
-  let child = children.get(platform);
-  if (!child) children.set(platform, (child = metrics.eventsDelivered.labels({ platform })));
-  return child;
 }
 
 function countByPlatform(events: readonly NewEvent[]): Map<string, number> {
@@ -50,9 +47,9 @@ function countByPlatform(events: readonly NewEvent[]): Map<string, number> {
 }
 
 /** A follower whose every event counts as delivered to its subscription. */
-function countDelivered(inner: AsyncIterableIterator<StoredEvent>, metrics: Pick<Metrics, 'eventsDelivered'>): AsyncIterableIterator<StoredEvent> & Partial<Pollable<StoredEvent>> {
+function countDelivered(inner: AsyncIterableIterator<StoredEvent>, delivered: (platform: string) => { inc(): void }): AsyncIterableIterator<StoredEvent> & Partial<Pollable<StoredEvent>> {
   const count = (result: IteratorResult<StoredEvent>) => {
-    if (!result.done) deliveredCounter(metrics, result.value.platform).inc();
+    if (!result.done) delivered(result.value.platform).inc();
     return result;
   };
   const follower: AsyncIterableIterator<StoredEvent> & Partial<Pollable<StoredEvent>> = {
