@@ -75,7 +75,7 @@ async function main(): Promise<void> {
     const results: ScenarioResult[] = [];
     for (const scenario of SCENARIOS) {
       if (ONLY && !ONLY.has(scenario.key)) continue;
-      results.push(await runScenario(scenario, sims.ready, switchboard, peer));
+      results.push(await runScenario(scenario, sims, switchboard, peer));
     }
 
     const report = {
@@ -97,7 +97,13 @@ async function main(): Promise<void> {
   }
 }
 
-async function runScenario(scenario: Scenario, ready: SimulatorsReady, switchboard: GatewayProcess, peer: GatewayProcess | undefined): Promise<ScenarioResult> {
+async function runScenario(
+  scenario: Scenario,
+  sims: { ready: SimulatorsReady; cpuMs(): number },
+  switchboard: GatewayProcess,
+  peer: GatewayProcess | undefined,
+): Promise<ScenarioResult> {
+  const ready = sims.ready;
   console.log(`\n## ${scenario.title}`);
   await setLatency(ready, scenario.upstreamLatencyMs);
   const sides: [Side, GatewayProcess][] = [['switchboard', switchboard]];
@@ -120,11 +126,12 @@ async function runScenario(scenario: Scenario, ready: SimulatorsReady, switchboa
   for (let round = 0; round < ROUNDS; round++) {
     const order = round % 2 === 0 ? sides : [...sides].reverse();
     for (const [side, gateway] of order) {
-      const figures = await runLoad(gateway, queryFor(scenario, side), { connections: scenario.connections, seconds: SECONDS });
+      const figures = await runLoad(gateway, queryFor(scenario, side), { connections: scenario.connections, seconds: SECONDS, upstream: sims });
       rounds[side].push(figures);
       console.log(
         `  round ${round + 1} ${gateway.name.padEnd(20)} ${figures.perSecond.toFixed(0).padStart(6)} req/s  p50 ${figures.p50Ms.toFixed(2)} ms  p99 ${figures.p99Ms.toFixed(2)} ms  ` +
-          `CPU ${figures.cpuMsPerQuery.toFixed(3)} ms/query  RSS ${(figures.peakRssBytes / 2 ** 20).toFixed(0)} MiB${figures.failures ? `  FAILURES ${figures.failures}` : ''}`,
+          `CPU ${figures.cpuMsPerQuery.toFixed(3)} ms/query  RSS ${(figures.peakRssBytes / 2 ** 20).toFixed(0)} MiB  ` +
+          `(simulators ${figures.upstreamCpuMsPerQuery.toFixed(3)}, load generator ${figures.loadCpuMsPerQuery.toFixed(3)} ms/query)${figures.failures ? `  FAILURES ${figures.failures}` : ''}`,
       );
     }
   }

@@ -73,6 +73,17 @@ export class SimServer {
   latencyMs = 0;
   /** The log keeps the most recent requests only, so a simulator running for days stays small. */
   maxLogEntries = 10_000;
+  /**
+   * Off (0) unless set. When set, a GET answered 2xx is remembered for this many
+   * milliseconds, by path, query and credentials, and the same GET within that
+   * time gets the same bytes without the route running again; any other method
+   * forgets everything (it may change what a GET answers). Logged, delayed and
+   * faulted like any request. For load tests on one machine (the side-by-side
+   * benchmark), where the upstreams' CPU is not what is measured: real upstreams
+   * run elsewhere and cost the gateway's machine nothing.
+   */
+  answerCacheMs = 0;
+  private readonly answers = new Map<string, { at: number; status: number; headers: Record<string, string>; payload: string }>();
   private readonly routes: Route[] = [];
   private readonly faults = new Map<string, Fault>();
   private readonly sockets = new Set<Socket>();
@@ -225,6 +236,15 @@ export class SimServer {
       await (fault.dripMs !== undefined ? drip(res, fault.dripMs) : streamBody(res, fault.bodyBytes!));
       return;
     }
+    const cacheKey = this.answerCacheMs > 0 && method === 'GET' ? `${url.pathname}${url.search} ${req.headers.authorization ?? ''} ${req.headers['x-auth-token'] ?? ''}` : undefined;
+    if (method !== 'GET' && method !== 'HEAD') this.answers.clear();
+    const cached = cacheKey !== undefined && !fault ? this.answers.get(cacheKey) : undefined;
+    if (cached && Date.now() - cached.at <= this.answerCacheMs) {
+      entry.status = cached.status;
+      res.writeHead(cached.status, cached.headers);
+      res.end(cached.payload);
+      return;
+    }
     let response: SimResponse;
     if (fault?.status) {
       response = { status: fault.status, body: fault.body ?? { message: `Injected fault: HTTP ${fault.status}` }, headers: fault.headers };
@@ -253,6 +273,10 @@ export class SimServer {
     }
     // As a JSON API behind a typical server answers: the length declared, not chunked.
     if (response.status !== 204 && response.status !== 304) headers['content-length'] ??= String(Buffer.byteLength(payload));
+    if (cacheKey !== undefined && !fault && response.status >= 200 && response.status < 300) {
+      if (this.answers.size >= 1_000) this.answers.clear();
+      this.answers.set(cacheKey, { at: Date.now(), status: response.status, headers, payload });
+    }
     res.writeHead(response.status, headers);
     res.end(payload);
   }

@@ -3,6 +3,7 @@ import type { Clock } from '../clock.js';
 import type { Metrics } from '../observability/metrics.js';
 import { SwitchboardError, UpstreamBudgetExceededError, UpstreamTimeoutError } from './errors.js';
 import type { OperationScope, UpstreamCallRecord } from './operation.js';
+import type { Projection } from './project-json.js';
 
 /**
  * The policy chain every upstream call passes (DESIGN.md: throttle → retry →
@@ -48,6 +49,11 @@ export interface UpstreamRequest {
   headersAtSend?: (signal: AbortSignal) => Promise<Record<string, string>>;
   /** Keys this call reads at once (`search[id__in]`, `serialNumbers`), for the call record. */
   batchKeys?: number;
+  /**
+   * Only these keys of a successful JSON answer are built (`projectJson`): a list
+   * asked for a few fields of each record is not decoded whole. An error answer is read whole.
+   */
+  project?: Projection;
 }
 
 export interface UpstreamResponse<T = unknown> {

@@ -28,6 +28,7 @@ import {
   errorFromStatus,
 } from './errors.js';
 import { currentOperation } from './operation.js';
+import { projectJson, projectValue, type Projection } from './project-json.js';
 import { retryPolicy } from './retry.js';
 import { ThrottleRegistry, throttlePolicy, type ThrottleOptions } from './throttle.js';
 
@@ -259,23 +260,24 @@ export class UpstreamHttp {
       res.body.destroy();
       throw this.tooLarge(call, `declared ${declared} bytes`);
     }
-    let text: string;
+    let raw: Buffer | string;
     try {
-      text = Number.isInteger(declared) && declared > 0 ? await this.readDeclared(res, call, declared) : await this.readStreamed(res, call);
+      raw = Number.isInteger(declared) && declared > 0 ? await this.readDeclared(res, call, declared) : await this.readStreamed(res, call);
     } catch (error) {
       if (error instanceof SwitchboardError) throw error;
       throw this.transportError(error, call);
     }
-    return { status: res.statusCode, headers: res.headers, body: parseBody(text, res.headers['content-type'], this.options.platform, call.route) };
+    const project = res.statusCode < 300 ? call.request.project : undefined;
+    return { status: res.statusCode, headers: res.headers, body: parseBody(raw, res.headers['content-type'], this.options.platform, call.route, project) };
   }
 
   /**
-   * A body of declared length, copied into one buffer of that size and decoded
-   * once: the text is one flat string, which JSON.parse reads fastest (a string
-   * built chunk by chunk is a rope it must flatten first). A body longer than it
-   * said is read on as a stream.
+   * A body of declared length, copied into one buffer of that size, to be decoded
+   * once (the text is one flat string, which JSON.parse reads fastest: a string
+   * built chunk by chunk is a rope it must flatten first) or projected from the
+   * bytes without decoding what is not asked. A body longer than it said is read on as a stream.
    */
-  private async readDeclared(res: Dispatcher.ResponseData, call: UpstreamCall, declared: number): Promise<string> {
+  private async readDeclared(res: Dispatcher.ResponseData, call: UpstreamCall, declared: number): Promise<Buffer | string> {
     const body = Buffer.allocUnsafe(declared);
     let length = 0;
     const chunks = res.body as AsyncIterable<Buffer>;
@@ -288,7 +290,7 @@ export class UpstreamHttp {
       chunk.copy(body, length);
       length += chunk.length;
     }
-    return body.toString('utf8', 0, length);
+    return length === declared ? body : body.subarray(0, length);
   }
 
   /**
@@ -299,7 +301,7 @@ export class UpstreamHttp {
    * held once (a multi-byte character split across chunks is kept whole). Cut
    * as soon as it passes the size cap.
    */
-  private async readStreamed(res: Dispatcher.ResponseData, call: UpstreamCall, first: readonly Buffer[] = []): Promise<string> {
+  private async readStreamed(res: Dispatcher.ResponseData, call: UpstreamCall, first: readonly Buffer[] = []): Promise<Buffer | string> {
     const decoder = new StringDecoder('utf8');
     let kept: Buffer[] | undefined = [];
     let keptBytes = 0;
@@ -325,7 +327,7 @@ export class UpstreamHttp {
       call.bytes += chunk.length;
       take(chunk);
     }
-    if (kept) return kept.length === 1 ? kept[0]!.toString('utf8') : Buffer.concat(kept, keptBytes).toString('utf8');
+    if (kept) return kept.length === 1 ? kept[0]! : Buffer.concat(kept, keptBytes);
     return text + decoder.end();
   }
 
@@ -420,17 +422,23 @@ function appendQuery(url: URL, query: Record<string, string | number | boolean |
 /** How much of a chunked body is kept as Buffers to be decoded at once (see `readStreamed`). */
 const STREAMED_KEPT_BYTES = 1_048_576;
 
-function parseBody(text: string, contentType: string | string[] | undefined, platform: string, route: string): unknown {
-  if (text.length === 0) return null;
+/**
+ * An answer's body: JSON parsed once (only the projected keys built, when the
+ * call names a projection), anything else as text.
+ */
+function parseBody(raw: Buffer | string, contentType: string | string[] | undefined, platform: string, route: string, project: Projection | undefined): unknown {
+  if (raw.length === 0) return null;
   const type = String(contentType ?? '');
-  if (type.includes('json') || text[0] === '{' || text[0] === '[') {
+  const first = typeof raw === 'string' ? raw.charCodeAt(0) : raw[0];
+  if (type.includes('json') || first === 0x7b || first === 0x5b) {
     try {
-      return JSON.parse(text);
+      if (project) return typeof raw === 'string' ? projectValue(JSON.parse(raw), project) : projectJson(raw, project);
+      return JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8'));
     } catch {
       throw new UpstreamBadResponseError(`${platform} answered ${route} with a body that is not valid JSON`, { platform });
     }
   }
-  return text;
+  return typeof raw === 'string' ? raw : raw.toString('utf8');
 }
 
 /** `Retry-After` in whole seconds (delay-seconds or an HTTP date), for `extensions.retryAfter`. `now`: the gateway's clock. */

@@ -7,6 +7,7 @@ import { catalogue, type CloudCIXService } from './catalogue.js';
 import type { ThrottleRegistry } from '../../core/upstream/throttle.js';
 import type { Clock } from '../../core/clock.js';
 import type { CloudCIXErrorBody, CloudCIXFilters, CloudCIXListBody, CloudCIXListPage, CloudCIXListParams, CloudCIXRecord, CloudCIXTokenBody } from './types.js';
+import type { Projection } from '../../core/upstream/project-json.js';
 
 export interface CloudCIXCredentials {
   /** A URL template with `{application}` (config.ts). */
@@ -134,9 +135,9 @@ export class CloudCIXClient {
     method: HttpMethod,
     url: string,
     route: string,
-    init: { query?: URLSearchParams; json?: unknown; batchKeys?: number } = {},
+    init: { query?: URLSearchParams; json?: unknown; batchKeys?: number; project?: Projection } = {},
   ): Promise<UpstreamResponse<T>> {
-    const base = { method, path: url, route, query: init.query, json: init.json, batchKeys: init.batchKeys };
+    const base = { method, path: url, route, query: init.query, json: init.json, batchKeys: init.batchKeys, project: init.project };
     if (forwarded) return this.http.request<T>({ ...base, throttle: forwardedQueueKey(forwarded), headers: { 'x-auth-token': forwarded } });
     const throttle = await this.gatewayQueue();
     let sent: string | undefined;
@@ -219,7 +220,8 @@ export class CloudCIXApi {
     readonly forwardedToken: string | undefined,
   ) {}
 
-  async list(service: CloudCIXService, parents: readonly string[], params: CloudCIXListParams): Promise<CloudCIXListPage> {
+  /** One page of a list; with a projection (`LIST_BODY`-wrapped, see resolvers.ts), only the keys of each record that it names. */
+  async list(service: CloudCIXService, parents: readonly string[], params: CloudCIXListParams, project?: Projection): Promise<CloudCIXListPage> {
     const query = new URLSearchParams();
     query.set('page', String(params.page));
     query.set('limit', String(params.limit));
@@ -230,6 +232,7 @@ export class CloudCIXApi {
     const response = await this.client.send<CloudCIXListBody>(this.forwardedToken, 'GET', this.client.serviceUrl(service, parents), routeOf('GET', service, false), {
       query,
       batchKeys: Array.isArray(ids) ? ids.length : undefined,
+      project,
     });
     const body = response.body;
     if (!body || !Array.isArray(body.content)) {

@@ -4,6 +4,7 @@ import { BadUserInputError, NotFoundError, UpstreamBadResponseError } from '../.
 import { connectionFromSlice, offsetFromCursor, pageSize, type Connection } from '../../core/graphql/connection.js';
 import { CLOUDCIX_MAX_LIMIT, type CloudCIXApi } from './client.js';
 import type { ServiceModel } from './model.js';
+import type { Projection } from '../../core/upstream/project-json.js';
 import type { CloudCIXFilters, CloudCIXListPage, CloudCIXRecord } from './types.js';
 
 const PARENTS = Symbol.for('switchboard.cloudcix.parents');
@@ -173,7 +174,7 @@ export function createCloudCIXLoaders(api: CloudCIXApi) {
      * request with `limit = first`; otherwise the pages of 100 that cover it are
      * read in parallel and cut to the window.
      */
-    async connection(model: ServiceModel, parents: readonly string[], args: CloudCIXListArgs): Promise<CloudCIXConnectionResult> {
+    async connection(model: ServiceModel, parents: readonly string[], args: CloudCIXListArgs, project?: Projection): Promise<CloudCIXConnectionResult> {
       const offset = args.after ? offsetFromCursor(args.after) + 1 : 0;
       const size = pageSize(args.first);
       const filters = { order: args.order ?? undefined, search: filtersArg(args.search, 'search'), exclude: filtersArg(args.exclude, 'exclude') };
@@ -190,7 +191,7 @@ export function createCloudCIXLoaders(api: CloudCIXApi) {
         lastPage = Math.max(firstPage, Math.floor((offset + size - 1) / limit));
       }
       const pages: CloudCIXListPage[] = await Promise.all(
-        Array.from({ length: lastPage - firstPage + 1 }, (_, i) => api.list(model.service, parents, { page: firstPage + i, limit, ...filters })),
+        Array.from({ length: lastPage - firstPage + 1 }, (_, i) => api.list(model.service, parents, { page: firstPage + i, limit, ...filters }, project)),
       );
       const records: CloudCIXRecord[] = [];
       const warnings: unknown[] = [];
@@ -198,7 +199,8 @@ export function createCloudCIXLoaders(api: CloudCIXApi) {
         for (const record of page.records) records.push(withParents(record, parents));
         for (const warning of page.warnings) if (!warnings.some((w) => JSON.stringify(w) === JSON.stringify(warning))) warnings.push(warning);
       }
-      rememberListed(model, parents, records);
+      // Projected records hold only the keys this selection reads: they cannot answer another read of the record.
+      if (!project) rememberListed(model, parents, records);
       const skip = offset - firstPage * limit;
       const slice = records.slice(skip, skip + size);
       const total = pages[0]!.totalRecords;

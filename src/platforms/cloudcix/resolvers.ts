@@ -4,6 +4,7 @@ import type { PlatformContext } from '../../context.js';
 import { toGlobalId } from '../../core/graphql/ids.js';
 import { withUserErrors } from '../../core/graphql/mutations.js';
 import { orNull } from '../../core/graphql/nullable.js';
+import { ListProjection, type FieldRead, type FieldReads } from '../../core/graphql/projection.js';
 import { selectedFields } from '../../core/graphql/selection.js';
 import { BadUserInputError } from '../../core/upstream/errors.js';
 import type { CloudCIXApi } from './client.js';
@@ -99,9 +100,37 @@ function embeddedAnswers(target: ServiceModel): (embedded: CloudCIXRecord, info:
   };
 }
 
-function listResolver(model: ServiceModel, parents: (source: CloudCIXRecord, args: Args) => string[]): FieldResolver {
+/**
+ * What the record resolvers below read of CloudCIX's records, for the typed
+ * services (their fields are known): lists of them are parsed for the keys a
+ * selection reads (`ListProjection`). A typed record always has its `id`;
+ * `data` reads the whole record, so it is left out and makes its lists be read whole.
+ */
+export function cloudcixFieldReads(model: CloudCIXModel): FieldReads {
+  const reads: Record<string, Record<string, FieldRead>> = {};
+  for (const service of model.services) {
+    if (!service.typed) continue;
+    const fields: Record<string, FieldRead> = { id: ['id'], platformId: ['id'] };
+    if (service.typed.interfaces?.length) fields.platform = [];
+    for (const field of service.typed.fields) {
+      // A relation answers from the embedded copy when it holds what is asked, else reads the record by the copy's id.
+      if (field.relation) fields[field.name] = { key: field.from, with: ['id'] };
+      else if (field.from !== field.name) fields[field.name] = field.from;
+    }
+    for (const child of service.children) {
+      if (child.childListField) fields[child.childListField] = ['id'];
+      if (child.childReadField) fields[child.childReadField] = ['id'];
+    }
+    reads[service.typeName] = fields;
+  }
+  return reads;
+}
+
+function listResolver(model: ServiceModel, parents: (source: CloudCIXRecord, args: Args) => string[], reads: FieldReads): FieldResolver {
+  // A list body is `{"content": [records], "_metadata": {...}}`: the records projected, the metadata whole.
+  const projection = model.typed ? new ListProjection(reads, (record) => ({ content: record, _metadata: true })) : undefined;
   return async (source, args: CloudCIXListArgs & Args, ctx, info) => {
-    const { connection, warnings } = await scopeOf(ctx).loaders.connection(model, parents(source, args), args);
+    const { connection, warnings } = await scopeOf(ctx).loaders.connection(model, parents(source, args), args, projection?.of(info));
     if (warnings.length > 0) {
       const path = responsePathAsArray(info.path);
       for (const warning of warnings) ctx.warnings.push({ platform: 'cloudcix', path, message: typeof warning === 'string' ? warning : JSON.stringify(warning) });
@@ -114,7 +143,7 @@ function readResolver(model: ServiceModel, parents: (source: CloudCIXRecord, arg
   return (source, args: Args, ctx) => orNull(scopeOf(ctx).loaders.load(model, parents(source, args), String(args.platformId)));
 }
 
-function recordResolvers(model: ServiceModel, all: CloudCIXModel): Record<string, FieldResolver> {
+function recordResolvers(model: ServiceModel, all: CloudCIXModel, reads: FieldReads): Record<string, FieldResolver> {
   const typeName = model.typeName;
   const secret = model.typed?.secret;
   const fields: Record<string, FieldResolver> = {
@@ -145,7 +174,7 @@ function recordResolvers(model: ServiceModel, all: CloudCIXModel): Record<string
     }
   }
   for (const child of model.children) {
-    if (child.childListField) fields[child.childListField] = listResolver(child, parentsFromRecord);
+    if (child.childListField) fields[child.childListField] = listResolver(child, parentsFromRecord, reads);
     if (child.childReadField) fields[child.childReadField] = readResolver(child, parentsFromRecord);
   }
   return fields;
@@ -199,6 +228,7 @@ function mutationResolver(model: ServiceModel, method: MutationMethod): FieldRes
  */
 export function buildCloudCIXResolvers(model: CloudCIXModel): ResolverMap {
   const queryApps = model.applications.filter((a) => a.services.some((s) => s.listField || s.readField));
+  const reads = cloudcixFieldReads(model);
   const resolvers: ResolverMap = {
     Query: { cloudcix: () => NAMESPACE },
     CloudCIXQuery: Object.fromEntries(queryApps.map((app) => [app.field, () => NAMESPACE])),
@@ -207,13 +237,13 @@ export function buildCloudCIXResolvers(model: CloudCIXModel): ResolverMap {
   for (const app of queryApps) {
     const fields: Record<string, FieldResolver> = {};
     for (const service of app.services) {
-      if (service.listField) fields[service.listField] = listResolver(service, (_, args) => parentsFromArgs(service, args));
+      if (service.listField) fields[service.listField] = listResolver(service, (_, args) => parentsFromArgs(service, args), reads);
       if (service.readField) fields[service.readField] = readResolver(service, (_, args) => parentsFromArgs(service, args));
     }
     resolvers[app.typeName] = fields;
   }
   for (const service of model.services) {
-    resolvers[service.typeName] = recordResolvers(service, model);
+    resolvers[service.typeName] = recordResolvers(service, model, reads);
     for (const mutation of service.mutations) resolvers.Mutation![mutation.field] = mutationResolver(service, mutation.method);
   }
   return resolvers;

@@ -2,6 +2,7 @@ import { TokenManager, type IssuedToken } from '../../core/upstream/tokens.js';
 import { UpstreamHttp, type UpstreamResponse } from '../../core/upstream/http.js';
 import { UpstreamBadResponseError, expectList } from '../../core/upstream/errors.js';
 import type { ClientDeps } from '../../core/platform.js';
+import type { Projection } from '../../core/upstream/project-json.js';
 import type {
   CloudLXApiClientRecord,
   CloudLXCreateCustomerBody,
@@ -83,15 +84,16 @@ export class CloudLXClient {
     };
   }
 
-  private call<T>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, route: string, json?: unknown): Promise<T> {
+  private call<T>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, route: string, json?: unknown, project?: Projection): Promise<T> {
     return this.tokens.withToken(async (token) => {
-      const response = await this.http.request<T>({ method, path, route, json, headers: { authorization: `Bearer ${token}` } });
+      const response = await this.http.request<T>({ method, path, route, json, project, headers: { authorization: `Bearer ${token}` } });
       return response.body;
     });
   }
 
-  async listCustomers(): Promise<CloudLXCustomerRecord[]> {
-    const body = await this.call<{ customers: CloudLXCustomerRecord[] }>('GET', '/api/customers', 'GET /api/customers');
+  /** Every customer; with a projection (`CUSTOMERS_LIST`), only the keys of each that it names. */
+  async listCustomers(project?: Projection): Promise<CloudLXCustomerRecord[]> {
+    const body = await this.call<{ customers: CloudLXCustomerRecord[] }>('GET', '/api/customers', 'GET /api/customers', undefined, project);
     return expectList(body?.customers, 'cloudlx', 'GET /api/customers');
   }
 
@@ -117,8 +119,9 @@ export class CloudLXClient {
     return expectList(body?.sub_realms, 'cloudlx', 'GET /api/sub_realms');
   }
 
-  async listServices(): Promise<CloudLXServiceRecord[]> {
-    const body = await this.call<{ services: CloudLXServiceRecord[] }>('GET', '/api/services', 'GET /api/services');
+  /** Every service; with a projection (`SERVICES_LIST`), only the keys of each that it names. */
+  async listServices(project?: Projection): Promise<CloudLXServiceRecord[]> {
+    const body = await this.call<{ services: CloudLXServiceRecord[] }>('GET', '/api/services', 'GET /api/services', undefined, project);
     return expectList(body?.services, 'cloudlx', 'GET /api/services');
   }
 

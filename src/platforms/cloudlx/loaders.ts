@@ -1,6 +1,7 @@
 import { ObservedLoader } from '../../core/observability/loaders.js';
 import { NotFoundError } from '../../core/upstream/errors.js';
-import { once } from '../../core/graphql/once.js';
+import { once, oncePerProjection } from '../../core/graphql/once.js';
+import type { Projection } from '../../core/upstream/project-json.js';
 import type { CloudLXClient } from './client.js';
 import type { CloudLXCustomerRecord, CloudLXRealmRecord, CloudLXSubRealmRecord } from './types.js';
 
@@ -12,9 +13,10 @@ import type { CloudLXCustomerRecord, CloudLXRealmRecord, CloudLXSubRealmRecord }
  */
 export function createCloudLXLoaders(client: CloudLXClient) {
   let listAsked = false;
-  const allCustomers = once(() => {
-    listAsked = true;
-    return client.listCustomers();
+  // Projected lists (the keys one selection reads) are partial records: they answer that selection only, never a read by id.
+  const allCustomers = oncePerProjection((project?: Projection) => {
+    if (!project) listAsked = true;
+    return client.listCustomers(project);
   });
   // Once the list is asked for, it answers reads by id too. Indexed only when a read by id
   // comes, rather than priming the loader with every customer: most requests that list never read one.
@@ -73,7 +75,7 @@ export function createCloudLXLoaders(client: CloudLXClient) {
     },
     apiClients: once(() => client.listApiClients()),
     webhooks: once(() => client.listWebhooks()),
-    services: once(() => client.listServices()),
+    services: oncePerProjection((project?: Projection) => client.listServices(project)),
   };
 }
 

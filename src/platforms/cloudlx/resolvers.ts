@@ -6,6 +6,7 @@ import { toGlobalId } from '../../core/graphql/ids.js';
 import { numericId, withUserErrors } from '../../core/graphql/mutations.js';
 import type { CloudLXCreateCustomerBody, CloudLXUpdateCustomerBody } from './types.js';
 import { orNull } from '../../core/graphql/nullable.js';
+import { ListProjection, type FieldReads } from '../../core/graphql/projection.js';
 
 /** CloudLX's field names in its error bodies → our input field names. */
 const CUSTOMER_FIELDS = {
@@ -24,17 +25,37 @@ const ids = (values: readonly (string | number)[] | null | undefined, field: str
 
 type CloudLXContext = PlatformContext<'cloudlx', CloudLXScope>;
 
+/**
+ * What the resolvers below read of CloudLX's records, for the fields that have
+ * one (fields without a resolver read the key of their own name): so that a list
+ * is parsed for the keys its selection reads (`ListProjection`). Keep it next to
+ * the resolvers; a resolver missing here makes its lists be read whole.
+ */
+export const CLOUDLX_FIELD_READS: FieldReads = {
+  CloudLXCustomer: { id: ['id'], platformId: ['id'], platform: [], subRealms: 'sub_realms' },
+  CloudLXCurrency: { iso2: 'iso_2', iso3: 'iso_3' },
+  CloudLXCountry: { iso2: 'iso_2' },
+  // A customer's realms carry no id: the id and the sub-realms are looked up by name.
+  CloudLXRealm: { id: ['id', 'name'], platformId: ['id', 'name'], subRealms: ['id', 'name'] },
+  CloudLXSubRealm: { id: ['id'], platformId: ['id'], hasAccess: 'has_access', realm: ['realm_id', 'id'] },
+  CloudLXService: { id: ['id'], platformId: ['id'], nniVlan: 'nni_vlan', cancellationDate: 'cancellation_date' },
+  CloudLXPort: { platformId: ['id'] },
+};
+
+const CUSTOMERS_LIST = new ListProjection(CLOUDLX_FIELD_READS, (customer) => ({ customers: customer }));
+const SERVICES_LIST = new ListProjection(CLOUDLX_FIELD_READS, (service) => ({ services: service }));
+
 export const cloudlxResolvers: Resolvers<CloudLXContext> = {
   Query: {
     cloudlx: () => ({ namespace: 'cloudlx' }),
   },
 
   CloudLXQuery: {
-    customers: async (_, args, ctx) => connectionFromArray(await ctx.platforms.cloudlx.loaders.allCustomers(), args),
+    customers: async (_, args, ctx, info) => connectionFromArray(await ctx.platforms.cloudlx.loaders.allCustomers(CUSTOMERS_LIST.of(info)), args),
     customer: (_, { platformId }, ctx) => orNull(ctx.platforms.cloudlx.loaders.customerById.load(String(platformId))),
     realms: (_, __, ctx) => ctx.platforms.cloudlx.loaders.realms(),
     subRealms: (_, __, ctx) => ctx.platforms.cloudlx.loaders.subRealms(),
-    services: async (_, args, ctx) => connectionFromArray(await ctx.platforms.cloudlx.loaders.services(), args),
+    services: async (_, args, ctx, info) => connectionFromArray(await ctx.platforms.cloudlx.loaders.services(SERVICES_LIST.of(info)), args),
     apiClients: async (_, args, ctx) => connectionFromArray(await ctx.platforms.cloudlx.loaders.apiClients(), args),
     apiClient: (_, { platformId }, ctx) => orNull(ctx.platforms.cloudlx.client.getApiClient(platformId)),
     webhooks: async (_, args, ctx) => connectionFromArray(await ctx.platforms.cloudlx.loaders.webhooks(), args),

@@ -18,6 +18,7 @@ import type {
   IxcTokenResponse,
   IxcWifiBands,
 } from './types.js';
+import type { Projection } from '../../core/upstream/project-json.js';
 
 /**
  * The IXC ACS REST paths this client uses. UPSTREAMS.md §3 documents the device
@@ -147,7 +148,7 @@ export class IxcClient {
     method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
     path: string,
     route: string,
-    options: { json?: unknown; query?: URLSearchParams; batchKeys?: number } = {},
+    options: { json?: unknown; query?: URLSearchParams; batchKeys?: number; project?: Projection } = {},
   ): Promise<T> {
     return this.tokens.withToken(async (token) => {
       const response = await this.http.request<T>({
@@ -157,13 +158,15 @@ export class IxcClient {
         json: options.json,
         query: options.query,
         batchKeys: options.batchKeys,
+        project: options.project,
         headers: { authorization: `Bearer ${token}` },
       });
       return response.body;
     });
   }
 
-  async searchDevices(options: { search?: IxcDeviceSearch; page: number; rows: number }): Promise<IxcDevicePage> {
+  /** A page of devices; with a projection (`DEVICES_LIST` in resolvers.ts), only the keys of each device that it names. */
+  async searchDevices(options: { search?: IxcDeviceSearch; page: number; rows: number; project?: Projection }): Promise<IxcDevicePage> {
     const query = new URLSearchParams();
     if (options.search) {
       query.set('search[column]', options.search.column);
@@ -171,7 +174,7 @@ export class IxcClient {
     }
     query.set('page', String(options.page));
     query.set('rp', String(options.rows));
-    const body = await this.call<IxcDevicePage>('GET', IXC_PATHS.deviceSearch, `GET ${IXC_PATHS.deviceSearch}`, { query });
+    const body = await this.call<IxcDevicePage>('GET', IXC_PATHS.deviceSearch, `GET ${IXC_PATHS.deviceSearch}`, { query, project: options.project });
     return { registers: expectList(body?.registers, 'ixc', '"registers"'), total: typeof body?.total === 'number' ? body.total : undefined };
   }
 

@@ -6,6 +6,7 @@ import { connectionFromSlice, offsetFromCursor, pageSize, type Connection, type 
 import { once } from '../../core/graphql/once.js';
 import { IXC_PARAMETERS_BATCH_SIZE, type IxcClient, type IxcDeviceSearch } from './client.js';
 import { IXC_WIFI_BANDS, type IxcApiClientRecord, type IxcDeviceRecord, type IxcParameterRecord, type IxcWebhookRef, type IxcWifiNetworkRef } from './types.js';
+import type { Projection } from '../../core/upstream/project-json.js';
 
 /**
  * IXC keeps one webhook per API client: an `IxcWebhook` for each client with a
@@ -63,16 +64,17 @@ export function createIxcLoaders(client: IxcClient) {
   );
 
   /** Maps Relay `first`/`after` onto IXC's `page`/`rp` paging. */
-  async function devices(search: IxcDeviceSearch | undefined, args: ConnectionArgs): Promise<Connection<IxcDeviceRecord>> {
+  async function devices(search: IxcDeviceSearch | undefined, args: ConnectionArgs, project?: Projection): Promise<Connection<IxcDeviceRecord>> {
     const start = args.after ? offsetFromCursor(args.after) + 1 : 0;
     const size = pageSize(args.first);
     const rows = Math.max(size, 1);
     const firstPage = Math.floor(start / rows) + 1;
     const pages = start % rows === 0 ? [firstPage] : [firstPage, firstPage + 1];
-    const answers = await Promise.all(pages.map((page) => client.searchDevices({ search, page, rows })));
+    const answers = await Promise.all(pages.map((page) => client.searchDevices({ search, page, rows, project })));
     const fetched = answers.flatMap((a) => a.registers);
     const slice = fetched.slice(start - (firstPage - 1) * rows, start - (firstPage - 1) * rows + size);
-    for (const device of slice) deviceBySerial.prime(device.serialNumber, device);
+    // Projected devices hold only the keys this selection reads: they cannot answer another read of the device.
+    if (!project) for (const device of slice) deviceBySerial.prime(device.serialNumber, device);
     const total = answers[0]!.total;
     const hasNextPage = total !== undefined ? start + size < total : answers[answers.length - 1]!.registers.length === rows;
     return connectionFromSlice(slice, start, hasNextPage, total ?? null);

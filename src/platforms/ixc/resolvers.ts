@@ -24,6 +24,7 @@ import {
   type IxcWebhookEventName,
   type IxcWifiBand,
 } from './types.js';
+import { ListProjection, type FieldReads } from '../../core/graphql/projection.js';
 
 /** IXC's field names in its error bodies → our input field names (the rest are the same). */
 const API_CLIENT_FIELDS = { tokenExpiration: 'tokenExpirationSeconds' };
@@ -91,14 +92,38 @@ function apiClientBody(input: {
 
 type IxcContext = PlatformContext<'ixc', IxcScope>;
 
+/**
+ * What the device resolvers below read of IXC's device records, for the fields
+ * that have one (the others read the key of their own name): a page of devices
+ * is parsed for the keys its selection reads (`ListProjection`).
+ */
+const IXC_FIELD_READS: FieldReads = {
+  IxcDevice: {
+    id: ['serialNumber'],
+    platformId: ['serialNumber'],
+    lastInformAt: 'lastInform',
+    pppoeLogin: ['connection'],
+    ipv4: ['connection'],
+    ipv6: ['deviceInfo'],
+    uptimeSeconds: ['deviceInfo'],
+    rxBytes: ['deviceInfo'],
+    txBytes: ['deviceInfo'],
+    wifiNetworks: ['serialNumber'],
+    parameters: ['serialNumber'],
+  },
+};
+
+/** A search answers `{"registers": [devices], "total": n}`. */
+const DEVICES_LIST = new ListProjection(IXC_FIELD_READS, (device) => ({ registers: device, total: true }));
+
 export const ixcResolvers: Resolvers<IxcContext> = {
   Query: {
     ixc: () => ({ namespace: 'ixc' }),
   },
 
   IxcQuery: {
-    devices: (_, { serialNumber, pppoeLogin, first, after }, ctx) =>
-      ctx.platforms.ixc.loaders.devices(deviceSearch(serialNumber, pppoeLogin), { first, after }),
+    devices: (_, { serialNumber, pppoeLogin, first, after }, ctx, info) =>
+      ctx.platforms.ixc.loaders.devices(deviceSearch(serialNumber, pppoeLogin), { first, after }, DEVICES_LIST.of(info)),
     device: (_, { serialNumber }, ctx) => orNull(ctx.platforms.ixc.loaders.deviceBySerial.load(serialNumber)),
     apiClients: async (_, args, ctx) => connectionFromArray(await ctx.platforms.ixc.loaders.apiClients(), args),
     apiClient: (_, { platformId }, ctx) => orNull(ctx.platforms.ixc.loaders.apiClientById.load(String(platformId))),

@@ -18,15 +18,28 @@ export interface LoadFigures {
   peakRssBytes: number;
   /** Answers that were not 2xx, and connection errors or timeouts: any makes the run suspect. */
   failures: number;
+  /**
+   * The rest of the machine's CPU per query: the simulators' process and the load
+   * generator's (this process). The machine has few cores, so what they take is not
+   * the gateways': a gateway that needs less CPU per query meets this ceiling first.
+   */
+  upstreamCpuMsPerQuery: number;
+  loadCpuMsPerQuery: number;
 }
 
-export async function runLoad(gateway: GatewayProcess, query: string, options: { connections: number; seconds: number }): Promise<LoadFigures> {
+export async function runLoad(
+  gateway: GatewayProcess,
+  query: string,
+  options: { connections: number; seconds: number; upstream?: { cpuMs(): number } },
+): Promise<LoadFigures> {
   const latencies: number[] = [];
   let peakRss = gateway.rssBytes();
   const sampler = setInterval(() => {
     peakRss = Math.max(peakRss, gateway.rssBytes());
   }, 100);
   const cpuBefore = gateway.cpuMs();
+  const upstreamBefore = options.upstream?.cpuMs() ?? 0;
+  const loadBefore = process.cpuUsage();
   const started = performance.now();
   const instance = autocannon({
     url: gateway.url,
@@ -45,6 +58,8 @@ export async function runLoad(gateway: GatewayProcess, query: string, options: {
   const result = await instance;
   const elapsedSeconds = (performance.now() - started) / 1000;
   const cpuMs = gateway.cpuMs() - cpuBefore;
+  const upstreamMs = (options.upstream?.cpuMs() ?? 0) - upstreamBefore;
+  const load = process.cpuUsage(loadBefore);
   clearInterval(sampler);
   peakRss = Math.max(peakRss, gateway.rssBytes());
   latencies.sort((a, b) => a - b);
@@ -58,6 +73,8 @@ export async function runLoad(gateway: GatewayProcess, query: string, options: {
     cpuMsPerQuery: cpuMs / Math.max(1, latencies.length),
     peakRssBytes: peakRss,
     failures: result.non2xx + result.errors + result.timeouts,
+    upstreamCpuMsPerQuery: options.upstream ? upstreamMs / Math.max(1, latencies.length) : NaN,
+    loadCpuMsPerQuery: (load.user + load.system) / 1000 / Math.max(1, latencies.length),
   };
 }
 
@@ -77,5 +94,7 @@ export function medianFigures(rounds: readonly LoadFigures[]): LoadFigures {
     cpuMsPerQuery: median((f) => f.cpuMsPerQuery),
     peakRssBytes: Math.max(...rounds.map((r) => r.peakRssBytes)),
     failures: rounds.reduce((s, r) => s + r.failures, 0),
+    upstreamCpuMsPerQuery: median((f) => f.upstreamCpuMsPerQuery),
+    loadCpuMsPerQuery: median((f) => f.loadCpuMsPerQuery),
   };
 }

@@ -56,14 +56,14 @@ export async function freePort(): Promise<number> {
 }
 
 /** Starts the simulators' process and waits for its one line of settings. */
-export async function startSimulators(): Promise<{ ready: SimulatorsReady; stop(): Promise<void> }> {
+export async function startSimulators(): Promise<{ ready: SimulatorsReady; cpuMs(): number; stop(): Promise<void> }> {
   const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'test/bench/lib/simulators.ts')], {
     cwd: REPO,
     stdio: ['pipe', 'pipe', 'inherit'],
     env: { ...process.env, NODE_ENV: 'production' },
   });
   const line = await firstLine(child, 'the simulators');
-  return { ready: JSON.parse(line) as SimulatorsReady, stop: () => stopChild(child) };
+  return { ready: JSON.parse(line) as SimulatorsReady, cpuMs: () => processCpuMs(child.pid!), stop: () => stopChild(child) };
 }
 
 /** Switchboard as `npm start` runs it, pointed at the simulators, in production mode, logging warnings only. */
@@ -146,12 +146,7 @@ function gatewayProcess(name: string, url: string, headers: Record<string, strin
     url,
     pid,
     headers,
-    cpuMs() {
-      // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
-    },
+    cpuMs: () => processCpuMs(pid),
     rssBytes: () => statusKb(pid, 'VmRSS') * 1024,
     peakRssBytes: () => statusKb(pid, 'VmHWM') * 1024,
     async stop() {
@@ -159,6 +154,14 @@ function gatewayProcess(name: string, url: string, headers: Record<string, strin
       await cleanup();
     },
   };
+}
+
+/** User + system CPU time of a process so far, in milliseconds (10 ms resolution). */
+function processCpuMs(pid: number): number {
+  // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
 }
 
 function statusKb(pid: number, field: string): number {
