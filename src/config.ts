@@ -69,6 +69,11 @@ const coreSchema = z.object({
   UPSTREAM_DEADLINE_MS: envInt(30_000, 100, 600_000),
   /** Largest upstream answer accepted, in bytes; a larger one is cut while it streams. Default 16 MiB. */
   UPSTREAM_MAX_RESPONSE_BYTES: envInt(16 * 1_048_576, 1_024, 1_073_741_824),
+  /**
+   * `on` (the default): a list is parsed for the keys its query reads, skipping the rest of each record's bytes.
+   * `off`: every answer is parsed whole (to compare, or should a platform's JSON ever confuse the projection).
+   */
+  UPSTREAM_PROJECTION: envEnum(['on', 'off'], 'on'),
   /** Consecutive failures of an upstream host after which calls fail at once for a while; 0 turns this off. Default 5. */
   UPSTREAM_BREAKER_FAILURES: envInt(5, 0, 1000),
   /** Milliseconds an open breaker fails calls at once before one trial call. Default 5000. */
@@ -166,6 +171,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     breaker: { failures: c.UPSTREAM_BREAKER_FAILURES, cooldownMs: c.UPSTREAM_BREAKER_COOLDOWN_MS },
     deadlineMs: c.UPSTREAM_DEADLINE_MS,
     maxResponseBytes: c.UPSTREAM_MAX_RESPONSE_BYTES,
+    projection: c.UPSTREAM_PROJECTION === 'on',
   };
   const overrides = perPlatform.data as Record<string, number | undefined>;
   const byPlatform = Object.fromEntries(

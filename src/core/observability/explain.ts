@@ -10,7 +10,7 @@ export const EXPLAIN_HEADER = 'x-switchboard-explain';
  * One upstream call as explain shows it: what the platform saw, by route
  * template, never a URL, a header or a body (the call hook's record, duration to a tenth of a millisecond).
  */
-export type ExplainedCall = Pick<UpstreamCallRecord, 'platform' | 'method' | 'route' | 'status' | 'durationMs' | 'bytes' | 'batchKeys' | 'attempt' | 'errorCode'>;
+export type ExplainedCall = Pick<UpstreamCallRecord, 'platform' | 'method' | 'route' | 'status' | 'durationMs' | 'bytes' | 'batchKeys' | 'attempt' | 'projected' | 'errorCode'>;
 
 export interface ExplainOptions {
   /**
@@ -65,6 +65,7 @@ export function explainCall(record: UpstreamCallRecord): ExplainedCall {
     attempt: record.attempt,
   };
   if (record.batchKeys !== undefined) call.batchKeys = record.batchKeys;
+  if (record.projected) call.projected = true;
   if (record.errorCode !== undefined) call.errorCode = record.errorCode;
   return call;
 }

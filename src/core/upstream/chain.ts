@@ -81,6 +81,8 @@ export interface UpstreamCall {
   readonly operation: OperationScope | undefined;
   /** 1 for the first try; the retry step numbers the others. */
   attempt: number;
+  /** Set by the last step when the answer was projected (only the keys `request.project` names were built). */
+  projected?: boolean;
   /** What is sent: the request's headers and, after `headersAtSend`, the late ones. */
   headers: Record<string, string>;
   readonly body: string | undefined;
@@ -172,6 +174,7 @@ export function callHookPolicy(options: CallHookOptions): UpstreamPolicy {
         attempt: call.attempt,
       };
       if (call.request.batchKeys !== undefined) record.batchKeys = call.request.batchKeys;
+      if (call.projected) record.projected = true;
       const errorCode =
         failure !== undefined ? (failure instanceof SwitchboardError ? failure.code : 'INTERNAL_SERVER_ERROR') : response && response.status >= 400 ? options.errorCodeOf(response) : undefined;
       if (errorCode !== undefined) record.errorCode = errorCode;

@@ -61,6 +61,8 @@ export interface UpstreamSettings {
   deadlineMs: number;
   /** Largest response body accepted, in bytes; a larger one is refused with UPSTREAM_BAD_RESPONSE while it streams. */
   maxResponseBytes: number;
+  /** Whether a call's `project` is applied (UPSTREAM_PROJECTION); default true. Off: every answer is parsed whole. */
+  projection?: boolean;
 }
 
 export const DEFAULT_DEADLINE_MS = 30_000;
@@ -267,7 +269,8 @@ export class UpstreamHttp {
       if (error instanceof SwitchboardError) throw error;
       throw this.transportError(error, call);
     }
-    const project = res.statusCode < 300 ? call.request.project : undefined;
+    const project = res.statusCode < 300 && this.options.projection !== false ? call.request.project : undefined;
+    if (project) call.projected = true;
     return { status: res.statusCode, headers: res.headers, body: parseBody(raw, res.headers['content-type'], this.options.platform, call.route, project) };
   }
 

@@ -15,6 +15,8 @@ export interface UpstreamCallRecord {
   batchKeys?: number;
   /** Attempt number, 1 for the first try. */
   attempt: number;
+  /** True when only the keys the operation reads were built from the body (a projected list, see `ListProjection`). */
+  projected?: boolean;
   /** The stable error code when the call failed (`UPSTREAM_TIMEOUT` …). */
   errorCode?: string;
 }
