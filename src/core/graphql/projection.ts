@@ -1,13 +1,18 @@
 import {
   getNamedType,
+  isAbstractType,
   isObjectType,
   Kind,
+  TypeInfo,
+  visit,
+  visitWithTypeInfo,
   type FieldNode,
   type FragmentDefinitionNode,
   type GraphQLField,
   type GraphQLObjectType,
   type GraphQLResolveInfo,
   type GraphQLSchema,
+  type OperationDefinitionNode,
   type SelectionSetNode,
 } from 'graphql';
 import { compileProjection, type Projection, type ProjectionShape } from '../upstream/project-json.js';
@@ -26,6 +31,12 @@ import { compileProjection, type Projection, type ProjectionShape } from '../ups
  * conservative: `@skip`/`@include` are ignored and every type condition is taken,
  * so a projection may hold more keys than are resolved, never fewer.
  *
+ * A projected record answers its own selection only, so it is never kept for a
+ * later read of the same record. To cost no call that whole records would have
+ * saved, a list is projected only when nothing else in the operation reads
+ * records of its type: not another selection of the same list (an alias), not a
+ * read by id, a `node`, a relation or a unified list; then it is read whole, as before.
+ *
  * Worked out once per selection (the `fieldNodes` of a cached document), never per request.
  */
 
@@ -41,6 +52,8 @@ export type FieldRead = string | { readonly key: string; readonly with: readonly
 export type FieldReads = Readonly<Record<string, Readonly<Record<string, FieldRead>>>>;
 
 type Shape = ProjectionShape | true;
+
+type PlanInfo = Pick<GraphQLResolveInfo, 'fieldNodes' | 'fragments' | 'returnType' | 'schema' | 'operation'>;
 
 /**
  * The projection for one list field of one platform: `wrap` puts the record's
@@ -59,7 +72,7 @@ export class ListProjection {
    * reads (through `nodes` and `edges.node` of a connection, or the list's own
    * selection); undefined when the records are read whole.
    */
-  of(info: Pick<GraphQLResolveInfo, 'fieldNodes' | 'fragments' | 'returnType' | 'schema'>): Projection | undefined {
+  of(info: PlanInfo): Projection | undefined {
     let found = this.bySelection.get(info.fieldNodes);
     if (found === undefined) {
       found = this.plan(info);
@@ -68,25 +81,30 @@ export class ListProjection {
     return found ?? undefined;
   }
 
-  private plan(info: Pick<GraphQLResolveInfo, 'fieldNodes' | 'fragments' | 'returnType' | 'schema'>): Projection | null {
+  private plan(info: PlanInfo): Projection | null {
     const returned = getNamedType(info.returnType);
     if (!isObjectType(returned)) return null;
     const own = info.fieldNodes.flatMap((node) => (node.selectionSet ? [node.selectionSet] : []));
     const connectionFields = returned.getFields();
     let recordType: GraphQLObjectType | undefined;
     let selections: SelectionSetNode[];
+    // The fields of this list whose values are its records: the list itself, or a connection's `nodes` and `edges.node`.
+    let recordFields: FieldNode[];
     if (connectionFields.nodes && connectionFields.edges) {
       // A Relay connection: the records are `nodes` and `edges.node`; `totalCount` and `pageInfo` read none of their keys.
       const nodesType = getNamedType(connectionFields.nodes.type);
       if (!isObjectType(nodesType)) return null;
       recordType = nodesType;
       const byName = fieldsByName(own, info.fragments);
-      selections = subSelections(byName.get('nodes'));
-      for (const edges of subSelections(byName.get('edges'))) selections.push(...subSelections(fieldsByName([edges], info.fragments).get('node')));
+      recordFields = [...(byName.get('nodes') ?? [])];
+      for (const edges of subSelections(byName.get('edges'))) recordFields.push(...(fieldsByName([edges], info.fragments).get('node') ?? []));
+      selections = subSelections(recordFields);
     } else {
       recordType = returned;
+      recordFields = [...info.fieldNodes];
       selections = own;
     }
+    if (readElsewhere(info, recordType, new Set(recordFields))) return null;
     const shape = shapeOf(info.schema, recordType, selections, info.fragments, this.reads);
     return shape === true ? null : compileProjection(this.wrap(shape));
   }
@@ -123,6 +141,29 @@ function shapeOf(
     shape[key] = shape[key] === undefined ? nested : merge(shape[key]!, nested);
   }
   return shape;
+}
+
+/**
+ * Whether the operation reads records of `type` anywhere but through `own`: a
+ * field whose type is `type`, or an interface or union it belongs to (`node`,
+ * the unified lists), in the operation or any fragment of its document.
+ */
+function readElsewhere(info: PlanInfo, type: GraphQLObjectType, own: ReadonlySet<FieldNode>): boolean {
+  const typeInfo = new TypeInfo(info.schema);
+  let found = false;
+  const visitor = visitWithTypeInfo(typeInfo, {
+    Field(node) {
+      if (found || own.has(node)) return;
+      const named = getNamedType(typeInfo.getType());
+      if (named === type || (named && isAbstractType(named) && info.schema.isSubType(named, type))) found = true;
+    },
+  });
+  const definitions: readonly { kind: Kind }[] = [info.operation as OperationDefinitionNode, ...Object.values(info.fragments)];
+  for (const definition of definitions) {
+    if (found) break;
+    visit(definition as OperationDefinitionNode, visitor);
+  }
+  return found;
 }
 
 /** A field without a resolver is read by graphql-js's default resolver: the key of its own name. */

@@ -158,6 +158,15 @@ export class UpstreamHttp {
     this.handler = composePolicies(policies, (call) => this.transport(call));
   }
 
+  /**
+   * The projection a list call should use: `project` itself, or none when
+   * UPSTREAM_PROJECTION is off. Loaders ask this before they plan their caching
+   * around a projection, so that off is the behaviour of whole records throughout.
+   */
+  projection(project: Projection | undefined): Projection | undefined {
+    return this.options.projection === false ? undefined : project;
+  }
+
   url(path: string): URL {
     // An id of ".." would otherwise be resolved away by the URL parser and send the
     // request (with the gateway's credentials) to another endpoint of the platform.

@@ -167,6 +167,10 @@ const NINE = 57;
 
 const fromCharCode = String.fromCharCode;
 
+/** 1 for the bytes that matter when skipping a container (a quote and the four brackets), 0 for every other. */
+const STRUCTURAL = new Uint8Array(256);
+for (const c of [QUOTE, OPEN_BRACE, CLOSE_BRACE, OPEN_BRACKET, CLOSE_BRACKET]) STRUCTURAL[c] = 1;
+
 /** An ASCII string of 0 to 16 bytes: String.fromCharCode is several times cheaper than a native slice call for these. */
 function shortAscii(b: Uint8Array, s: number, length: number): string {
   switch (length) {
@@ -521,6 +525,8 @@ class Reader {
     let p = this.pos;
     while (p < n) {
       const c = b[p++]!;
+      // Most bytes outside strings are none of the five that matter: one table read passes them.
+      if (STRUCTURAL[c] === 0) continue;
       if (c === QUOTE) p = this.stringEnd(p);
       else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
         if (depth === stack.length) {

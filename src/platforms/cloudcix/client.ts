@@ -220,6 +220,11 @@ export class CloudCIXApi {
     readonly forwardedToken: string | undefined,
   ) {}
 
+  /** `project`, or none when UPSTREAM_PROJECTION is off (see `UpstreamHttp.projection`). */
+  projection(project: Projection | undefined): Projection | undefined {
+    return this.client.http.projection(project);
+  }
+
   /** One page of a list; with a projection (`LIST_BODY`-wrapped, see resolvers.ts), only the keys of each record that it names. */
   async list(service: CloudCIXService, parents: readonly string[], params: CloudCIXListParams, project?: Projection): Promise<CloudCIXListPage> {
     const query = new URLSearchParams();

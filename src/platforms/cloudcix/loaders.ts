@@ -174,7 +174,8 @@ export function createCloudCIXLoaders(api: CloudCIXApi) {
      * request with `limit = first`; otherwise the pages of 100 that cover it are
      * read in parallel and cut to the window.
      */
-    async connection(model: ServiceModel, parents: readonly string[], args: CloudCIXListArgs, project?: Projection): Promise<CloudCIXConnectionResult> {
+    async connection(model: ServiceModel, parents: readonly string[], args: CloudCIXListArgs, planned?: Projection): Promise<CloudCIXConnectionResult> {
+      const project = api.projection(planned);
       const offset = args.after ? offsetFromCursor(args.after) + 1 : 0;
       const size = pageSize(args.first);
       const filters = { order: args.order ?? undefined, search: filtersArg(args.search, 'search'), exclude: filtersArg(args.exclude, 'exclude') };

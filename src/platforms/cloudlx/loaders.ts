@@ -14,10 +14,11 @@ import type { CloudLXCustomerRecord, CloudLXRealmRecord, CloudLXSubRealmRecord }
 export function createCloudLXLoaders(client: CloudLXClient) {
   let listAsked = false;
   // Projected lists (the keys one selection reads) are partial records: they answer that selection only, never a read by id.
-  const allCustomers = oncePerProjection((project?: Projection) => {
+  const customersOnce = oncePerProjection((project?: Projection) => {
     if (!project) listAsked = true;
     return client.listCustomers(project);
   });
+  const allCustomers = (project?: Projection) => customersOnce(client.http.projection(project));
   // Once the list is asked for, it answers reads by id too. Indexed only when a read by id
   // comes, rather than priming the loader with every customer: most requests that list never read one.
   const listedById = once(async () => new Map((await allCustomers()).map((c) => [String(c.id), c])));
@@ -41,6 +42,7 @@ export function createCloudLXLoaders(client: CloudLXClient) {
     { platform: 'cloudlx', name: 'customerById' },
   );
 
+  const servicesOnce = oncePerProjection((project?: Projection) => client.listServices(project));
   const realms = once(() => client.listRealms());
   const subRealms = once(() => client.listSubRealms());
   const realmsById = once(async () => new Map((await realms()).map((r) => [String(r.id), r])));
@@ -75,7 +77,7 @@ export function createCloudLXLoaders(client: CloudLXClient) {
     },
     apiClients: once(() => client.listApiClients()),
     webhooks: once(() => client.listWebhooks()),
-    services: oncePerProjection((project?: Projection) => client.listServices(project)),
+    services: (project?: Projection) => servicesOnce(client.http.projection(project)),
   };
 }
 

@@ -64,7 +64,8 @@ export function createIxcLoaders(client: IxcClient) {
   );
 
   /** Maps Relay `first`/`after` onto IXC's `page`/`rp` paging. */
-  async function devices(search: IxcDeviceSearch | undefined, args: ConnectionArgs, project?: Projection): Promise<Connection<IxcDeviceRecord>> {
+  async function devices(search: IxcDeviceSearch | undefined, args: ConnectionArgs, planned?: Projection): Promise<Connection<IxcDeviceRecord>> {
+    const project = client.http.projection(planned);
     const start = args.after ? offsetFromCursor(args.after) + 1 : 0;
     const size = pageSize(args.first);
     const rows = Math.max(size, 1);
