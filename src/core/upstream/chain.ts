@@ -127,9 +127,13 @@ export function admissionPolicy(clock: Clock): UpstreamPolicy {
 }
 
 /** Adds the late headers (a token taken once the throttle slot is held) to this attempt. */
-export const headersAtSendPolicy: UpstreamPolicy = async (call, next) => {
-  if (call.request.headersAtSend) Object.assign(call.headers, await call.request.headersAtSend(call.signal));
-  return next(call);
+export const headersAtSendPolicy: UpstreamPolicy = (call, next) => {
+  const late = call.request.headersAtSend;
+  if (!late) return next(call);
+  return late(call.signal).then((headers) => {
+    Object.assign(call.headers, headers);
+    return next(call);
+  });
 };
 
 /** Observers of every finished attempt, beyond metrics and the log (traces and explain plug in here). */
@@ -138,7 +142,7 @@ export type UpstreamCallHook = (record: UpstreamCallRecord, call: UpstreamCall) 
 export interface CallHookOptions {
   platform: string;
   metrics?: Metrics;
-  log?: Pick<Logger, 'debug' | 'warn'>;
+  log?: Pick<Logger, 'debug' | 'warn'> & { isLevelEnabled?: Logger['isLevelEnabled'] };
   /** The code an error answer becomes (the platform's error reader), for the record. */
   errorCodeOf: (response: UpstreamResponse) => string;
   hooks?: readonly UpstreamCallHook[];
@@ -180,7 +184,10 @@ export function callHookPolicy(options: CallHookOptions): UpstreamPolicy {
       if (errorCode !== undefined) record.errorCode = errorCode;
       call.operation?.calls.push(record);
       metrics?.upstreamRequestDuration.observe({ platform, route: call.route, status: String(call.status) }, durationMs / 1000);
-      log?.debug({ platform, route: call.route, status: call.status, ms: Math.round(durationMs), bytes: call.bytes, attempt: call.attempt, code: errorCode }, 'upstream request');
+      // The line's object is built only when debug lines are written (pino's level check, else always).
+      if (log && (log.isLevelEnabled?.('debug') ?? true)) {
+        log.debug({ platform, route: call.route, status: call.status, ms: Math.round(durationMs), bytes: call.bytes, attempt: call.attempt, code: errorCode }, 'upstream request');
+      }
       for (const hook of hooks) {
         try {
           hook(record, call);
