@@ -32,21 +32,26 @@ export interface ObservedLoaderOptions<K, V, C> extends Omit<DataLoader.Options<
  */
 export class ObservedLoader<K, V, C = K> extends DataLoader<K, V, C> {
   private readonly cacheMap: Map<C, Promise<V>> | undefined;
-  private readonly tally: LoaderTally | undefined;
+  /** The operation the loader was made in (loaders are made per request, inside it); its tally starts at the first load. */
+  private readonly operation: OperationScope | undefined;
+  private readonly platform: string;
+  private readonly loaderName: string;
+  private tally: LoaderTally | undefined;
 
   constructor(batch: DataLoader.BatchLoadFn<K, V>, options: ObservedLoaderOptions<K, V, C>) {
     const { platform, name, ...rest } = options;
     const cacheMap = rest.cache === false ? undefined : new Map<C, Promise<V>>();
     super(batch, { ...rest, name: `${platform}.${name}`, cacheMap: cacheMap ?? null });
     this.cacheMap = cacheMap;
-    // Loaders are made per request, inside the operation that first needs them.
-    const operation = currentOperation();
-    if (operation && cacheMap) this.tally = tallyOf(operation, platform, name);
+    this.operation = cacheMap ? currentOperation() : undefined;
+    this.platform = platform;
+    this.loaderName = name;
   }
 
   override load(key: K): Promise<V> {
-    const { tally, cacheMap } = this;
-    if (!tally || !cacheMap) return super.load(key);
+    const { operation, cacheMap } = this;
+    if (!operation || !cacheMap) return super.load(key);
+    const tally = (this.tally ??= tallyOf(operation, this.platform, this.loaderName));
     const before = cacheMap.size;
     const promise = super.load(key);
     tally.loads += 1;
