@@ -51,7 +51,9 @@ async function main(): Promise<void> {
   const sims: Record<string, RunningSimulator> = { cloudlx, exotel, ixc, cloudcix };
   // The same GET within a second is answered with the bytes already sent, so the simulators' JSON work
   // (about 1 ms per query of this machine's two cores) does not cap the faster gateway: real upstreams run elsewhere.
-  for (const sim of [cloudlx, exotel, ixc, cloudcix]) sim.server.answerCacheMs = 1_000;
+  // BENCH_ANSWER_CACHE_MS=0 turns it off, to compare.
+  const answerCacheMs = Number(process.env.BENCH_ANSWER_CACHE_MS ?? 1_000);
+  for (const sim of [cloudlx, exotel, ixc, cloudcix]) sim.server.answerCacheMs = answerCacheMs;
 
   const gatewayEnv: Record<string, string> = {};
   for (const platform of platforms) Object.assign(gatewayEnv, await platform.simulator.environment(sims[platform.key] as never, dataDir));
