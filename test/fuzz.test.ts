@@ -21,6 +21,7 @@ import {
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { startStack, type Stack } from './utils/harness.js';
+import { prng } from '../src/core/simulator/prng.js';
 
 /**
  * Random and mutated operations and variables, derived from the schema, sent to
@@ -49,21 +50,14 @@ afterAll(async () => {
 });
 
 /** A small deterministic PRNG, so one integer from fast-check fixes a whole operation (and fast-check reports it on failure). */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+function random(seed: number) {
+  const next = prng(seed);
   const int = (n: number) => Math.floor(next() * n);
   const pick = <T>(list: readonly T[]): T => list[int(list.length)]!;
   const chance = (p: number) => next() < p;
   return { next, int, pick, chance };
 }
-type Random = ReturnType<typeof prng>;
+type Random = ReturnType<typeof random>;
 
 const WEIRD_STRINGS = ['', ' ', '..', '../../etc/passwd', '%00', '\u0000', '"', "'; DROP TABLE x; --", 'ünïcødé', '🙂', 'x'.repeat(300), '{"a":1}', '-1', '9'.repeat(30)];
 
@@ -119,7 +113,7 @@ const printType = (type: GraphQLInputType): string => (isNonNullType(type) ? `${
 
 /** One operation built by walking the schema: random fields, arguments passed as variables, fragments on abstract types. */
 function randomOperation(seed: number): { query: string; variables: Record<string, unknown> } {
-  const r = prng(seed);
+  const r = random(seed);
   const mutation = r.chance(0.12) && schema.getMutationType();
   const root = (mutation ? schema.getMutationType() : schema.getQueryType()) as GraphQLObjectType;
   const definitions: string[] = [];
@@ -166,7 +160,7 @@ function randomOperation(seed: number): { query: string; variables: Record<strin
 
 /** A valid operation damaged the way a broken client or an attacker would. */
 function mutateDocument(seed: number, text: string): string {
-  const r = prng(seed);
+  const r = random(seed);
   const pieces = ['{', '}', '(', ')', '$', '@skip(if: true)', '...', 'fragment F on Query { platforms { title } }', '"', '#', '\\u0000', ':', '__schema', '[', '1e99999'];
   let out = text;
   for (let n = 0; n < 1 + r.int(4); n++) {

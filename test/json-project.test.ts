@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { compileProjection, projectJson, projectValue, type ProjectionShape } from '../src/core/upstream/project-json.js';
+import { prng } from '../src/core/simulator/prng.js';
 
 /**
  * The projecting parser the gateway uses to read upstream bodies must give
@@ -31,17 +32,6 @@ const expected = (text: string, shape: ProjectionShape) => projectValue(JSON.par
 /** A shape built from JSON, so `__proto__` is an own key. */
 const shapeOf = (json: string) => JSON.parse(json) as ProjectionShape;
 
-/** A small deterministic PRNG, so one integer from fast-check fixes the shape and the spelling of a document. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The objects a shape applies to at this level: the value itself, or the objects in it at any depth of arrays. */
 function objectsIn(values: unknown[]): Record<string, unknown>[] {

@@ -1,6 +1,3 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import fc from 'fast-check';
 import {
   getNamedType,
@@ -19,16 +16,13 @@ import {
 } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { offsetCursor } from '../src/core/graphql/connection.js';
-import type { RunningSimulator } from '../src/core/platform.js';
-import { CloudCIXSimulator } from '../src/platforms/cloudcix/simulator.js';
 import { cloudcixModel } from '../src/platforms/cloudcix/model.js';
-import { CloudLXSimulator } from '../src/platforms/cloudlx/simulator.js';
-import { ExotelSimulator } from '../src/platforms/exotel/simulator.js';
 import { platforms } from '../src/platforms/index.js';
-import { IxcSimulator } from '../src/platforms/ixc/simulator.js';
 import { IXC_PATHS } from '../src/platforms/ixc/client.js';
 import { buildSchema } from '../src/schema.js';
 import { startStack, type GraphQLResponse, type Stack } from './utils/harness.js';
+import { startUpstreamSimulators, type Simulators, type UpstreamSimulators } from './utils/simulators.js';
+import { prng } from '../src/core/simulator/prng.js';
 
 /**
  * Projection (a list's upstream body parsed for only the keys the selection
@@ -58,17 +52,10 @@ import { startStack, type GraphQLResponse, type Stack } from './utils/harness.js
 // Simulators (shared by every gateway of this file) and gateways
 // ---------------------------------------------------------------------------
 
-interface Simulators {
-  cloudlx: CloudLXSimulator;
-  exotel: ExotelSimulator;
-  ixc: IxcSimulator;
-  cloudcix: CloudCIXSimulator;
-}
-
+let upstreams: UpstreamSimulators;
 let sims: Simulators;
 /** The environment that points a gateway at the simulators as at real platforms. */
 let upstreamEnv: Record<string, string>;
-let dataDir: string;
 const schema: GraphQLSchema = buildSchema(platforms);
 
 /** Limits raised so that a whole record type to depth 3 is one operation; nothing else differs from the defaults. */
@@ -84,22 +71,12 @@ const ROOMY = {
 };
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'switchboard-projection-'));
-  sims = {
-    cloudlx: await new CloudLXSimulator({ customers: 200 }).start(),
-    exotel: await new ExotelSimulator().start(),
-    ixc: await new IxcSimulator().start(),
-    // Two gateways log in as the same CloudCIX user: the simulator's 20 requests a second per user would be theirs to share.
-    cloudcix: await new CloudCIXSimulator({ requestsPerSecond: 0 }).start(),
-  };
-  upstreamEnv = {};
-  for (const platform of platforms) Object.assign(upstreamEnv, await platform.simulator.environment(sims[platform.key] as never, dataDir));
+  // Two gateways log in as the same CloudCIX user: the simulator's 20 requests a second per user would be theirs to share.
+  upstreams = await startUpstreamSimulators({ cloudlx: { customers: 200 }, cloudcix: { requestsPerSecond: 0 } });
+  ({ sims, env: upstreamEnv } = upstreams);
 }, 60_000);
 
-afterAll(async () => {
-  await Promise.all(Object.values(sims ?? {}).map((s: RunningSimulator) => s.close()));
-  await rm(dataDir, { recursive: true, force: true });
-});
+afterAll(() => upstreams?.close());
 
 function clearLogs(): void {
   sims.cloudlx.server.clearLog();
@@ -256,17 +233,6 @@ function underNamespace(list: ListRoot, data: any): any {
 // Random selections
 // ---------------------------------------------------------------------------
 
-/** A small PRNG (mulberry32) so that one fast-check integer gives one operation. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Builds one random operation: its fragments and fresh alias names. */
 class RandomOperation {

@@ -1,13 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../src/core/clock.js';
 import { createInfra, STORE_FILE, type Infra } from '../src/core/infra.js';
 import { createLogger } from '../src/core/observability/log.js';
-import type { RunningSimulator } from '../src/core/platform.js';
 import { FileStore } from '../src/core/store/file.js';
 import { MemoryStore } from '../src/core/store/memory.js';
 import { RedisStore } from '../src/core/store/redis.js';
@@ -18,10 +16,7 @@ import { TokenManager, sharedTokenKey, type IssuedToken } from '../src/core/upst
 import { platforms } from '../src/platforms/index.js';
 import { spawnGateway } from './utils/gateway-process.js';
 import { testClientFor } from './utils/harness.js';
-import { CloudLXSimulator } from '../src/platforms/cloudlx/simulator.js';
-import { ExotelSimulator } from '../src/platforms/exotel/simulator.js';
-import { IxcSimulator } from '../src/platforms/ixc/simulator.js';
-import { CloudCIXSimulator } from '../src/platforms/cloudcix/simulator.js';
+import { startUpstreamSimulators, type Simulators, type UpstreamSimulators } from './utils/simulators.js';
 import { IXC_PATHS } from '../src/platforms/ixc/client.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -44,38 +39,22 @@ const EVERY_PLATFORM = `{
   ixc { devices(first: 2) { nodes { serialNumber } } }
 }`;
 
-interface Simulators {
-  cloudlx: CloudLXSimulator;
-  exotel: ExotelSimulator;
-  ixc: IxcSimulator;
-  cloudcix: CloudCIXSimulator;
-}
-
 let sims: Simulators;
 /** The environment that points a gateway at the simulators as real platforms, as `npm run simulate` writes it. */
 let upstreamEnv: Record<string, string>;
 let dir: string;
 const gateways: RunningGateway[] = [];
 
+let upstreams: UpstreamSimulators;
+
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'switchboard-shared-tokens-'));
-  sims = {
-    cloudlx: await new CloudLXSimulator().start(),
-    exotel: await new ExotelSimulator().start(),
-    ixc: await new IxcSimulator().start(),
-    cloudcix: await new CloudCIXSimulator().start(),
-  };
-  upstreamEnv = {};
-  for (const platform of platforms) {
-    const sim = sims[platform.key] as RunningSimulator;
-    Object.assign(upstreamEnv, await platform.simulator.environment(sim as never, dir));
-  }
+  upstreams = await startUpstreamSimulators();
+  ({ sims, env: upstreamEnv, dir } = upstreams);
 }, 60_000);
 
 afterAll(async () => {
   await Promise.all(gateways.map((g) => g.stop()));
-  await Promise.all(Object.values(sims ?? {}).map((s: RunningSimulator) => s.close()));
-  await rm(dir, { recursive: true, force: true });
+  await upstreams?.close();
   const redis = new Redis(REDIS_URL);
   const keys = await redis.keys(`${PREFIX}*`);
   if (keys.length) await redis.del(...keys);

@@ -17,18 +17,8 @@
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { compileProjection, projectJson, type ProjectionShape } from '../../src/core/upstream/project-json.js';
+import { prng } from '../../src/core/simulator/prng.js';
 
-/** A small deterministic PRNG, so every run reads the same bodies. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const rnd = prng(42);
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
 const WORDS = ['cloud', 'edge', 'region', 'storage', 'compute', 'backup', 'network', 'tenant', 'billing', 'Zürich', 'Córdoba', 'primary', 'secondary', 'archive', 'gateway'];

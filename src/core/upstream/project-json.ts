@@ -412,16 +412,23 @@ class Reader {
     return +b.latin1Slice(start, p);
   }
 
-  /** A string at pos, decoded as JSON.parse decodes it. */
-  private string(): string {
+  /** Set by `stringExtent`: whether the string it scanned holds an escape, and whether it holds a byte past ASCII. */
+  private escaped = false;
+  private wide = false;
+
+  /**
+   * Scans the text of a string or key whose opening quote is at start - 1, checking
+   * what a built string must be (closed, no raw control characters): the position
+   * of its closing quote; `escaped` and `wide` say what it holds.
+   */
+  private stringExtent(start: number, what: 'string' | 'key'): number {
     const b = this.b;
     const n = this.n;
-    const start = this.pos + 1;
     let p = start;
     let escaped = false;
     let wide = false;
     for (;;) {
-      if (p >= n) throw this.fail(`'"' to close the string at byte offset ${start - 1}`, n);
+      if (p >= n) throw this.fail(`'"' to close the ${what} at byte offset ${start - 1}`, n);
       const c = b[p]!;
       if (c === QUOTE) break;
       if (c === BACKSLASH) {
@@ -429,42 +436,36 @@ class Reader {
         p += 2;
         continue;
       }
-      if (c < 32) throw this.fail('a string character (control characters must be escaped)', p);
+      if (c < 32) throw this.fail(`a ${what} character (control characters must be escaped)`, p);
       if (c >= 128) wide = true;
       p++;
     }
+    this.escaped = escaped;
+    this.wide = wide;
+    return p;
+  }
+
+  /** A string at pos, decoded as JSON.parse decodes it. */
+  private string(): string {
+    const b = this.b;
+    const start = this.pos + 1;
+    const p = this.stringExtent(start, 'string');
     this.pos = p + 1;
-    if (escaped) return this.parseSlice(start - 1, p + 1, 'string') as string;
-    if (wide) return b.utf8Slice(start, p);
+    if (this.escaped) return this.parseSlice(start - 1, p + 1, 'string') as string;
+    if (this.wide) return b.utf8Slice(start, p);
     return p - start <= 16 ? shortAscii(b, start, p - start) : b.latin1Slice(start, p);
   }
 
   /** The key string at p matched against level (trying index `hint` first): its index there, or -1. Leaves pos after the closing quote. */
-  private key(level: ProjectionLevel, p: number, hint: number): number {
+  private key(level: ProjectionLevel, at: number, hint: number): number {
     const b = this.b;
-    const n = this.n;
-    const start = p + 1;
-    p = start;
-    let escaped = false;
-    let wide = false;
-    for (;;) {
-      if (p >= n) throw this.fail(`'"' to close the key at byte offset ${start - 1}`, n);
-      const c = b[p]!;
-      if (c === QUOTE) break;
-      if (c === BACKSLASH) {
-        escaped = true;
-        p += 2;
-        continue;
-      }
-      if (c < 32) throw this.fail('a key character (control characters must be escaped)', p);
-      if (c >= 128) wide = true;
-      p++;
-    }
+    const start = at + 1;
+    const p = this.stringExtent(start, 'key');
     this.pos = p + 1;
-    if (escaped) return level.index.get(this.parseSlice(start - 1, p + 1, 'key') as string) ?? -1;
+    if (this.escaped) return level.index.get(this.parseSlice(start - 1, p + 1, 'key') as string) ?? -1;
     // Non-ASCII text never decodes to an ASCII key; decoding (rather than comparing bytes)
     // keeps JSON.parse's handling of invalid UTF-8.
-    if (wide) return level.nonAscii ? (level.index.get(b.utf8Slice(start, p)) ?? -1) : -1;
+    if (this.wide) return level.nonAscii ? (level.index.get(b.utf8Slice(start, p)) ?? -1) : -1;
     const len = p - start;
     const keys = level.bytes;
     const m = keys.length;

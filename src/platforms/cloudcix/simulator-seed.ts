@@ -1,4 +1,5 @@
 import { catalogue, type CloudCIXService } from './catalogue.js';
+import { prng } from '../../core/simulator/prng.js';
 
 /**
  * The CloudCIX simulator's seed data. Everything here is a pure function of its
@@ -122,17 +123,6 @@ const APPS: [string, string][] = [
   ['Training', 'Classes, students and syllabuses'],
 ];
 
-/** mulberry32: tiny, fast, and the same sequence on every platform. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function hex(random: () => number, length: number): string {
   let out = '';
