@@ -60,7 +60,13 @@ type PlanInfo = Pick<GraphQLResolveInfo, 'fieldNodes' | 'fragments' | 'returnTyp
  * shape where the records sit in the upstream's body (`{ customers: record }`).
  */
 export class ListProjection {
+  /** graphql-jit passes the same `fieldNodes` array on every run of a compiled operation. */
   private readonly bySelection = new WeakMap<readonly FieldNode[], Projection | null>();
+  /**
+   * graphql-js collects a new array on every execution, of the same nodes of the
+   * same cached document: by operation, then by where those nodes sit in its text.
+   */
+  private readonly byOperation = new WeakMap<OperationDefinitionNode, Map<string, Projection | null>>();
 
   constructor(
     private readonly reads: FieldReads,
@@ -75,7 +81,16 @@ export class ListProjection {
   of(info: PlanInfo): Projection | undefined {
     let found = this.bySelection.get(info.fieldNodes);
     if (found === undefined) {
-      found = this.plan(info);
+      const where = info.fieldNodes.every((node) => node.loc) ? info.fieldNodes.map((node) => node.loc!.start).join(',') : undefined;
+      let planned = where === undefined ? undefined : this.byOperation.get(info.operation);
+      found = planned?.get(where!);
+      if (found === undefined) {
+        found = this.plan(info);
+        if (where !== undefined) {
+          if (!planned) this.byOperation.set(info.operation, (planned = new Map()));
+          planned.set(where, found);
+        }
+      }
       this.bySelection.set(info.fieldNodes, found);
     }
     return found ?? undefined;
