@@ -554,6 +554,23 @@ describe.each(['jit', 'graphql-js'])('projection gives the answers of whole reco
       }
     });
 
+    it('a second read of the list that selects no records (totalCount, pageInfo, a unified list) still shares one whole call', async () => {
+      const queries = [
+        '{ cloudlx { a: customers(first: 3) { nodes { name } } b: customers(first: 3) { totalCount } } }',
+        '{ cloudlx { a: customers(first: 3) { nodes { name } } b: customers(first: 3) { pageInfo { hasNextPage } } } }',
+        '{ cloudlx { customers(first: 3) { nodes { name } } } customers(first: 3) { totalCount } }',
+        '{ cloudlx { a: services(first: 3) { nodes { name } } b: services(first: 3) { totalCount } } }',
+      ];
+      for (const query of queries) {
+        const { on: answers } = await same(query);
+        for (const res of answers) {
+          expect(res.body.errors, query).toBeUndefined();
+          const calls = (res.body.extensions!.upstream as ExplainedCall[]).filter((c) => c.platform === 'cloudlx');
+          expect(calls.map((c) => [c.route, c.projected ?? false]), query).toEqual([[query.includes('services') ? 'GET /api/services' : 'GET /api/customers', false]]);
+        }
+      }
+    });
+
     it('with projection off, records are whole again and answer every read: two selections of the list and a read by id cost one call', async () => {
       const customer = [...sims.cloudlx.customers.values()][6]!;
       const query = `{ cloudlx { a: customers(first: 500) { nodes { id } } b: customers(first: 500) { nodes { name } } customer(platformId: "${customer.id}") { name } } }`;

@@ -9,6 +9,7 @@ import {
   type FieldNode,
   type FragmentDefinitionNode,
   type GraphQLField,
+  type GraphQLNamedType,
   type GraphQLObjectType,
   type GraphQLResolveInfo,
   type GraphQLSchema,
@@ -119,7 +120,7 @@ export class ListProjection {
       recordFields = [...info.fieldNodes];
       selections = own;
     }
-    if (readElsewhere(info, recordType, new Set(recordFields))) return null;
+    if (readElsewhere(info, recordType, new Set([...info.fieldNodes, ...recordFields]))) return null;
     const shape = shapeOf(info.schema, recordType, selections, info.fragments, this.reads);
     return shape === true ? null : compileProjection(this.wrap(shape));
   }
@@ -160,17 +161,24 @@ function shapeOf(
 
 /**
  * Whether the operation reads records of `type` anywhere but through `own`: a
- * field whose type is `type`, or an interface or union it belongs to (`node`,
- * the unified lists), in the operation or any fragment of its document.
+ * field whose type is `type`, or an interface or union it belongs to (`node`),
+ * or a connection of them even when it selects no record (the same list under
+ * another alias, or a unified list, asked only for `totalCount`: either loads
+ * the list whole), in the operation or any fragment of its document.
  */
 function readElsewhere(info: PlanInfo, type: GraphQLObjectType, own: ReadonlySet<FieldNode>): boolean {
   const typeInfo = new TypeInfo(info.schema);
+  const holds = (named: GraphQLNamedType | undefined) => named === type || (named !== undefined && isAbstractType(named) && info.schema.isSubType(named, type));
   let found = false;
   const visitor = visitWithTypeInfo(typeInfo, {
     Field(node) {
       if (found || own.has(node)) return;
-      const named = getNamedType(typeInfo.getType());
-      if (named === type || (named && isAbstractType(named) && info.schema.isSubType(named, type))) found = true;
+      const named = getNamedType(typeInfo.getType()) ?? undefined;
+      if (holds(named)) found = true;
+      else if (named && isObjectType(named)) {
+        const fields = named.getFields();
+        if (fields.nodes && fields.edges && holds(getNamedType(fields.nodes.type))) found = true;
+      }
     },
   });
   const definitions: readonly { kind: Kind }[] = [info.operation as OperationDefinitionNode, ...Object.values(info.fragments)];
