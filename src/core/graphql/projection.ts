@@ -2,7 +2,6 @@ import {
   getNamedType,
   isAbstractType,
   isObjectType,
-  Kind,
   TypeInfo,
   visit,
   visitWithTypeInfo,
@@ -17,6 +16,7 @@ import {
   type SelectionSetNode,
 } from 'graphql';
 import { compileProjection, type Projection, type ProjectionShape } from '../upstream/project-json.js';
+import { fieldsByName } from './selection.js';
 
 /**
  * Which keys of an upstream record a query reads, so that a list's body is
@@ -181,10 +181,9 @@ function readElsewhere(info: PlanInfo, type: GraphQLObjectType, own: ReadonlySet
       }
     },
   });
-  const definitions: readonly { kind: Kind }[] = [info.operation as OperationDefinitionNode, ...Object.values(info.fragments)];
-  for (const definition of definitions) {
+  for (const definition of [info.operation, ...Object.values(info.fragments)]) {
     if (found) break;
-    visit(definition as OperationDefinitionNode, visitor);
+    visit(definition, visitor);
   }
   return found;
 }
@@ -199,29 +198,6 @@ function merge(a: Shape, b: Shape): Shape {
   const out: Record<string, Shape> = { ...a };
   for (const [key, value] of Object.entries(b)) out[key] = out[key] === undefined ? value : merge(out[key]!, value);
   return out;
-}
-
-/** The fields of these selection sets by name (aliases resolved), through fragments and inline fragments. */
-function fieldsByName(sets: readonly SelectionSetNode[], fragments: Record<string, FragmentDefinitionNode>): Map<string, FieldNode[]> {
-  const byName = new Map<string, FieldNode[]>();
-  const visited = new Set<string>();
-  const walk = (set: SelectionSetNode) => {
-    for (const selection of set.selections) {
-      if (selection.kind === Kind.FIELD) {
-        const list = byName.get(selection.name.value);
-        if (list) list.push(selection);
-        else byName.set(selection.name.value, [selection]);
-      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-        walk(selection.selectionSet);
-      } else if (!visited.has(selection.name.value)) {
-        visited.add(selection.name.value);
-        const fragment = fragments[selection.name.value];
-        if (fragment) walk(fragment.selectionSet);
-      }
-    }
-  };
-  for (const set of sets) walk(set);
-  return byName;
 }
 
 function subSelections(nodes: readonly FieldNode[] | undefined): SelectionSetNode[] {

@@ -1,4 +1,4 @@
-import { Kind, type FragmentDefinitionNode, type GraphQLResolveInfo, type SelectionSetNode } from 'graphql';
+import { Kind, type FieldNode, type FragmentDefinitionNode, type GraphQLResolveInfo, type SelectionSetNode } from 'graphql';
 
 /**
  * The names of the fields a query selects on the value a resolver returns, across
@@ -20,22 +20,32 @@ const cache = new WeakMap<readonly unknown[], ReadonlySet<string>>();
 export function selectedFields(info: Pick<GraphQLResolveInfo, 'fieldNodes' | 'fragments'>): ReadonlySet<string> {
   let names = cache.get(info.fieldNodes);
   if (!names) {
-    const found = new Set<string>();
-    for (const node of info.fieldNodes) if (node.selectionSet) collect(node.selectionSet, info.fragments, found, new Set());
-    names = found;
+    const sets = info.fieldNodes.flatMap((node) => (node.selectionSet ? [node.selectionSet] : []));
+    names = new Set(fieldsByName(sets, info.fragments).keys());
     cache.set(info.fieldNodes, names);
   }
   return names;
 }
 
-function collect(set: SelectionSetNode, fragments: Record<string, FragmentDefinitionNode>, into: Set<string>, visited: Set<string>): void {
-  for (const selection of set.selections) {
-    if (selection.kind === Kind.FIELD) into.add(selection.name.value);
-    else if (selection.kind === Kind.INLINE_FRAGMENT) collect(selection.selectionSet, fragments, into, visited);
-    else if (!visited.has(selection.name.value)) {
-      visited.add(selection.name.value);
-      const fragment = fragments[selection.name.value];
-      if (fragment) collect(fragment.selectionSet, fragments, into, visited);
+/** The fields of these selection sets by name (aliases resolved), through fragments and inline fragments, every type condition taken. */
+export function fieldsByName(sets: readonly SelectionSetNode[], fragments: Record<string, FragmentDefinitionNode>): Map<string, FieldNode[]> {
+  const byName = new Map<string, FieldNode[]>();
+  const visited = new Set<string>();
+  const walk = (set: SelectionSetNode) => {
+    for (const selection of set.selections) {
+      if (selection.kind === Kind.FIELD) {
+        const list = byName.get(selection.name.value);
+        if (list) list.push(selection);
+        else byName.set(selection.name.value, [selection]);
+      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+        walk(selection.selectionSet);
+      } else if (!visited.has(selection.name.value)) {
+        visited.add(selection.name.value);
+        const fragment = fragments[selection.name.value];
+        if (fragment) walk(fragment.selectionSet);
+      }
     }
-  }
+  };
+  for (const set of sets) walk(set);
+  return byName;
 }

@@ -278,7 +278,7 @@ export class UpstreamHttp {
       if (error instanceof SwitchboardError) throw error;
       throw this.transportError(error, call);
     }
-    const project = res.statusCode < 300 && this.options.projection !== false ? call.request.project : undefined;
+    const project = res.statusCode < 300 ? this.projection(call.request.project) : undefined;
     if (project) call.projected = true;
     return { status: res.statusCode, headers: res.headers, body: parseBody(raw, res.headers['content-type'], this.options.platform, call.route, project) };
   }

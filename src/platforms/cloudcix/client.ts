@@ -225,7 +225,7 @@ export class CloudCIXApi {
     return this.client.http.projection(project);
   }
 
-  /** One page of a list; with a projection (`LIST_BODY`-wrapped, see resolvers.ts), only the keys of each record that it names. */
+  /** One page of a list; with a projection (of the whole body, see `listResolver` in resolvers.ts), only the keys of each record that it names. */
   async list(service: CloudCIXService, parents: readonly string[], params: CloudCIXListParams, project?: Projection): Promise<CloudCIXListPage> {
     const query = new URLSearchParams();
     query.set('page', String(params.page));

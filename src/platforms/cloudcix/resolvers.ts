@@ -103,24 +103,19 @@ function embeddedAnswers(target: ServiceModel): (embedded: CloudCIXRecord, info:
 /**
  * What the record resolvers below read of CloudCIX's records, for the typed
  * services (their fields are known): lists of them are parsed for the keys a
- * selection reads (`ListProjection`). A typed record always has its `id`;
- * `data` reads the whole record, so it is left out and makes its lists be read whole.
+ * selection reads (`ListProjection`). The keys are `recordFieldKeys`' (which
+ * embedded copies are checked against too); a relation is projected further by
+ * its own selection, plus the `id` its resolver reads. A typed record always has
+ * its `id`; `data` reads the whole record, so it is left out and makes its lists be read whole.
  */
 export function cloudcixFieldReads(model: CloudCIXModel): FieldReads {
   const reads: Record<string, Record<string, FieldRead>> = {};
   for (const service of model.services) {
     if (!service.typed) continue;
-    const fields: Record<string, FieldRead> = { id: ['id'], platformId: ['id'] };
-    if (service.typed.interfaces?.length) fields.platform = [];
-    for (const field of service.typed.fields) {
-      // A relation answers from the embedded copy when it holds what is asked, else reads the record by the copy's id.
-      if (field.relation) fields[field.name] = { key: field.from, with: ['id'] };
-      else if (field.from !== field.name) fields[field.name] = field.from;
-    }
-    for (const child of service.children) {
-      if (child.childListField) fields[child.childListField] = ['id'];
-      if (child.childReadField) fields[child.childReadField] = ['id'];
-    }
+    const fields: Record<string, FieldRead> = {};
+    for (const [name, keys] of recordFieldKeys(service)) if (keys) fields[name] = keys;
+    // A relation answers from the embedded copy when it holds what is asked, else reads the record by the copy's id.
+    for (const field of service.typed.fields) if (field.relation) fields[field.name] = { key: field.from, with: ['id'] };
     reads[service.typeName] = fields;
   }
   return reads;

@@ -123,7 +123,6 @@ const APPS: [string, string][] = [
   ['Training', 'Classes, students and syllabuses'],
 ];
 
-
 function hex(random: () => number, length: number): string {
   let out = '';
   while (out.length < length) out += Math.floor(random() * 16).toString(16);

@@ -13,18 +13,15 @@
  * second, IXC's 6,000 per minute): the benchmark measures the gateways, and
  * both would otherwise be measured against the same upstream ceiling.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { SignJWT, importPKCS8 } from 'jose';
-import type { RunningSimulator } from '../../../src/core/platform.js';
-import { platforms } from '../../../src/platforms/index.js';
-import { CloudLXSimulator } from '../../../src/platforms/cloudlx/simulator.js';
-import { ExotelSimulator } from '../../../src/platforms/exotel/simulator.js';
-import { IxcSimulator } from '../../../src/platforms/ixc/simulator.js';
-import { CloudCIXSimulator } from '../../../src/platforms/cloudcix/simulator.js';
+import type { CloudCIXSimulator } from '../../../src/platforms/cloudcix/simulator.js';
+import type { CloudLXSimulator } from '../../../src/platforms/cloudlx/simulator.js';
+import type { ExotelSimulator } from '../../../src/platforms/exotel/simulator.js';
+import type { IxcSimulator } from '../../../src/platforms/ixc/simulator.js';
 import { CLOUDLX_MEDIA_TYPE } from '../../../src/platforms/cloudlx/client.js';
 import { IXC_PATHS } from '../../../src/platforms/ixc/client.js';
+import { startUpstreamSimulators } from '../../utils/simulators.js';
 
 /** What the bench learns from this process. */
 export interface SimulatorsReady {
@@ -40,23 +37,17 @@ export interface SimulatorsReady {
 export const BENCH_CLOUDLX_CUSTOMERS = 200;
 
 async function main(): Promise<void> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'switchboard-bench-'));
-  const cloudlx = await new CloudLXSimulator({ customers: BENCH_CLOUDLX_CUSTOMERS }).start();
-  const exotel = await new ExotelSimulator().start();
-  const ixc = await new IxcSimulator().start();
-  const cloudcix = await new CloudCIXSimulator({ requestsPerSecond: 0 }).start();
+  const upstreams = await startUpstreamSimulators({ cloudlx: { customers: BENCH_CLOUDLX_CUSTOMERS }, cloudcix: { requestsPerSecond: 0 } });
+  const { sims, env: gatewayEnv } = upstreams;
+  const { cloudlx, exotel, ixc, cloudcix } = sims;
   const gatewayClient = ixc.apiClients.get(ixc.apiClientId)!;
   gatewayClient.requestsPerMinute = Number.MAX_SAFE_INTEGER;
   gatewayClient.requestsPerDay = Number.MAX_SAFE_INTEGER;
-  const sims: Record<string, RunningSimulator> = { cloudlx, exotel, ixc, cloudcix };
   // The same GET within a second is answered with the bytes already sent, so the simulators' JSON work
   // (about 1 ms per query of this machine's two cores) does not cap the faster gateway: real upstreams run elsewhere.
   // BENCH_ANSWER_CACHE_MS=0 turns it off, to compare.
   const answerCacheMs = Number(process.env.BENCH_ANSWER_CACHE_MS ?? 1_000);
   for (const sim of [cloudlx, exotel, ixc, cloudcix]) sim.server.answerCacheMs = answerCacheMs;
-
-  const gatewayEnv: Record<string, string> = {};
-  for (const platform of platforms) Object.assign(gatewayEnv, await platform.simulator.environment(sims[platform.key] as never, dataDir));
 
   const peerTokens = {
     cloudlx: await cloudlxToken(cloudlx),
@@ -72,8 +63,7 @@ async function main(): Promise<void> {
   process.stdout.write(`${JSON.stringify(ready)}\n`);
 
   const close = async () => {
-    await Promise.all(Object.values(sims).map((s) => s.close()));
-    await rm(dataDir, { recursive: true, force: true });
+    await upstreams.close();
     process.exit(0);
   };
   process.stdin.on('end', close);
