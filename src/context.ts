@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { PlatformModule, RequestInfo } from './core/platform.js';
 import { newRequestId } from './core/graphql/pipeline.js';
 import type { PlatformScopes } from './platforms/index.js';
+import { forOperation, type OperationScope } from './core/upstream/operation.js';
 
 /**
  * An error that does not fail its field: one platform of a unified list failed
@@ -37,6 +38,12 @@ export interface GraphQLContext {
   readonly partialErrors: PartialError[];
   /** Warnings to add to the response's `extensions.warnings` (see `ResponseWarning`). */
   readonly warnings: ResponseWarning[];
+  /**
+   * The operation this context runs, set by the pipeline once it is prepared:
+   * each platform's scope, built on first use, makes its calls on its behalf.
+   * (A holder, since Apollo Server hands resolvers a shallow copy of the context.)
+   */
+  readonly running: { operation?: OperationScope };
 }
 
 /**
@@ -71,11 +78,13 @@ export function createContextFactory(options: ContextFactoryOptions) {
   class Scopes {
     readonly #built: unknown[] = [];
     readonly #request: RequestInfo;
-    constructor(request: RequestInfo) {
+    readonly #running: GraphQLContext['running'];
+    constructor(request: RequestInfo, running: GraphQLContext['running']) {
       this.#request = request;
+      this.#running = running;
     }
     static scopeOf(scopes: Scopes, index: number, platform: PlatformModule): unknown {
-      return (scopes.#built[index] ??= platform.createScope(options.clients.get(platform), scopes.#request));
+      return (scopes.#built[index] ??= platform.createScope(forOperation(options.clients.get(platform), scopes.#running.operation), scopes.#request));
     }
   }
   options.platforms.forEach((platform, index) => {
@@ -88,15 +97,17 @@ export function createContextFactory(options: ContextFactoryOptions) {
   });
   return (request: RequestInfo): GraphQLContext => {
     const requestId = newRequestId(request.headers);
+    const running: GraphQLContext['running'] = {};
     return {
       requestId,
       principal: request.principal,
       receivedAt: options.now(),
       log: options.log.child({ requestId }),
-      platforms: new Scopes(request) as unknown as PlatformScopes,
+      platforms: new Scopes(request, running) as unknown as PlatformScopes,
       simulated: options.simulated,
       partialErrors: [],
       warnings: [],
+      running,
     };
   };
 }

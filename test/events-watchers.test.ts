@@ -163,8 +163,13 @@ describe('watchers: CloudCIX', () => {
     sim.server.clearLog();
     await drive(w, INTERVAL);
     // An incremental poll: one count and one page of what changed since the watermark, not the whole list.
-    const queries = sim.server.requests(listRoute).map((r) => new URLSearchParams(r.query));
+    const requests = sim.server.requests(listRoute);
+    const queries = requests.map((r) => new URLSearchParams(r.query));
     expect(queries).toHaveLength(2);
+    // Made on behalf of the watch: each request with a request id of its own.
+    const ids = requests.map((r) => r.headers['x-request-id']);
+    for (const id of ids) expect(id).toMatch(/^watch-[0-9a-f-]{36}$/);
+    expect(new Set(ids).size).toBe(2);
     expect(queries.map((q) => q.get('limit'))).toEqual(['1', '100']);
     expect(queries[1]!.get('search[updated__gte]')).toMatch(/^\d{4}-\d\d-\d\dT/);
     expect(queries[1]!.get('order')).toBe('updated');

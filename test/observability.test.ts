@@ -437,6 +437,26 @@ describe('explain', () => {
     }
   });
 
+  it('keeps operations that run at the same time apart: each lists its own calls, and each upstream request carries its own id', async () => {
+    // Interleaved on the gateway: every call is made on behalf of the operation whose request scope made it.
+    const ids = Array.from({ length: 6 }, (_, i) => `apart-${i}-${randomUUID()}`);
+    const answers = await Promise.all(ids.map((requestId) => post(ACROSS_PLATFORMS, { 'x-request-id': requestId, 'x-switchboard-explain': '1' })));
+    answers.forEach((res, i) => {
+      expect(res.body.errors).toBeUndefined();
+      const calls = res.body.extensions?.upstream as Array<{ platform: string; method: string; status: number; route: string }>;
+      const seen = upstreamSaw(ids[i]!);
+      for (const key of PLATFORMS) {
+        const explained = calls.filter((c) => c.platform === key);
+        const logged = seen.get(key)!;
+        expect(logged.length, `${key}, operation ${i}`).toBeGreaterThan(0);
+        expect(explained.length, `${key}, operation ${i}: explained calls vs simulator log`).toBe(logged.length);
+        expect(unmatched(explained, logged), `${key}, operation ${i}`).toEqual([]);
+      }
+      const line = operationLines().find((l) => l.requestId === ids[i]);
+      expect(line!.upstreamCalls).toBe(calls.length);
+    });
+  });
+
   it('adds nothing without the header', async () => {
     const res = await post('{ cloudlx { realms { name } } }');
     expect(res.body.extensions?.upstream).toBeUndefined();

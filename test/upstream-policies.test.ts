@@ -14,7 +14,7 @@ import { createMetrics, type Metrics } from '../src/core/observability/metrics.j
 import { MemoryStore } from '../src/core/store/memory.js';
 import type { Store } from '../src/core/store/types.js';
 import { UpstreamHttp, type UpstreamHttpOptions } from '../src/core/upstream/http.js';
-import { runInOperation, type OperationScope, type UpstreamCallRecord } from '../src/core/upstream/operation.js';
+import { type OperationScope, type UpstreamCallRecord } from '../src/core/upstream/operation.js';
 import { backoffDelay, retryAfterMs } from '../src/core/upstream/retry.js';
 import { RequestThrottle } from '../src/core/upstream/throttle.js';
 import { startStack } from './utils/harness.js';
@@ -177,7 +177,7 @@ describe('the total deadline of an upstream call', () => {
     });
     const { http, clock } = client(server.url, { deadlineMs: 5_000 });
     const operation = scope();
-    const call = track(runInOperation(operation, () => http.request({ method: 'GET', path: '/slow', route: 'GET /slow' })));
+    const call = track(http.forOperation(operation).request({ method: 'GET', path: '/slow', route: 'GET /slow' }));
     await threeBytes;
     await clock.advance(4_999);
     expect(call.done).toBe(false);
@@ -298,7 +298,7 @@ describe('retries', () => {
     const { http, clock, metrics } = client(server.url);
     // Each attempt spends one unit of the operation's budget the moment it starts: a clean signal of "no attempt yet".
     const operation = scope({ callBudget: 10 });
-    const call = track(runInOperation(operation, () => http.request({ method: 'GET', path: '/r', route: 'GET /r' })));
+    const call = track(http.forOperation(operation).request({ method: 'GET', path: '/r', route: 'GET /r' }));
     await server.arrived(1);
     await clock.advance(2_999);
     expect(operation.callBudget).toBe(9);
@@ -318,7 +318,7 @@ describe('retries', () => {
     const server = await upstream(answers(status(429, { 'retry-after': at }), ok({ after: at })));
     const { http } = client(server.url, { clock });
     const operation = scope({ callBudget: 10 });
-    const call = track(runInOperation(operation, () => http.request({ method: 'GET', path: '/d' })));
+    const call = track(http.forOperation(operation).request({ method: 'GET', path: '/d' }));
     await server.arrived(1);
     await clock.advance(4_999);
     expect(operation.callBudget).toBe(9);
@@ -345,7 +345,7 @@ describe('retries', () => {
     const server = await upstream(answers(status(503)));
     const { http, clock, metrics } = client(server.url, { retries: 4, retryDelay: { baseMs: 100, maxMs: 300 }, random: () => 0.9999 });
     const operation = scope({ callBudget: 100 });
-    const call = track(runInOperation(operation, () => http.request({ method: 'GET', path: '/down' })));
+    const call = track(http.forOperation(operation).request({ method: 'GET', path: '/down' }));
     await server.arrived(1);
     for (const [i, wait] of [99, 199, 299, 299].entries()) {
       await clock.advance(wait - 1);
@@ -403,7 +403,7 @@ describe('never past the deadline', () => {
     const server = await upstream(answers(status(429, { 'retry-after': '1' }), ok()));
     const { http, clock } = client(server.url, { deadlineMs: 30_000 });
     const operation = scope({ deadline: clock.now() + 500 });
-    const error = await runInOperation(operation, () => http.request({ method: 'GET', path: '/r' })).catch((e: unknown) => e);
+    const error = await http.forOperation(operation).request({ method: 'GET', path: '/r' }).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'RATE_LIMITED', upstreamStatus: 429, retryAfter: 1 });
     expect(server.seen).toHaveLength(1);
   });
@@ -418,7 +418,7 @@ describe('never past the deadline', () => {
   it("starts no call once the operation's deadline has passed", async () => {
     const server = await upstream(answers(ok()));
     const { http, clock } = client(server.url);
-    const error = await runInOperation(scope({ deadline: clock.now() - 1 }), () => http.request({ method: 'GET', path: '/r', route: 'GET /r' })).catch((e: unknown) => e);
+    const error = await http.forOperation(scope({ deadline: clock.now() - 1 })).request({ method: 'GET', path: '/r', route: 'GET /r' }).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'UPSTREAM_TIMEOUT', platform: 'testp' });
     expect((error as Error).message).toContain("before the operation's deadline");
     expect(server.seen).toHaveLength(0);
@@ -430,10 +430,10 @@ describe("the operation's call budget", () => {
     const server = await upstream(answers(status(503)));
     const { http } = client(server.url, { retries: 3, random: () => 0 });
     const operation = scope({ callBudget: 2 });
-    await expect(runInOperation(operation, () => http.request({ method: 'GET', path: '/r' }))).rejects.toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', upstreamStatus: 503 });
+    await expect(http.forOperation(operation).request({ method: 'GET', path: '/r' })).rejects.toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', upstreamStatus: 503 });
     expect(server.seen).toHaveLength(2);
     expect(operation.callBudget).toBe(0);
-    const refused = await runInOperation(operation, () => http.request({ method: 'GET', path: '/r', route: 'GET /r' })).catch((e: unknown) => e);
+    const refused = await http.forOperation(operation).request({ method: 'GET', path: '/r', route: 'GET /r' }).catch((e: unknown) => e);
     expect(refused).toMatchObject({ code: 'UPSTREAM_BUDGET_EXCEEDED', platform: 'testp' });
     expect((refused as Error).message).toContain('GET /r was not sent');
     expect(server.seen).toHaveLength(2);
@@ -563,12 +563,11 @@ describe('the call hook', () => {
     const hooked: UpstreamCallRecord[] = [];
     const { http, metrics } = client(server.url, { retries: 1, random: () => 0, callHooks: [(record) => hooked.push(record)] });
     const operation = scope();
-    await runInOperation(operation, async () => {
-      await http.request({ method: 'GET', path: '/items', query: { ids: '1,2,3' }, route: 'GET /items', batchKeys: 3 });
-      await http.request({ method: 'GET', path: '/missing/7', route: 'GET /missing/{id}' }).catch(() => undefined);
-      await http.request({ method: 'GET', path: '/flaky', route: 'GET /flaky' });
-      await http.request({ method: 'POST', path: '/items', json: { name: 'made' }, route: 'POST /items' });
-    });
+    const bound = http.forOperation(operation);
+    await bound.request({ method: 'GET', path: '/items', query: { ids: '1,2,3' }, route: 'GET /items', batchKeys: 3 });
+    await bound.request({ method: 'GET', path: '/missing/7', route: 'GET /missing/{id}' }).catch(() => undefined);
+    await bound.request({ method: 'GET', path: '/flaky', route: 'GET /flaky' });
+    await bound.request({ method: 'POST', path: '/items', json: { name: 'made' }, route: 'POST /items' });
     const routes = ['GET /items', 'GET /missing/{id}', 'GET /flaky', 'GET /flaky', 'POST /items'];
     const attempts = [1, 1, 1, 2, 1];
     const codes = [undefined, 'NOT_FOUND', 'UPSTREAM_UNAVAILABLE', undefined, undefined];

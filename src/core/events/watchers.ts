@@ -4,7 +4,7 @@ import type { ClockTimer } from '../clock.js';
 import type { Infra } from '../infra.js';
 import type { PlatformModule } from '../platform.js';
 import { SwitchboardError } from '../upstream/errors.js';
-import { runInOperation } from '../upstream/operation.js';
+import { forOperation, type OperationScope } from '../upstream/operation.js';
 import type { EventLog, StoredEvent } from './log.js';
 import type { WatchConfig } from './watch-config.js';
 
@@ -164,9 +164,25 @@ export function watchSources(
 ): WatchSource[] {
   if (config.intervalMs === 0) return [];
   return platforms.flatMap(({ module, client, config: platformConfig }) =>
-    module.watches ? (config.services[module.key] ?? []).map((service) => module.watches!.source(service, client, platformConfig)) : [],
+    module.watches
+      ? (config.services[module.key] ?? []).map((service) => {
+          // The source's calls are made on behalf of its watch: one scope per watch, renewed for each request (`ServiceWatch.request`).
+          const scope: WatcherScope = { requestId: 'watch', client: WATCHER_CLIENT, calls: [] };
+          const source = module.watches!.source(service, forOperation(client, scope), platformConfig);
+          watcherScopes.set(source, scope);
+          return source;
+        })
+      : [],
   );
 }
+
+/** What a watch's upstream calls are made on behalf of: the watcher as a caller, a request id of its own for each request. */
+interface WatcherScope extends OperationScope {
+  requestId: string;
+}
+
+/** Each source's scope, for the sources `watchSources` made (their client is bound to it). */
+const watcherScopes = new WeakMap<WatchSource, WatcherScope>();
 
 /** Starts a watch per source (none when WATCH_INTERVAL_MS is 0); `close()` stops them and releases their leases. */
 export function startWatchers(options: WatcherOptions): WatcherRunner {
@@ -366,7 +382,13 @@ class ServiceWatch {
     if (this.runner.closed) throw this.runner.signal.reason;
     await this.keepLease();
     await this.runner.pace(this.source);
-    return runInOperation({ requestId: `watch-${randomUUID()}`, client: WATCHER_CLIENT, calls: [] }, work);
+    const scope = watcherScopes.get(this.source);
+    if (scope) {
+      // Requests of one watch run one after the other: each gets its own id, and only its own calls are kept.
+      scope.requestId = `watch-${randomUUID()}`;
+      scope.calls.length = 0;
+    }
+    return work();
   }
 
   private async poll(): Promise<void> {

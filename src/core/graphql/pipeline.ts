@@ -22,7 +22,7 @@ import type { Logger } from 'pino';
 import type { GraphQLContext } from '../../context.js';
 import type { Infra } from '../infra.js';
 import type { RequestInfo } from '../platform.js';
-import { runInOperation, type OperationScope } from '../upstream/operation.js';
+import type { OperationScope } from '../upstream/operation.js';
 import { recordLoaderTallies } from '../observability/loaders.js';
 import { SwitchboardError, toGraphQLErrorExtensions } from '../upstream/errors.js';
 import { CompiledOperations, type ExecutorKind } from './executor.js';
@@ -313,6 +313,8 @@ export class OperationPipeline {
       startedAt,
     };
     this.operations.set(prepared.context, prepared);
+    // Platform scopes are built on first use, from here on: their calls are made on behalf of this operation.
+    input.context.running.operation = prepared.scope;
     try {
       for (const plugin of this.plugins) await plugin.onOperation?.(prepared);
     } catch (error) {
@@ -324,7 +326,7 @@ export class OperationPipeline {
 
   /** Runs a query or mutation and answers the raw result (Apollo formats it for HTTP). */
   executeRaw(operation: PreparedOperation): Promise<ExecutionResult> {
-    return runInOperation(operation.scope, () => this.compiled.execute(operation));
+    return this.compiled.execute(operation);
   }
 
   /** Runs a query or mutation and answers the finished result (WebSocket, SSE). */
@@ -344,15 +346,13 @@ export class OperationPipeline {
    * own, so replay, order and the slow-subscriber bound are unchanged.
    */
   async subscribe(operation: PreparedOperation): Promise<EventStream | FormattedExecutionResult> {
-    const source = await runInOperation(operation.scope, () =>
-      createSourceEventStream({
-        schema: this.schema,
-        document: operation.document,
-        operationName: operation.operationName,
-        variableValues: operation.variables,
-        contextValue: operation.context,
-      }),
-    );
+    const source = await createSourceEventStream({
+      schema: this.schema,
+      document: operation.document,
+      operationName: operation.operationName,
+      variableValues: operation.variables,
+      contextValue: operation.context,
+    });
     if (!isAsyncIterable(source)) return this.finish(operation, source as ExecutionResult);
     this.record(operation, {}, 'ok');
     return this.stream(operation, source as AsyncGenerator<unknown>, this.shareKeyOf(operation));
@@ -415,16 +415,14 @@ export class OperationPipeline {
 
   /** Executes one event; synchronously when every resolver it meets is (the events' own fields are). */
   private executeEvent(operation: PreparedOperation, event: unknown): EventResult {
-    const result = runInOperation(operation.scope, () =>
-      execute({
-        schema: this.schema,
-        document: operation.document,
-        rootValue: event,
-        operationName: operation.operationName,
-        variableValues: operation.variables,
-        contextValue: operation.context,
-      }),
-    );
+    const result = execute({
+      schema: this.schema,
+      document: operation.document,
+      rootValue: event,
+      operationName: operation.operationName,
+      variableValues: operation.variables,
+      contextValue: operation.context,
+    });
     return result instanceof Promise ? result.then((settled) => this.finishEvent(operation, settled)) : this.finishEvent(operation, result);
   }
 

@@ -1,6 +1,6 @@
 import DataLoader from 'dataloader';
 import type { Metrics } from './metrics.js';
-import { currentOperation, type OperationScope } from '../upstream/operation.js';
+import type { OperationScope } from '../upstream/operation.js';
 
 /** What one loader of one operation was asked, and how much of it its cache answered. */
 export interface LoaderTally {
@@ -20,6 +20,8 @@ export interface ObservedLoaderOptions<K, V, C> extends Omit<DataLoader.Options<
   platform: string;
   /** The loader's name as it reads in its platform's loaders (`customerById`): a label, never a key. */
   name: string;
+  /** The operation whose loads it counts (loaders are made per request); undefined counts nothing. */
+  operation: OperationScope | undefined;
 }
 
 /**
@@ -39,11 +41,11 @@ export class ObservedLoader<K, V, C = K> extends DataLoader<K, V, C> {
   private tally: LoaderTally | undefined;
 
   constructor(batch: DataLoader.BatchLoadFn<K, V>, options: ObservedLoaderOptions<K, V, C>) {
-    const { platform, name, ...rest } = options;
+    const { platform, name, operation, ...rest } = options;
     const cacheMap = rest.cache === false ? undefined : new Map<C, Promise<V>>();
     super(batch, { ...rest, name: `${platform}.${name}`, cacheMap: cacheMap ?? null });
     this.cacheMap = cacheMap;
-    this.operation = cacheMap ? currentOperation() : undefined;
+    this.operation = cacheMap ? operation : undefined;
     this.platform = platform;
     this.loaderName = name;
   }

@@ -27,7 +27,7 @@ import {
   UpstreamUnavailableError,
   errorFromStatus,
 } from './errors.js';
-import { currentOperation } from './operation.js';
+import { viewOf, type OperationBound, type OperationScope } from './operation.js';
 import { projectJson, projectValue, type Projection } from './project-json.js';
 import { retryPolicy } from './retry.js';
 import { ThrottleRegistry, throttlePolicy, type ThrottleOptions } from './throttle.js';
@@ -125,7 +125,9 @@ const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEO
  * GraphQL operation's) and a response size cap, both enforced while the body
  * streams; each body is parsed once, and every failure becomes a `SwitchboardError`.
  */
-export class UpstreamHttp {
+export class UpstreamHttp implements OperationBound<UpstreamHttp> {
+  /** The operation this view's calls are made for (`forOperation`); undefined: start-up calls, pings, logins of their own. */
+  readonly operation: OperationScope | undefined = undefined;
   private readonly pools = new Map<string, Pool>();
   private readonly breakers = new Map<string, CircuitBreaker>();
   private readonly base: URL;
@@ -156,6 +158,11 @@ export class UpstreamHttp {
       callHookPolicy({ platform, metrics: infra.metrics, log: options.log, hooks: options.callHooks, errorCodeOf: (response) => this.readError(response).code }),
     ];
     this.handler = composePolicies(policies, (call) => this.transport(call));
+  }
+
+  /** This client with its calls made on behalf of `operation`: its request id, deadline, call budget and call records. */
+  forOperation(operation: OperationScope | undefined): UpstreamHttp {
+    return operation === undefined || operation === this.operation ? this : viewOf<UpstreamHttp>(this, { operation });
   }
 
   /**
@@ -199,7 +206,7 @@ export class UpstreamHttp {
       headers['content-type'] ??= 'application/x-www-form-urlencoded';
     }
     const route = req.route ?? `${req.method} ${url.pathname}`;
-    const operation = currentOperation();
+    const operation = this.operation;
     // The operation's request id goes upstream on every call it makes (retries and logins included),
     // so a platform's own logs can be matched with the gateway's log line and the client's id.
     if (operation) headers['x-request-id'] = operation.requestId;

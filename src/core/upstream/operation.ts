@@ -1,5 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
-
 /** One upstream call as the policy chain's call hook records it (metrics, explain, traces). */
 export interface UpstreamCallRecord {
   platform: string;
@@ -22,12 +20,17 @@ export interface UpstreamCallRecord {
 }
 
 /**
- * What one GraphQL operation carries down to every upstream call it makes,
- * through AsyncLocalStorage (DataLoader batches run in the context of the load
- * that started them, so loaders per request stay inside their operation):
- * the request id sent upstream, the operation's deadline, its budget of calls,
- * who the caller is (for fair shares of a platform's budget), and the list of
- * calls made (for explain and the operation's log line).
+ * What one GraphQL operation carries down to every upstream call it makes: the
+ * request id sent upstream, the operation's deadline, its budget of calls, who
+ * the caller is (for fair shares of a platform's budget), and the list of calls
+ * made (for explain and the operation's log line).
+ *
+ * It is passed explicitly, never looked up from an async context: each request's
+ * platform scope is built with clients bound to its operation (`forOperation`),
+ * so every call a resolver or a loader's batch makes knows its operation.
+ * (AsyncLocalStorage would do the same implicitly, but on Node 20 it turns on a
+ * promise hook that every promise of every request pays for: about a tenth of
+ * the gateway's CPU on a query across the four platforms.)
  */
 export interface OperationScope {
   readonly requestId: string;
@@ -41,14 +44,25 @@ export interface OperationScope {
   readonly calls: UpstreamCallRecord[];
 }
 
-const storage = new AsyncLocalStorage<OperationScope>();
-
-/** Runs `work` with `scope` as the current operation of every upstream call it makes. */
-export function runInOperation<T>(scope: OperationScope, work: () => T): T {
-  return storage.run(scope, work);
+/** A platform client whose calls can be made on behalf of an operation. */
+export interface OperationBound<T> {
+  /** The same client, its calls made on behalf of `operation` (itself when undefined). */
+  forOperation(operation: OperationScope | undefined): T;
 }
 
-/** The operation the current upstream call belongs to, if any (start-up calls and pings have none). */
-export function currentOperation(): OperationScope | undefined {
-  return storage.getStore();
+/** `client` bound to `operation`, when it is a client that makes calls (`OperationBound`); otherwise `client` itself. */
+export function forOperation<T>(client: T, operation: OperationScope | undefined): T {
+  if (operation === undefined || typeof (client as Partial<OperationBound<T>> | undefined)?.forOperation !== 'function') return client;
+  return (client as OperationBound<T>).forOperation(operation);
+}
+
+/**
+ * A view of `target` that reads `fields` from `overrides` and everything else
+ * from `target` itself: its methods, and its state, which stays shared. For
+ * clients whose state lives in objects they hold (token managers, pools, maps),
+ * never in fields re-assigned after construction: such an assignment through a
+ * view would land on the view alone.
+ */
+export function viewOf<T extends object>(target: T, overrides: Partial<T>): T {
+  return Object.assign(Object.create(target) as T, overrides);
 }

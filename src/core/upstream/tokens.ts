@@ -4,6 +4,7 @@ import { systemClock, type Clock } from '../clock.js';
 import type { Infra } from '../infra.js';
 import type { Metrics } from '../observability/metrics.js';
 import { ForbiddenError, UnauthenticatedError } from './errors.js';
+import type { OperationScope } from './operation.js';
 
 /** How long a refused login is answered from memory. */
 const REFUSED_LOGIN_MEMORY_MS = 10_000;
@@ -32,8 +33,10 @@ export interface TokenManagerOptions<T extends IssuedToken> {
   /**
    * Gets a new token. `previous` is the last one issued (expired or rejected), so a
    * platform with refresh tokens can refresh instead of logging in again.
+   * `operation`: the operation whose call needed the token (the first, when several
+   * wait for one login), which the login's own calls are made for.
    */
-  fetchToken: (previous: T | undefined) => Promise<T>;
+  fetchToken: (previous: T | undefined, operation: OperationScope | undefined) => Promise<T>;
   /** Renew this many milliseconds before expiry, so a token never expires in flight. */
   renewBeforeMs?: number;
   /**
@@ -119,10 +122,10 @@ export class TokenManager<T extends IssuedToken = IssuedToken> {
    * login (its own, or another gateway's behind the shared lease) stops waiting
    * when it aborts, while the login goes on for the others.
    */
-  async get(signal?: AbortSignal): Promise<string> {
+  async get(signal?: AbortSignal, operation?: OperationScope): Promise<string> {
     const current = this.current;
     if (current && this.clock.now() < this.renewAt) return current.token;
-    const fetching = this.fetch();
+    const fetching = this.fetch(operation);
     if (!signal) return (await fetching).token;
     signal.throwIfAborted();
     let onAbort: (() => void) | undefined;
@@ -153,9 +156,9 @@ export class TokenManager<T extends IssuedToken = IssuedToken> {
     }
   }
 
-  private fetch(): Promise<T> {
+  private fetch(operation: OperationScope | undefined): Promise<T> {
     if (this.refused && this.clock.now() < this.refused.until) return Promise.reject(this.refused.error);
-    this.inflight ??= (this.sharing ? this.obtainShared(this.sharing) : this.fetchHere(this.current)).finally(() => {
+    this.inflight ??= (this.sharing ? this.obtainShared(this.sharing, operation) : this.fetchHere(this.current, operation)).finally(() => {
       this.inflight = undefined;
     });
     return this.inflight;
@@ -165,20 +168,20 @@ export class TokenManager<T extends IssuedToken = IssuedToken> {
    * The token another process stored, or one this process fetches for all while
    * it holds the lease; while another holds it, wait and look again.
    */
-  private async obtainShared(sharing: Sharing): Promise<T> {
+  private async obtainShared(sharing: Sharing, operation: OperationScope | undefined): Promise<T> {
     const { store } = sharing.infra;
     await this.invalidating;
     const leaseId = randomUUID();
     for (let attempt = 0; ; attempt++) {
       const found = await this.readShared(sharing);
-      if (found === 'store-failed') return this.fetchHere(this.current);
+      if (found === 'store-failed') return this.fetchHere(this.current, operation);
       if (found.usable) return found.usable;
       let leased: boolean;
       try {
         leased = await store.set(sharing.leaseKey, leaseId, { ifAbsent: true, ttlMs: LOGIN_LEASE_MS });
       } catch (error) {
         this.storeTrouble('could not take the login lease in the store; logging in alone', error);
-        return this.fetchHere(found.stale ?? this.current);
+        return this.fetchHere(found.stale ?? this.current, operation);
       }
       if (leased) {
         try {
@@ -186,7 +189,7 @@ export class TokenManager<T extends IssuedToken = IssuedToken> {
           const again = await this.readShared(sharing);
           if (again !== 'store-failed' && again.usable) return again.usable;
           const previous = (again !== 'store-failed' ? again.stale : undefined) ?? found.stale ?? this.current;
-          const token = await this.fetchHere(previous);
+          const token = await this.fetchHere(previous, operation);
           await this.writeShared(sharing, token);
           return token;
         } finally {
@@ -239,11 +242,11 @@ export class TokenManager<T extends IssuedToken = IssuedToken> {
   }
 
   /** Logs in (or refreshes) from this process. */
-  private async fetchHere(previous: T | undefined): Promise<T> {
+  private async fetchHere(previous: T | undefined, operation: OperationScope | undefined): Promise<T> {
     this.metrics?.upstreamTokenFetches.inc({ platform: this.options.platform });
     let token: T;
     try {
-      token = await this.options.fetchToken(previous);
+      token = await this.options.fetchToken(previous, operation);
     } catch (error) {
       // Wrong credentials stay wrong: answer from memory instead of hammering the login
       // (and risking the account's lockout). Outages are not remembered.
@@ -272,22 +275,23 @@ export class TokenManager<T extends IssuedToken = IssuedToken> {
   /**
    * Runs `call` with a token; if the upstream answers 401, fetches a fresh token
    * and runs it once more. A second 401 is the caller's problem (wrong credentials).
+   * `operation`: the one `call` is made for, which a login it needs is made for too.
    */
-  async withToken<R>(call: (token: string) => Promise<R>): Promise<R> {
-    const token = await this.get();
+  async withToken<R>(call: (token: string) => Promise<R>, operation?: OperationScope): Promise<R> {
+    const token = await this.get(undefined, operation);
     try {
       return await call(token);
     } catch (error) {
       if (!(error instanceof UnauthenticatedError)) throw error;
       this.invalidate(token);
-      return call(await this.get());
+      return call(await this.get(undefined, operation));
     }
   }
 }
 
 export interface KeyedTokensOptions<T extends IssuedToken> {
   platform: string;
-  fetchToken: (key: string, previous: T | undefined) => Promise<T>;
+  fetchToken: (key: string, previous: T | undefined, operation: OperationScope | undefined) => Promise<T>;
   renewBeforeMs?: number;
   /** As for `TokenManager`: with it, every key's token is shared through the store. */
   infra?: TokenInfra;
@@ -307,7 +311,7 @@ export class KeyedTokens<T extends IssuedToken = IssuedToken> {
       const { platform, renewBeforeMs, infra, identity } = this.options;
       manager = new TokenManager<T>({
         platform,
-        fetchToken: (previous) => this.options.fetchToken(key, previous),
+        fetchToken: (previous, operation) => this.options.fetchToken(key, previous, operation),
         renewBeforeMs,
         infra,
         identity: infra ? [...(identity ?? []), key] : undefined,

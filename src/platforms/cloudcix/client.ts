@@ -8,6 +8,7 @@ import type { ThrottleRegistry } from '../../core/upstream/throttle.js';
 import type { Clock } from '../../core/clock.js';
 import type { CloudCIXErrorBody, CloudCIXFilters, CloudCIXListBody, CloudCIXListPage, CloudCIXListParams, CloudCIXRecord, CloudCIXTokenBody } from './types.js';
 import type { Projection } from '../../core/upstream/project-json.js';
+import { viewOf, type OperationBound, type OperationScope } from '../../core/upstream/operation.js';
 
 export interface CloudCIXCredentials {
   /** A URL template with `{application}` (config.ts). */
@@ -42,7 +43,7 @@ const MEMBERSHIP_SLUG = 'membership';
  * refreshed before it expires. Every request waits its turn in its user's
  * throttle queue.
  */
-export class CloudCIXClient {
+export class CloudCIXClient implements OperationBound<CloudCIXClient> {
   readonly http: UpstreamHttp;
   readonly tokens: TokenManager;
   readonly throttles: ThrottleRegistry;
@@ -78,7 +79,7 @@ export class CloudCIXClient {
     // is the same user, and a second name would be a second queue (twice the rate).
     this.tokens = new TokenManager({
       platform: 'cloudcix',
-      fetchToken: (previous) => this.login(previous),
+      fetchToken: (previous, operation) => this.forOperation(operation).login(previous),
       infra: deps.infra,
       identity: [config.baseUrl, config.email],
       onToken: (token) => (this.gatewayQueueKey ??= gatewayQueueKey(token.token)),
@@ -89,6 +90,15 @@ export class CloudCIXClient {
   /** The API acting as the holder of `token`; the gateway's own login when it is empty. */
   as(token: string | undefined): CloudCIXApi {
     return token ? new CloudCIXApi(this, token) : this.api;
+  }
+
+  /** This client with its calls made on behalf of `operation`. */
+  forOperation(operation: OperationScope | undefined): CloudCIXClient {
+    const http = this.http.forOperation(operation);
+    if (http === this.http) return this;
+    const view = viewOf<CloudCIXClient>(this, { http });
+    // Its own gateway API, so that `api` calls (a watch's) are made for the operation too.
+    return viewOf<CloudCIXClient>(view, { api: new CloudCIXApi(view, undefined) });
   }
 
   /** `https://{application}.api.cloudcix.com/` with the application filled in, lower-cased as CloudCIX requires. */
@@ -144,7 +154,7 @@ export class CloudCIXClient {
     let loginFailed = false;
     const headersAtSend = async (signal: AbortSignal) => {
       try {
-        sent = await this.tokens.get(signal);
+        sent = await this.tokens.get(signal, this.http.operation);
       } catch (error) {
         loginFailed = true;
         throw error;
@@ -168,7 +178,7 @@ export class CloudCIXClient {
    * gateway obtained itself.
    */
   private async gatewayQueue(): Promise<string> {
-    if (this.gatewayQueueKey === undefined) await this.tokens.get();
+    if (this.gatewayQueueKey === undefined) await this.tokens.get(undefined, this.http.operation);
     return this.gatewayQueueKey ?? GATEWAY_QUEUE;
   }
 
@@ -219,6 +229,11 @@ export class CloudCIXApi {
     /** A token the GraphQL client forwarded; undefined for the gateway's own login. */
     readonly forwardedToken: string | undefined,
   ) {}
+
+  /** The operation this API's calls are made for, if any. */
+  get operation(): OperationScope | undefined {
+    return this.client.http.operation;
+  }
 
   /** `project`, or none when UPSTREAM_PROJECTION is off (see `UpstreamHttp.projection`). */
   projection(project: Projection | undefined): Projection | undefined {

@@ -64,7 +64,7 @@ export function createCloudCIXLoaders(api: CloudCIXApi) {
   function readerOf(model: ServiceModel): DataLoader<string, CloudCIXRecord> {
     let reader = readers.get(model.key);
     if (!reader) {
-      reader = new ObservedLoader<string, CloudCIXRecord>((keys) => readBatch(model, keys), { platform: 'cloudcix', name: model.key, maxBatchSize: 10 * CLOUDCIX_MAX_LIMIT });
+      reader = new ObservedLoader<string, CloudCIXRecord>((keys) => readBatch(model, keys), { platform: 'cloudcix', name: model.key, maxBatchSize: 10 * CLOUDCIX_MAX_LIMIT, operation: api.operation });
       readers.set(model.key, reader);
     }
     return reader;

@@ -3,6 +3,7 @@ import { UpstreamHttp, type UpstreamResponse } from '../../core/upstream/http.js
 import { UpstreamBadResponseError, expectList } from '../../core/upstream/errors.js';
 import type { ClientDeps } from '../../core/platform.js';
 import type { Projection } from '../../core/upstream/project-json.js';
+import { viewOf, type OperationBound, type OperationScope } from '../../core/upstream/operation.js';
 import type {
   CloudLXApiClientRecord,
   CloudLXCreateCustomerBody,
@@ -36,7 +37,7 @@ const REFRESH_TOKEN_LIFETIME_MS = 604_800_000;
  * CloudLX's own JSON. Authentication is OAuth client credentials with a refresh
  * token; every call carries CloudLX's versioned media type.
  */
-export class CloudLXClient {
+export class CloudLXClient implements OperationBound<CloudLXClient> {
   readonly http: UpstreamHttp;
   readonly tokens: TokenManager<CloudLXToken>;
 
@@ -49,14 +50,21 @@ export class CloudLXClient {
       title: 'CloudLX',
     });
     // Shared by every gateway on the store: one CloudLX login per client id, not one per process.
-    this.tokens = new TokenManager<CloudLXToken>({ platform: 'cloudlx', fetchToken: (previous) => this.fetchToken(previous), infra: deps.infra, identity: [config.baseUrl, config.clientId] });
+    this.tokens = new TokenManager<CloudLXToken>({ platform: 'cloudlx', fetchToken: (previous, operation) => this.fetchToken(previous, operation), infra: deps.infra, identity: [config.baseUrl, config.clientId] });
   }
 
-  private async fetchToken(previous: CloudLXToken | undefined): Promise<CloudLXToken> {
+  /** This client with its calls made on behalf of `operation` (see `OperationScope`). */
+  forOperation(operation: OperationScope | undefined): CloudLXClient {
+    const http = this.http.forOperation(operation);
+    return http === this.http ? this : viewOf<CloudLXClient>(this, { http });
+  }
+
+  private async fetchToken(previous: CloudLXToken | undefined, operation: OperationScope | undefined): Promise<CloudLXToken> {
+    const http = this.http.forOperation(operation);
     const credentials = { client_id: this.config.clientId, client_secret: this.config.clientSecret };
     let response: UpstreamResponse<CloudLXTokenResponse> | undefined;
     if (previous && this.http.options.infra.clock.now() < previous.refreshExpiresAt) {
-      response = await this.http
+      response = await http
         .request<CloudLXTokenResponse>({
           method: 'POST',
           path: '/api/oauth2/refresh-token',
@@ -65,7 +73,7 @@ export class CloudLXClient {
         // A refused refresh token is not fatal: fall back to the client credentials.
         .catch(() => undefined);
     }
-    response ??= await this.http.request<CloudLXTokenResponse>({
+    response ??= await http.request<CloudLXTokenResponse>({
       method: 'POST',
       path: '/api/oauth2/access-token',
       form: { grant_type: 'client_credentials', ...credentials },
@@ -88,7 +96,7 @@ export class CloudLXClient {
     return this.tokens.withToken(async (token) => {
       const response = await this.http.request<T>({ method, path, route, json, project, headers: { authorization: `Bearer ${token}` } });
       return response.body;
-    });
+    }, this.http.operation);
   }
 
   /** Every customer; with a projection (`CUSTOMERS_LIST`), only the keys of each that it names. */

@@ -39,7 +39,7 @@ export function createCloudLXLoaders(client: CloudLXClient) {
       if (ids.length === 1 && !byId.has(ids[0]!)) return [await readOne(ids[0]!)];
       return ids.map((id) => byId.get(id) ?? notFound('customer', id));
     },
-    { platform: 'cloudlx', name: 'customerById' },
+    { platform: 'cloudlx', name: 'customerById', operation: client.http.operation },
   );
 
   const servicesOnce = oncePerProjection((project?: Projection) => client.listServices(project));

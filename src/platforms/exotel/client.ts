@@ -28,6 +28,7 @@ import type {
   ExotelUserPage,
   ExotelUserRecord,
 } from './types.js';
+import { viewOf, type OperationBound, type OperationScope } from '../../core/upstream/operation.js';
 
 /** Tokens last 90 days (UPSTREAMS.md §2); the token answer itself carries no lifetime. */
 export const EXOTEL_TOKEN_LIFETIME_MS = 90 * 86_400_000;
@@ -70,7 +71,7 @@ export interface ExotelUserPageRequest {
  * store key): a restart keeps them, and every gateway on the same store can use
  * them. Store keys are `exotel:<hash of the base URL>:<entity>-secret:<id>`.
  */
-export class ExotelClient {
+export class ExotelClient implements OperationBound<ExotelClient> {
   readonly http: UpstreamHttp;
   readonly tokens: KeyedTokens;
   readonly customerId: string;
@@ -92,7 +93,7 @@ export class ExotelClient {
       readError: readExotelError,
     });
     // Shared by every gateway on the store: one token per Exotel customer or app, not one per process.
-    this.tokens = new KeyedTokens({ platform: 'exotel', fetchToken: (key) => this.fetchToken(key), infra: deps.infra, identity: [config.baseUrl] });
+    this.tokens = new KeyedTokens({ platform: 'exotel', fetchToken: (key, _previous, operation) => this.forOperation(operation).fetchToken(key), infra: deps.infra, identity: [config.baseUrl] });
     this.customerId = config.customerId;
     this.customerSecrets.set(config.customerId, config.customerSecret);
     for (const [appId, secret] of Object.entries(config.appSecrets)) this.appSecrets.set(appId, secret);
@@ -164,6 +165,12 @@ export class ExotelClient {
       : new ForbiddenError(`Switchboard holds no AppSecret for Exotel app ${id}: create the app through Switchboard, or add "${id}:<AppSecret>" to EXOTEL_APP_SECRETS`, { platform: 'exotel' });
   }
 
+  /** This client with its calls made on behalf of `operation` (see `OperationScope`). */
+  forOperation(operation: OperationScope | undefined): ExotelClient {
+    const http = this.http.forOperation(operation);
+    return http === this.http ? this : viewOf<ExotelClient>(this, { http });
+  }
+
   private async fetchToken(key: string): Promise<IssuedToken> {
     const colon = key.indexOf(':');
     const entity = key.slice(0, colon) as ExotelEntity;
@@ -201,7 +208,7 @@ export class ExotelClient {
   /** A call with the token of one customer or app; a rejected token is renewed once. */
   private async authed<T>(entity: ExotelEntity, id: string, call: ExotelCall): Promise<T> {
     await this.secretOf(entity, id);
-    return this.tokens.for(`${entity}:${id}`).withToken((token) => this.send<T>({ ...call, headers: { authorization: token } }));
+    return this.tokens.for(`${entity}:${id}`).withToken((token) => this.send<T>({ ...call, headers: { authorization: token } }), this.http.operation);
   }
 
   async createCustomer(body: ExotelCreateCustomerBody): Promise<ExotelCreatedCustomerRecord> {

@@ -15,7 +15,7 @@ import type { ExotelAppRecord, ExotelCustomerRecord, ExotelUserRecord } from './
 export function createExotelLoaders(client: ExotelClient) {
   const customerById = new ObservedLoader<string, ExotelCustomerRecord>(
     (ids) => Promise.all(ids.map((id) => client.getCustomer(id).catch((error: Error) => error))),
-    { platform: 'exotel', name: 'customerById' },
+    { platform: 'exotel', name: 'customerById', operation: client.http.operation },
   );
 
   const appsOfCustomer = new ObservedLoader<string, ExotelAppRecord[]>(
@@ -31,7 +31,7 @@ export function createExotelLoaders(client: ExotelClient) {
           }
         }),
       ),
-    { platform: 'exotel', name: 'appsOfCustomer' },
+    { platform: 'exotel', name: 'appsOfCustomer', operation: client.http.operation },
   );
 
   /** The gateway's customer's apps: what `apps` means on Exotel. */
@@ -49,7 +49,7 @@ export function createExotelLoaders(client: ExotelClient) {
       const byId = new Map((await apps()).map((a) => [a.AppID, a]));
       return ids.map((id) => byId.get(id) ?? notFound(`app with AppID ${id} under customer ${client.customerId}`));
     },
-    { platform: 'exotel', name: 'appById' },
+    { platform: 'exotel', name: 'appById', operation: client.http.operation },
   );
 
   const userById = new ObservedLoader<string, ExotelUserRecord>(
@@ -64,7 +64,7 @@ export function createExotelLoaders(client: ExotelClient) {
           }
         }),
       ),
-    { platform: 'exotel', name: 'userById' },
+    { platform: 'exotel', name: 'userById', operation: client.http.operation },
   );
 
   return {

@@ -19,6 +19,7 @@ import type {
   IxcWifiBands,
 } from './types.js';
 import type { Projection } from '../../core/upstream/project-json.js';
+import { viewOf, type OperationBound, type OperationScope } from '../../core/upstream/operation.js';
 
 /**
  * The IXC ACS REST paths this client uses. UPSTREAMS.md §3 documents the device
@@ -88,7 +89,7 @@ export interface IxcDeviceSearch {
  * JSON. Authentication: the client signs an ES256 JWT (`iss` = API client id)
  * with its private key and exchanges it for an access token.
  */
-export class IxcClient {
+export class IxcClient implements OperationBound<IxcClient> {
   readonly http: UpstreamHttp;
   readonly tokens: TokenManager;
   private readonly signingKey: Promise<CryptoKey>;
@@ -103,13 +104,19 @@ export class IxcClient {
       throttle: config.requestsPerMinute ? { limit: config.requestsPerMinute, windowMs: 60_000 } : undefined,
     });
     // Shared by every gateway on the store: one IXC ACS token per API client, not one per process.
-    this.tokens = new TokenManager({ platform: 'ixc', fetchToken: () => this.fetchToken(), infra: deps.infra, identity: [config.baseUrl, config.apiClientId] });
+    this.tokens = new TokenManager({ platform: 'ixc', fetchToken: (_previous, operation) => this.fetchToken(operation), infra: deps.infra, identity: [config.baseUrl, config.apiClientId] });
     // Started now, so the embedded key exists from the first start; awaited by the first token fetch.
     this.signingKey = loadSigningKey(config.key);
     this.signingKey.catch((error: unknown) => deps.log.error({ err: { message: (error as Error).message } }, 'IXC ACS signing key could not be prepared'));
   }
 
-  private async fetchToken(): Promise<IssuedToken> {
+  /** This client with its calls made on behalf of `operation` (see `OperationScope`). */
+  forOperation(operation: OperationScope | undefined): IxcClient {
+    const http = this.http.forOperation(operation);
+    return http === this.http ? this : viewOf<IxcClient>(this, { http });
+  }
+
+  private async fetchToken(operation: OperationScope | undefined): Promise<IssuedToken> {
     const key = await this.signingKey;
     const now = Math.floor(Date.now() / 1000);
     const assertion = await new SignJWT({})
@@ -121,7 +128,7 @@ export class IxcClient {
       .sign(key);
     let response: UpstreamResponse<IxcTokenResponse>;
     try {
-      response = await this.http.request<IxcTokenResponse>({
+      response = await this.http.forOperation(operation).request<IxcTokenResponse>({
         method: 'POST',
         path: IXC_PATHS.token,
         route: `POST ${IXC_PATHS.token}`,
@@ -162,7 +169,7 @@ export class IxcClient {
         headers: { authorization: `Bearer ${token}` },
       });
       return response.body;
-    });
+    }, this.http.operation);
   }
 
   /** A page of devices; with a projection (`DEVICES_LIST` in resolvers.ts), only the keys of each device that it names. */

@@ -27,7 +27,7 @@ export function webhooksOf(apiClients: readonly IxcApiClientRecord[]): IxcWebhoo
 export function createIxcLoaders(client: IxcClient) {
   const deviceBySerial: DataLoader<string, IxcDeviceRecord> = new ObservedLoader(
     (serials) => Promise.all(serials.map((serial) => client.getDevice(serial).catch((error: Error) => error))),
-    { platform: 'ixc', name: 'deviceBySerial' },
+    { platform: 'ixc', name: 'deviceBySerial', operation: client.http.operation },
   );
 
   const parametersBySerial = new ObservedLoader<string, IxcParameterRecord[]>(
@@ -35,7 +35,7 @@ export function createIxcLoaders(client: IxcClient) {
       const found = new Map((await client.getDeviceParameters(serials)).map((r) => [r.serialNumber, r.parameters]));
       return serials.map((serial) => found.get(serial) ?? notFound('device', serial));
     },
-    { platform: 'ixc', name: 'parametersBySerial', maxBatchSize: IXC_PARAMETERS_BATCH_SIZE },
+    { platform: 'ixc', name: 'parametersBySerial', maxBatchSize: IXC_PARAMETERS_BATCH_SIZE, operation: client.http.operation },
   );
 
   const wifiBySerial = new ObservedLoader<string, IxcWifiNetworkRef[]>(
@@ -50,7 +50,7 @@ export function createIxcLoaders(client: IxcClient) {
           }
         }),
       ),
-    { platform: 'ixc', name: 'wifiBySerial' },
+    { platform: 'ixc', name: 'wifiBySerial', operation: client.http.operation },
   );
 
   const apiClients = once(async () => {
@@ -60,7 +60,7 @@ export function createIxcLoaders(client: IxcClient) {
   });
   const apiClientById = new ObservedLoader<string, Awaited<ReturnType<IxcClient['getApiClient']>>>(
     (ids) => Promise.all(ids.map((id) => client.getApiClient(id).catch((error: Error) => error))),
-    { platform: 'ixc', name: 'apiClientById' },
+    { platform: 'ixc', name: 'apiClientById', operation: client.http.operation },
   );
 
   /** Maps Relay `first`/`after` onto IXC's `page`/`rp` paging. */
