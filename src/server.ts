@@ -11,6 +11,7 @@ import type { Infra } from './core/infra.js';
 import { ideHtml } from './core/ide.js';
 import type { OperationPipeline } from './core/graphql/pipeline.js';
 import { createApolloAdapter } from './core/graphql/transports/apollo.js';
+import { answerJsonOperation, plainJsonOperation } from './core/graphql/transports/http.js';
 import { useWebSocketAdapter } from './core/graphql/transports/ws.js';
 import { createSseAdapter, isSseRequest } from './core/graphql/transports/sse.js';
 import { requestHeaders } from './core/graphql/transports/headers.js';
@@ -192,16 +193,19 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
     // The document's length is checked before anything parses it (WebSocket and SSE: in the pipeline).
     const tooLong = security && (documentTooLong(security, body) ?? (url.searchParams.get('query') !== null ? security.checkSource(url.searchParams.get('query')!) : undefined));
     if (tooLong) return sendRefusal(res, tooLong);
-    const headers = new HeaderMap();
-    for (const [key, value] of Object.entries(req.headers)) {
-      if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
-    }
     let request: RequestInfo;
     try {
       request = await pipeline.authenticate({ headers: requestHeaders(req.headers) });
     } catch (error) {
       if (!(error instanceof SwitchboardError)) throw error;
       return sendJson(res, error.code === 'UNAUTHENTICATED' ? 401 : 403, { errors: [{ message: error.message, extensions: toGraphQLErrorExtensions(error) }] }, httpHeadersOf(error));
+    }
+    // One operation POSTed as JSON (nearly every request): straight to the pipeline. Everything else: Apollo Server.
+    const plain = req.method === 'POST' ? plainJsonOperation(body, req.headers['content-type'], req.headers.accept) : undefined;
+    if (plain) return answerJsonOperation(pipeline, plain, request, res);
+    const headers = new HeaderMap();
+    for (const [key, value] of Object.entries(req.headers)) {
+      if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
     }
     const result = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },

@@ -61,8 +61,11 @@ export interface PreparedOperation {
 export interface Refusal {
   readonly refused: readonly GraphQLError[];
   readonly status: number;
-  /** The request id, for the log line of a refusal that came before any context. */
+  /** The request id and the caller's name, for the log line. */
   readonly requestId?: string;
+  readonly client?: string;
+  /** The operation a plugin refused (`onOperation`: a rate limit, a missing scope), for the log line and metrics. */
+  readonly operation?: PreparedOperation;
 }
 
 export function isRefusal(value: PreparedOperation | Refusal): value is Refusal {
@@ -225,18 +228,19 @@ export class OperationPipeline {
     const startedAt = this.options.infra.clock.now();
     // Refused before a context exists: the log line still gets the id the client sent (or a new one).
     const requestId = () => newRequestId(request.request.headers);
+    const client = nameOf(request.request.principal);
     for (const plugin of this.plugins) {
       const refused = plugin.checkSource?.(request.query);
-      if (refused) return { refused: [refused], status: httpStatusOf(refused as { code?: unknown; httpStatus?: unknown }), requestId: requestId() };
+      if (refused) return { refused: [refused], status: httpStatusOf(refused as { code?: unknown; httpStatus?: unknown }), requestId: requestId(), client };
     }
     let document: DocumentNode;
     try {
       document = this.documents.get(request.query, (text) => parse(text, this.parseOptions));
     } catch (error) {
-      return { refused: [withCode(error, 'GRAPHQL_PARSE_FAILED')], status: 400, requestId: requestId() };
+      return { refused: [withCode(error, 'GRAPHQL_PARSE_FAILED')], status: 400, requestId: requestId(), client };
     }
     const invalid = this.validate(document);
-    if (invalid.length > 0) return { refused: invalid.map((e) => withCode(e, 'GRAPHQL_VALIDATION_FAILED')), status: 400, requestId: requestId() };
+    if (invalid.length > 0) return { refused: invalid.map((e) => withCode(e, 'GRAPHQL_VALIDATION_FAILED')), status: 400, requestId: requestId(), client };
     const context = this.createContext(request.request);
     return this.prepareValidated({ ...request, document, context, startedAt, headers: request.request.headers });
   }
@@ -244,7 +248,7 @@ export class OperationPipeline {
   /** The formatted answer to a refused operation (WebSocket, SSE), recorded like any other. */
   refusal(refusal: Refusal, transport: Transport, startedAt = this.now(), operation?: PreparedOperation): FormattedExecutionResult {
     const result = { errors: refusal.refused.map((e) => this.formatError(e.toJSON(), e)) };
-    this.record(operation, result, 'refused', { transport, startedAt, requestId: refusal.requestId });
+    this.record(operation ?? refusal.operation, result, 'refused', { transport, startedAt, requestId: refusal.requestId, client: refusal.client });
     return result;
   }
 
@@ -274,32 +278,36 @@ export class OperationPipeline {
     headers?: Readonly<Record<string, string | undefined>>;
   }): Promise<PreparedOperation | Refusal> {
     const startedAt = input.startedAt ?? this.options.infra.clock.now();
+    const refuse = (refused: readonly GraphQLError[], status = 400, operation?: PreparedOperation): Refusal => ({
+      refused,
+      status,
+      requestId: input.context.requestId,
+      client: principalName(input.context),
+      operation,
+    });
     const operation = getOperationAST(input.document, input.operationName ?? undefined);
     if (!operation) {
       const message = input.operationName
         ? `Unknown operation named "${input.operationName}": the document defines ${describeOperations(input.document)}.`
         : `Expected an operationName: the document defines ${describeOperations(input.document)}.`;
-      return { refused: [new GraphQLError(message, { extensions: { code: 'OPERATION_RESOLUTION_FAILURE' } })], status: 400 };
+      return refuse([new GraphQLError(message, { extensions: { code: 'OPERATION_RESOLUTION_FAILURE' } })]);
     }
     if (!this.schema.getRootType(operation.operation)) {
       const message = `This gateway serves no ${operation.operation} operations.`;
-      return { refused: [new GraphQLError(message, { nodes: [operation], extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } })], status: 400 };
+      return refuse([new GraphQLError(message, { nodes: [operation], extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } })]);
     }
     if (operation.operation === 'subscription' && input.transport === 'http') {
-      return {
-        refused: [
-          new GraphQLError(
-            'Subscriptions are served over WebSocket (graphql-ws, on this same /graphql URL with ws://) and Server-Sent Events (send this request with "Accept: text/event-stream"), not over a plain HTTP request.',
-            { extensions: { code: 'SUBSCRIPTION_NEEDS_STREAM' } },
-          ),
-        ],
-        status: 400,
-      };
+      return refuse([
+        new GraphQLError(
+          'Subscriptions are served over WebSocket (graphql-ws, on this same /graphql URL with ws://) and Server-Sent Events (send this request with "Accept: text/event-stream"), not over a plain HTTP request.',
+          { extensions: { code: 'SUBSCRIPTION_NEEDS_STREAM' } },
+        ),
+      ]);
     }
     const variableErrors = this.plugins.flatMap((p) => p.variableErrors?.(operation, input.variables ?? {}) ?? []);
-    if (variableErrors.length > 0) return { refused: variableErrors.map((e) => withCode(e, 'BAD_USER_INPUT')), status: 400 };
+    if (variableErrors.length > 0) return refuse(variableErrors.map((e) => withCode(e, 'BAD_USER_INPUT')));
     const coerced = getVariableValues(this.schema, operation.variableDefinitions ?? [], input.variables ?? {}, { maxErrors: 25 });
-    if (coerced.errors) return { refused: coerced.errors.map((e) => withCode(e, 'BAD_USER_INPUT')), status: 400 };
+    if (coerced.errors) return refuse(coerced.errors.map((e) => withCode(e, 'BAD_USER_INPUT')));
     const prepared: PreparedOperation = {
       transport: input.transport,
       source: input.query,
@@ -319,7 +327,7 @@ export class OperationPipeline {
       for (const plugin of this.plugins) await plugin.onOperation?.(prepared);
     } catch (error) {
       const refused = toGraphQLError(error);
-      return { refused: [refused], status: httpStatusOf((refused.originalError ?? refused) as { code?: unknown; httpStatus?: unknown }) };
+      return refuse([refused], httpStatusOf((refused.originalError ?? refused) as { code?: unknown; httpStatus?: unknown }), prepared);
     }
     return prepared;
   }
@@ -732,8 +740,13 @@ function describeOperations(document: DocumentNode): string {
 }
 
 function principalName(context: GraphQLContext): string | undefined {
-  const principal = context.principal as { name?: unknown } | undefined;
-  return typeof principal?.name === 'string' ? principal.name : undefined;
+  return nameOf(context.principal);
+}
+
+/** The caller's name (a configured client's), for the log line and fair shares; undefined when anonymous. */
+export function nameOf(principal: unknown): string | undefined {
+  const name = (principal as { name?: unknown } | undefined)?.name;
+  return typeof name === 'string' ? name : undefined;
 }
 
 function isAsyncIterable<T>(value: unknown): value is AsyncGenerator<T> {

@@ -4,7 +4,7 @@ import type { GatewayExecutor, GatewayInterface } from '@apollo/server-gateway-i
 import { GraphQLError } from 'graphql';
 import type { GraphQLContext } from '../../../context.js';
 import type { Infra } from '../../infra.js';
-import { isRefusal, type OperationPipeline } from '../pipeline.js';
+import { isRefusal, nameOf, type OperationPipeline } from '../pipeline.js';
 import { httpHeadersOf } from '../../security/errors.js';
 
 /**
@@ -26,7 +26,8 @@ export async function createApolloAdapter(
       transport: 'http',
       query: request.source,
       document: request.document,
-      operationName: request.operationName,
+      // The name the client sent (`request.operationName` is the one Apollo resolved, null when none matched).
+      operationName: request.request.operationName,
       variables: request.request.variables,
       context,
       startedAt: context.receivedAt,
@@ -63,7 +64,7 @@ export async function createApolloAdapter(
             transport: 'http',
             startedAt: contextValue.receivedAt,
             requestId: contextValue.requestId,
-            client: clientName(contextValue.principal),
+            client: nameOf(contextValue.principal),
           });
         },
       };
@@ -104,10 +105,4 @@ function withHttpStatus(error: GraphQLError, status: number): GraphQLError {
     originalError: error.originalError,
     extensions: { ...error.extensions, http: headers.length ? { status, headers: new HeaderMap(headers) } : { status } },
   });
-}
-
-/** The caller's name for the log line of an operation refused before it was prepared. */
-function clientName(principal: unknown): string | undefined {
-  const name = (principal as { name?: unknown } | undefined)?.name;
-  return typeof name === 'string' ? name : undefined;
 }
