@@ -281,6 +281,29 @@ describe('the response size cap', () => {
     await server.seen[0]!.closed;
   });
 
+  it('reads an answer of declared length that arrives in pieces, and refuses one cut short of its length', async () => {
+    const body = { items: Array.from({ length: 400 }, (_, i) => ({ id: i, name: `item ${i}`, note: 'ü'.repeat(i % 7) })) };
+    const text = Buffer.from(JSON.stringify(body));
+    const pieces = [text.subarray(0, 1), text.subarray(1, 5000), text.subarray(5000)];
+    const server = await upstream(async (req, res, seen) => {
+      seen.status = 200;
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(text.length) });
+      const cut = req.url === '/cut';
+      for (const piece of cut ? pieces.slice(0, 2) : pieces) {
+        // Each piece is flushed on its own, so the gateway sees several chunks.
+        await new Promise<void>((resolve) => res.write(piece, () => setImmediate(resolve)));
+        seen.bytes += piece.length;
+      }
+      if (cut) res.socket?.destroy();
+      else res.end();
+    });
+    const { http } = client(server.url);
+    expect((await http.request({ method: 'GET', path: '/pieces' })).body).toEqual(body);
+    const error = await http.request({ method: 'POST', path: '/cut', route: 'POST /cut' }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ platform: 'testp' });
+    expect((error as { code?: string }).code).toMatch(/^UPSTREAM_/);
+  });
+
   it('accepts an answer of exactly the cap', async () => {
     const body = { pad: 'x'.repeat(2000) };
     const size = Buffer.byteLength(JSON.stringify(body));

@@ -291,7 +291,7 @@ export class UpstreamHttp implements OperationBound<UpstreamHttp> {
   }
 
   /**
-   * A body of declared length, copied into one buffer of that size, to be decoded
+   * A body of declared length, in one buffer (its one chunk, or the chunks copied into one of that size), to be decoded
    * once (the text is one flat string, which JSON.parse reads fastest: a string
    * built chunk by chunk is a rope it must flatten first) or projected from the
    * bytes without decoding what is not asked. Read with the stream's events, one
@@ -300,7 +300,9 @@ export class UpstreamHttp implements OperationBound<UpstreamHttp> {
   private readDeclared(res: Dispatcher.ResponseData, call: UpstreamCall, declared: number): Promise<Buffer> {
     const stream = res.body;
     return new Promise<Buffer>((resolve, reject) => {
-      const body = Buffer.allocUnsafe(declared);
+      // A body that comes in one chunk is that chunk; one in several is copied into a buffer of the declared size.
+      let only: Buffer | undefined;
+      let body: Buffer | undefined;
       let length = 0;
       let settled = false;
       const done = (error?: unknown) => {
@@ -311,7 +313,7 @@ export class UpstreamHttp implements OperationBound<UpstreamHttp> {
         stream.off('error', done);
         stream.off('close', onClose);
         if (error !== undefined) reject(error);
-        else resolve(length === declared ? body : body.subarray(0, length));
+        else resolve(only ?? (body === undefined ? Buffer.alloc(0) : length === declared ? body : body.subarray(0, length)));
       };
       const onData = (chunk: Buffer) => {
         call.bytes += chunk.length;
@@ -326,6 +328,12 @@ export class UpstreamHttp implements OperationBound<UpstreamHttp> {
           );
           return;
         }
+        if (length === 0 && chunk.length === declared) {
+          only = chunk;
+          length = declared;
+          return;
+        }
+        body ??= Buffer.allocUnsafe(declared);
         chunk.copy(body, length);
         length += chunk.length;
       };

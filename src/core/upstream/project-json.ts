@@ -170,6 +170,14 @@ const fromCharCode = String.fromCharCode;
 /** 1 for the bytes that matter when skipping a container (a quote and the four brackets), 0 for every other. */
 const STRUCTURAL = new Uint8Array(256);
 for (const c of [QUOTE, OPEN_BRACE, CLOSE_BRACE, OPEN_BRACKET, CLOSE_BRACKET]) STRUCTURAL[c] = 1;
+/** 1 for the bytes that end a run of a string's plain text: its closing quote and a backslash. */
+const STRING_STOP = new Uint8Array(256);
+STRING_STOP[QUOTE] = 1;
+STRING_STOP[BACKSLASH] = 1;
+/** 0 for printable ASCII other than `"` and `\\`; 1 for those two, control characters and bytes past ASCII. */
+const TEXT_SPECIAL = new Uint8Array(256).fill(1, 0, 32).fill(1, 128);
+TEXT_SPECIAL[QUOTE] = 1;
+TEXT_SPECIAL[BACKSLASH] = 1;
 
 /** An ASCII string of 0 to 16 bytes: String.fromCharCode is several times cheaper than a native slice call for these. */
 function shortAscii(b: Uint8Array, s: number, length: number): string {
@@ -430,6 +438,11 @@ class Reader {
     for (;;) {
       if (p >= n) throw this.fail(`'"' to close the ${what} at byte offset ${start - 1}`, n);
       const c = b[p]!;
+      // Printable ASCII other than the quote and the backslash: one table read passes it.
+      if (TEXT_SPECIAL[c] === 0) {
+        p++;
+        continue;
+      }
       if (c === QUOTE) break;
       if (c === BACKSLASH) {
         escaped = true;
@@ -528,8 +541,16 @@ class Reader {
       const c = b[p++]!;
       // Most bytes outside strings are none of the five that matter: one table read passes them.
       if (STRUCTURAL[c] === 0) continue;
-      if (c === QUOTE) p = this.stringEnd(p);
-      else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+      if (c === QUOTE) {
+        // The strings inside (keys and values) are scanned here: most are short, and a call per string costs more than its bytes.
+        for (;;) {
+          if (p >= n) throw this.fail(`'"' to close a string`, n);
+          const d = b[p++]!;
+          if (STRING_STOP[d] === 0) continue;
+          if (d === QUOTE) break;
+          p++;
+        }
+      } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
         if (depth === stack.length) {
           const grown = new Uint8Array(depth * 2);
           grown.set(stack);
