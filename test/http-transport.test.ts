@@ -77,6 +77,9 @@ describe('one JSON operation, straight to the pipeline or through Apollo Server:
 
   it('a document that does not parse, and one that does not validate', async () => {
     expect((await bothWays({ query: '{ cloudlx { ' })).status).toBe(400);
+    // A text shaped like a key of the parsed-document cache is parsed like any other (and refused).
+    const shaped = await bothWays({ query: '\u0000apollo:{ __typename }' });
+    expect((shaped.body as any).errors[0].extensions.code).toBe('GRAPHQL_PARSE_FAILED');
     const invalid = await bothWays({ query: '{ cloudlx { nope } }' });
     expect(invalid.status).toBe(400);
     expect((invalid.body as any).errors[0].extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');

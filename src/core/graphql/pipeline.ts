@@ -197,14 +197,14 @@ export class OperationPipeline {
 
   /**
    * Apollo Server's store of validated documents, kept in the same bounded cache
-   * the other transports parse into. Apollo's keys carry its own schema-hash
-   * prefix, so its entries (which it trusts as validated) never meet ours (which
-   * may have failed validation: `validate` is remembered separately, per document).
+   * the other transports parse into. Its keys are prefixed (`APOLLO_KEY`), so its
+   * entries (which it trusts as validated) never meet ours (which may have failed
+   * validation: `validate` is remembered separately, per document).
    */
   readonly documentStore = {
-    get: async (key: string) => this.documents.peek(key),
-    set: async (key: string, document: DocumentNode) => this.documents.put(key, document),
-    delete: async (key: string) => this.documents.remove(key),
+    get: async (key: string) => this.documents.peek(APOLLO_KEY + key),
+    set: async (key: string, document: DocumentNode) => this.documents.put(APOLLO_KEY + key, document),
+    delete: async (key: string) => this.documents.remove(APOLLO_KEY + key),
   };
 
   /** Runs every plugin's authentication; answers the request with its principal attached. */
@@ -646,6 +646,9 @@ class SharedEventResults {
   }
 }
 
+/** Before Apollo Server's keys in the document cache: a NUL, which no GraphQL text that parses starts with. */
+const APOLLO_KEY = '\u0000apollo:';
+
 /**
  * Parsed documents by query text, for every transport (Apollo keeps its
  * validated HTTP documents here too, through `documentStore`): bounded by
@@ -660,12 +663,18 @@ class DocumentCache {
     private readonly maxChars: number,
   ) {}
 
+  /**
+   * The document of a query text, keyed by the text itself (a parsed document
+   * holds its text anyway, in its locations). Apollo's keys are kept apart by a
+   * leading NUL (`APOLLO_KEY`), which no text that parses can start with; a text
+   * that starts with one is parsed (and refused) without the cache.
+   */
   get(text: string, parseText: (text: string) => DocumentNode): DocumentNode {
-    const key = createHash('sha256').update(text).digest('hex');
-    const hit = this.peek(key);
+    if (text.startsWith(APOLLO_KEY)) return parseText(text);
+    const hit = this.peek(text);
     if (hit) return hit;
     const document = parseText(text);
-    this.put(key, document);
+    this.put(text, document);
     return document;
   }
 

@@ -462,14 +462,18 @@ function isFieldErrors(value: unknown): value is Record<string, string[]> {
   return Boolean(value) && typeof value === 'object' && !Array.isArray(value) && Object.values(value as object).every((v) => Array.isArray(v));
 }
 
+/** Adds `query` after any query the path has, in one assignment (each `searchParams.append` re-serializes the whole URL). */
 function appendQuery(url: URL, query: Record<string, string | number | boolean | undefined | null> | URLSearchParams): void {
-  if (query instanceof URLSearchParams) {
-    for (const [key, value] of query) url.searchParams.append(key, value);
-    return;
+  let params = query;
+  if (!(params instanceof URLSearchParams)) {
+    params = new URLSearchParams();
+    for (const [key, value] of Object.entries(query)) {
+      if (value !== undefined && value !== null) params.append(key, String(value));
+    }
   }
-  for (const [key, value] of Object.entries(query)) {
-    if (value !== undefined && value !== null) url.searchParams.append(key, String(value));
-  }
+  const extra = params.toString();
+  if (extra === '') return;
+  url.search = url.search.length > 1 ? `${url.search.slice(1)}&${extra}` : extra;
 }
 
 /** How much of a chunked body is kept as Buffers to be decoded at once (see `readStreamed`). */

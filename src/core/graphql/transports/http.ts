@@ -62,7 +62,7 @@ export async function answerJsonOperation(pipeline: OperationPipeline, operation
   } else {
     result = await pipeline.execute(prepared);
   }
-  const body = Buffer.from(`${JSON.stringify(result)}\n`);
-  res.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': body.length });
+  const body = `${JSON.stringify(result)}\n`;
+  res.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
   res.end(body);
 }
