@@ -98,7 +98,8 @@ export class CloudCIXClient implements OperationBound<CloudCIXClient> {
     if (http === this.http) return this;
     const view = viewOf<CloudCIXClient>(this, { http });
     // Its own gateway API, so that `api` calls (a watch's) are made for the operation too.
-    return viewOf<CloudCIXClient>(view, { api: new CloudCIXApi(view, undefined) });
+    (view as { api: CloudCIXApi }).api = new CloudCIXApi(view, undefined);
+    return view;
   }
 
   /** `https://{application}.api.cloudcix.com/` with the application filled in, lower-cased as CloudCIX requires. */
