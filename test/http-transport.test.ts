@@ -103,6 +103,13 @@ describe('one JSON operation, straight to the pipeline or through Apollo Server:
     expect(missing.status).toBe(200);
   });
 
+  it('a record an upstream sent without a field the schema promises: the same error, with a code', async () => {
+    stack.sim('cloudlx').server.inject('GET /api/customers', { status: 200, body: { customers: [{ id: 1 }] }, times: 2 });
+    const answer = await bothWays({ query: '{ cloudlx { customers { nodes { name } } } }' });
+    expect(answer.status).toBe(200);
+    expect((answer.body as any).errors[0]).toMatchObject({ path: ['cloudlx', 'customers', 'nodes', 0, 'name'], extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+  });
+
   it('a rate limit: 429 with Retry-After on both paths', async () => {
     const limited = clients.auth('limited');
     const query = { query: '{ platforms { title } }' };
