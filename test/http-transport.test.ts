@@ -137,3 +137,33 @@ describe('what is not one plain JSON operation is Apollo Server\'s', () => {
     expect(res).toMatchObject({ status: 200, type: 'application/graphql-response+json; charset=utf-8', body: { data: { __typename: 'Query' } } });
   });
 });
+
+describe('a batch (ALLOW_BATCHED_REQUESTS), through Apollo Server', () => {
+  let batching: Stack;
+  beforeAll(async () => {
+    batching = await startStack({ env: { ALLOW_BATCHED_REQUESTS: 'true' } });
+  });
+  afterAll(() => batching.close());
+
+  it('runs each operation on its own: each explains only its own upstream calls', async () => {
+    const res = await fetch(batching.gateway.graphqlUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-switchboard-explain': '1' },
+      body: JSON.stringify([
+        { query: 'query Realms { cloudlx { realms { name } } }' },
+        { query: 'query Devices { ixc { devices(first: 2) { nodes { serialNumber } } } }' },
+      ]),
+    });
+    expect(res.status).toBe(200);
+    const [realms, devices] = (await res.json()) as { data?: any; errors?: unknown; extensions?: { upstream?: { platform: string; route: string }[] } }[];
+    expect(realms!.errors).toBeUndefined();
+    expect(devices!.errors).toBeUndefined();
+    expect(realms!.data.cloudlx.realms.length).toBeGreaterThan(0);
+    expect(devices!.data.ixc.devices.nodes).toHaveLength(2);
+    const platformsOf = (answer: typeof realms) => [...new Set(answer!.extensions!.upstream!.map((c) => c.platform))];
+    expect(platformsOf(realms)).toEqual(['cloudlx']);
+    expect(platformsOf(devices)).toEqual(['ixc']);
+    expect(realms!.extensions!.upstream!.map((c) => c.route)).toContain('GET /api/realms');
+    expect(devices!.extensions!.upstream!.map((c) => c.route)).toContain('GET /api/v1/devices/views/natural');
+  });
+});

@@ -22,6 +22,11 @@ export async function createApolloAdapter(
   const { log } = infra;
   const executor: GatewayExecutor = async (request) => {
     const context = request.context as GraphQLContext;
+    // Apollo runs each operation on a shallow copy of the request's context (one per operation of a batch):
+    // each gets platform scopes, errors and warnings of its own, so its upstream calls are made and recorded for it.
+    const headers = headersOf(request);
+    const own = pipeline.createContext({ headers, principal: context.principal });
+    Object.assign(context, { running: own.running, platforms: own.platforms, partialErrors: own.partialErrors, warnings: own.warnings });
     const prepared = await pipeline.prepareValidated({
       transport: 'http',
       query: request.source,
@@ -31,8 +36,7 @@ export async function createApolloAdapter(
       variables: request.request.variables,
       context,
       startedAt: context.receivedAt,
-      // Apollo's HeaderMap holds them lower-cased, as the other transports pass them.
-      headers: Object.fromEntries(request.request.http?.headers ?? []),
+      headers,
     });
     if (isRefusal(prepared)) {
       // Apollo reads the status of the answer from `extensions.http` and strips it.
@@ -105,4 +109,9 @@ function withHttpStatus(error: GraphQLError, status: number): GraphQLError {
     originalError: error.originalError,
     extensions: { ...error.extensions, http: headers.length ? { status, headers: new HeaderMap(headers) } : { status } },
   });
+}
+
+/** The request's headers, lower-cased as the other transports pass them (Apollo's HeaderMap holds them so). */
+function headersOf(request: Parameters<GatewayExecutor>[0]): Record<string, string> {
+  return Object.fromEntries(request.request.http?.headers ?? []);
 }
