@@ -9,6 +9,7 @@ import type { RequestInfo } from './core/platform.js';
 import { SwitchboardError, toGraphQLErrorExtensions } from './core/upstream/errors.js';
 import type { Infra } from './core/infra.js';
 import { ideHtml } from './core/ide.js';
+import { readRequestBody } from './core/request-body.js';
 import type { OperationPipeline } from './core/graphql/pipeline.js';
 import { createApolloAdapter } from './core/graphql/transports/apollo.js';
 import { answerJsonOperation, plainJsonOperation } from './core/graphql/transports/http.js';
@@ -161,11 +162,9 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
   async function sse(req: IncomingMessage, res: ServerResponse): Promise<void> {
     let body: string | undefined;
     if (req.method === 'POST') {
-      const read = await readBody(req, options.maxRequestBytes);
-      if (read.tooLarge) {
-        return sendJson(res, 413, graphqlErrorBody(`Expected a request body of at most ${options.maxRequestBytes} bytes; got more`, 'PAYLOAD_TOO_LARGE'));
-      }
-      body = read.text;
+      const read = await readRequestBody(req, options.maxRequestBytes);
+      if (!read) return sendTooLarge(res, options.maxRequestBytes);
+      body = read.toString('utf8');
       const tooLong = security && documentTooLong(security, body);
       if (tooLong) return sendRefusal(res, tooLong);
     }
@@ -175,19 +174,18 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
   async function graphql(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     let body: unknown;
     if (req.method === 'POST') {
-      const read = await readBody(req, options.maxRequestBytes);
-      if (read.tooLarge) {
-        return sendJson(res, 413, graphqlErrorBody(`Expected a request body of at most ${options.maxRequestBytes} bytes; got more`, 'PAYLOAD_TOO_LARGE'));
-      }
+      const read = await readRequestBody(req, options.maxRequestBytes);
+      if (!read) return sendTooLarge(res, options.maxRequestBytes);
+      const text = read.toString('utf8');
       const type = String(req.headers['content-type'] ?? '');
       if (type.includes('json')) {
         try {
-          body = read.text.length ? JSON.parse(read.text) : undefined;
+          body = text.length ? JSON.parse(text) : undefined;
         } catch (error) {
           return sendJson(res, 400, graphqlErrorBody(`Expected a JSON request body; it does not parse: ${(error as Error).message}`, 'BAD_REQUEST'));
         }
       } else {
-        body = read.text;
+        body = text;
       }
     }
     // The document's length is checked before anything parses it (WebSocket and SSE: in the pipeline).
@@ -285,6 +283,11 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
   res.end(text);
 }
 
+/** 413, without reading the rest of the body: the connection closes after the answer. */
+function sendTooLarge(res: ServerResponse, limit: number): void {
+  sendJson(res, 413, graphqlErrorBody(`Expected a request body of at most ${limit} bytes; got more`, 'PAYLOAD_TOO_LARGE'), { connection: 'close' });
+}
+
 /** A refusal by the gateway before any GraphQL work (host, origin, document length), as a GraphQL error body. */
 function sendRefusal(res: ServerResponse, error: SecurityError): void {
   sendJson(res, error.httpStatus, { errors: [{ message: error.message, extensions: { ...error.extensions } }] }, error.httpHeaders);
@@ -352,19 +355,4 @@ function ideAsset(res: ServerResponse, name: string): void {
   if (!asset || !file) return sendJson(res, 404, { error: `No IDE asset named ${name}` });
   res.writeHead(200, { 'content-type': `${asset.type}; charset=utf-8`, 'cache-control': 'public, max-age=86400' });
   createReadStream(file).pipe(res);
-}
-
-function readBody(req: IncomingMessage, limit: number): Promise<{ text: string; tooLarge: boolean }> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let tooLarge = false;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) tooLarge = true;
-      else chunks.push(chunk);
-    });
-    req.on('end', () => resolve({ text: tooLarge ? '' : Buffer.concat(chunks).toString('utf8'), tooLarge }));
-    req.on('error', reject);
-  });
 }

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
 import { describe, expect, it, beforeAll } from 'vitest';
 import { serverAudits } from 'graphql-http';
 import { createClient } from 'graphql-ws';
@@ -51,6 +52,30 @@ describe('the gateway over HTTP', () => {
     expect(res.status).toBe(413);
     expect(((await res.json()) as any).errors[0].extensions.code).toBe('PAYLOAD_TOO_LARGE');
     // The gateway is still serving.
+    expect((await stack.graphql('{ platforms { title } }')).status).toBe(200);
+  });
+
+  it('answers 413 to a body declared over the limit without waiting for it, and to a chunked one once it passes the limit', async () => {
+    // 50 MB declared (or streamed without a length), a few bytes sent: the answer comes before the rest would.
+    for (const declared of [true, false]) {
+      const answer = await new Promise<{ status: number; connection?: string; body: string }>((resolve, reject) => {
+        const req = httpRequest(stack.gateway.graphqlUrl, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...(declared ? { 'content-length': String(50_000_000) } : {}) },
+        });
+        req.on('response', (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => (body += chunk));
+          res.on('end', () => resolve({ status: res.statusCode!, connection: res.headers.connection, body }));
+        });
+        req.on('error', reject);
+        req.write(`{"query":"{ __typename }","variables":{"pad":"${'x'.repeat(declared ? 1000 : 1_100_000)}`);
+      });
+      expect(answer.status, declared ? 'declared' : 'chunked').toBe(413);
+      expect(answer.connection).toBe('close');
+      expect(JSON.parse(answer.body).errors[0].extensions.code).toBe('PAYLOAD_TOO_LARGE');
+    }
     expect((await stack.graphql('{ platforms { title } }')).status).toBe(200);
   });
 

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import type { Clock } from '../clock.js';
 import type { PlatformModule } from '../platform.js';
+import { readRequestBody } from '../request-body.js';
 import { BadUserInputError } from '../upstream/errors.js';
 import { DEAD_LETTER_TEXT_LIMIT, EventLogUnavailableError, type EventLog, type NewEvent } from './log.js';
 import { WebhookVerifier } from './signatures.js';
@@ -74,7 +75,7 @@ export function createWebhookReceiver(options: WebhookReceiverOptions) {
     const { platform, webhooks, verifier } = receiver;
     const outcome = (value: WebhookOutcome) => deliveries.inc({ platform: platform.key, outcome: value });
 
-    const body = await readRaw(req, options.maxBytes);
+    const body = await readRequestBody(req, options.maxBytes);
     if (!body) {
       outcome('too_large');
       res.setHeader('connection', 'close');
@@ -141,38 +142,6 @@ export function createWebhookReceiver(options: WebhookReceiverOptions) {
 function headerOf(req: IncomingMessage, name: string): string | undefined {
   const value = req.headers[name];
   return Array.isArray(value) ? value[0] : value;
-}
-
-/**
- * The body as received, or undefined as soon as it is known to be larger than
- * `limit`; the caller then answers 413 and closes the connection instead of
- * reading the rest.
- */
-function readRaw(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  const declared = Number(req.headers['content-length']);
-  return new Promise((resolve, reject) => {
-    if (Number.isFinite(declared) && declared > limit) {
-      req.resume();
-      resolve(undefined);
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= limit) {
-        chunks.push(chunk);
-        return;
-      }
-      chunks.length = 0;
-      req.off('data', onData);
-      req.resume();
-      resolve(undefined);
-    };
-    req.on('data', onData);
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
