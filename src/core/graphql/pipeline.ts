@@ -282,7 +282,7 @@ export class OperationPipeline {
       refused,
       status,
       requestId: input.context.requestId,
-      client: principalName(input.context),
+      client: nameOf(input.context.principal),
       operation,
     });
     const operation = getOperationAST(input.document, input.operationName ?? undefined);
@@ -317,7 +317,7 @@ export class OperationPipeline {
       variables: input.variables ?? {},
       context: input.context,
       headers: input.headers ?? {},
-      scope: { requestId: input.context.requestId, calls: [], client: principalName(input.context) },
+      scope: { requestId: input.context.requestId, calls: [], client: nameOf(input.context.principal) },
       startedAt,
     };
     this.operations.set(prepared.context, prepared);
@@ -746,10 +746,6 @@ function describeOperations(document: DocumentNode): string {
   const names = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION).map((d) => d.name?.value ?? '(anonymous)');
   if (names.length === 0) return 'no operation';
   return `${names.length} operation${names.length === 1 ? '' : 's'} (${names.join(', ')})`;
-}
-
-function principalName(context: GraphQLContext): string | undefined {
-  return nameOf(context.principal);
 }
 
 /** The caller's name (a configured client's), for the log line and fair shares; undefined when anonymous. */

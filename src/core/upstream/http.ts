@@ -103,6 +103,16 @@ export interface UpstreamHttpOptions extends Omit<UpstreamSettings, 'retryDelay'
   random?: () => number;
 }
 
+/**
+ * A platform client with its calls made on behalf of `operation`: a view of it
+ * (`viewOf`) whose `http` is bound to the operation; the client itself when there
+ * is none. The one implementation of each platform client's `forOperation`.
+ */
+export function clientForOperation<T extends { readonly http: UpstreamHttp }>(client: T, operation: OperationScope | undefined): T {
+  const http = client.http.forOperation(operation);
+  return http === client.http ? client : viewOf<T>(client, { http } as Partial<T>);
+}
+
 /** Builds the steps that hold each client to its share of a throttle: `before` it and `after` it in the chain. */
 export type FairShareFactory = (platform: string, title: string | undefined, throttle: ThrottleOptions) => { before: UpstreamPolicy; after: UpstreamPolicy };
 

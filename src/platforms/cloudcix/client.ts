@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { TokenManager, type IssuedToken } from '../../core/upstream/tokens.js';
-import { UpstreamHttp, retryAfterSeconds, type HttpMethod, type UpstreamResponse } from '../../core/upstream/http.js';
+import { UpstreamHttp, clientForOperation, retryAfterSeconds, type HttpMethod, type UpstreamResponse } from '../../core/upstream/http.js';
 import { BadUserInputError, SwitchboardError, UnauthenticatedError, UpstreamBadResponseError, errorFromStatus } from '../../core/upstream/errors.js';
 import type { ClientDeps } from '../../core/platform.js';
 import { catalogue, type CloudCIXService } from './catalogue.js';
@@ -8,7 +8,7 @@ import type { ThrottleRegistry } from '../../core/upstream/throttle.js';
 import type { Clock } from '../../core/clock.js';
 import type { CloudCIXErrorBody, CloudCIXFilters, CloudCIXListBody, CloudCIXListPage, CloudCIXListParams, CloudCIXRecord, CloudCIXTokenBody } from './types.js';
 import type { Projection } from '../../core/upstream/project-json.js';
-import { viewOf, type OperationBound, type OperationScope } from '../../core/upstream/operation.js';
+import type { OperationBound, OperationScope } from '../../core/upstream/operation.js';
 
 export interface CloudCIXCredentials {
   /** A URL template with `{application}` (config.ts). */
@@ -94,11 +94,9 @@ export class CloudCIXClient implements OperationBound<CloudCIXClient> {
 
   /** This client with its calls made on behalf of `operation`. */
   forOperation(operation: OperationScope | undefined): CloudCIXClient {
-    const http = this.http.forOperation(operation);
-    if (http === this.http) return this;
-    const view = viewOf<CloudCIXClient>(this, { http });
+    const view = clientForOperation(this, operation);
     // Its own gateway API, so that `api` calls (a watch's) are made for the operation too.
-    (view as { api: CloudCIXApi }).api = new CloudCIXApi(view, undefined);
+    if (view !== this) (view as { api: CloudCIXApi }).api = new CloudCIXApi(view, undefined);
     return view;
   }
 

@@ -1,9 +1,9 @@
 import { TokenManager, type IssuedToken } from '../../core/upstream/tokens.js';
-import { UpstreamHttp, type UpstreamResponse } from '../../core/upstream/http.js';
+import { UpstreamHttp, clientForOperation, type UpstreamResponse } from '../../core/upstream/http.js';
 import { UpstreamBadResponseError, expectList } from '../../core/upstream/errors.js';
 import type { ClientDeps } from '../../core/platform.js';
 import type { Projection } from '../../core/upstream/project-json.js';
-import { viewOf, type OperationBound, type OperationScope } from '../../core/upstream/operation.js';
+import type { OperationBound, OperationScope } from '../../core/upstream/operation.js';
 import type {
   CloudLXApiClientRecord,
   CloudLXCreateCustomerBody,
@@ -55,8 +55,7 @@ export class CloudLXClient implements OperationBound<CloudLXClient> {
 
   /** This client with its calls made on behalf of `operation` (see `OperationScope`). */
   forOperation(operation: OperationScope | undefined): CloudLXClient {
-    const http = this.http.forOperation(operation);
-    return http === this.http ? this : viewOf<CloudLXClient>(this, { http });
+    return clientForOperation(this, operation);
   }
 
   private async fetchToken(previous: CloudLXToken | undefined, operation: OperationScope | undefined): Promise<CloudLXToken> {

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { SecretBox } from '../../core/store/secret-box.js';
 import type { Store } from '../../core/store/types.js';
 import { KeyedTokens, type IssuedToken } from '../../core/upstream/tokens.js';
-import { UpstreamHttp, retryAfterSeconds, type HttpMethod, type QueryValue, type UpstreamResponse } from '../../core/upstream/http.js';
+import { UpstreamHttp, clientForOperation, retryAfterSeconds, type HttpMethod, type QueryValue, type UpstreamResponse } from '../../core/upstream/http.js';
 import {
   ForbiddenError,
   SwitchboardError,
@@ -28,7 +28,7 @@ import type {
   ExotelUserPage,
   ExotelUserRecord,
 } from './types.js';
-import { viewOf, type OperationBound, type OperationScope } from '../../core/upstream/operation.js';
+import type { OperationBound, OperationScope } from '../../core/upstream/operation.js';
 
 /** Tokens last 90 days (UPSTREAMS.md §2); the token answer itself carries no lifetime. */
 export const EXOTEL_TOKEN_LIFETIME_MS = 90 * 86_400_000;
@@ -167,8 +167,7 @@ export class ExotelClient implements OperationBound<ExotelClient> {
 
   /** This client with its calls made on behalf of `operation` (see `OperationScope`). */
   forOperation(operation: OperationScope | undefined): ExotelClient {
-    const http = this.http.forOperation(operation);
-    return http === this.http ? this : viewOf<ExotelClient>(this, { http });
+    return clientForOperation(this, operation);
   }
 
   private async fetchToken(key: string): Promise<IssuedToken> {

@@ -3,7 +3,7 @@ import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { SignJWT, exportPKCS8, generateKeyPair, importPKCS8, type CryptoKey } from 'jose';
 import { TokenManager, type IssuedToken } from '../../core/upstream/tokens.js';
-import { UpstreamHttp, type UpstreamResponse } from '../../core/upstream/http.js';
+import { UpstreamHttp, clientForOperation, type UpstreamResponse } from '../../core/upstream/http.js';
 import { UnauthenticatedError, UpstreamBadResponseError, errorFromStatus, expectList } from '../../core/upstream/errors.js';
 import type { ClientDeps } from '../../core/platform.js';
 import { readIxcPrivateKey } from './config.js';
@@ -19,7 +19,7 @@ import type {
   IxcWifiBands,
 } from './types.js';
 import type { Projection } from '../../core/upstream/project-json.js';
-import { viewOf, type OperationBound, type OperationScope } from '../../core/upstream/operation.js';
+import type { OperationBound, OperationScope } from '../../core/upstream/operation.js';
 
 /**
  * The IXC ACS REST paths this client uses. UPSTREAMS.md §3 documents the device
@@ -112,8 +112,7 @@ export class IxcClient implements OperationBound<IxcClient> {
 
   /** This client with its calls made on behalf of `operation` (see `OperationScope`). */
   forOperation(operation: OperationScope | undefined): IxcClient {
-    const http = this.http.forOperation(operation);
-    return http === this.http ? this : viewOf<IxcClient>(this, { http });
+    return clientForOperation(this, operation);
   }
 
   private async fetchToken(operation: OperationScope | undefined): Promise<IssuedToken> {

@@ -22,11 +22,13 @@ export async function createApolloAdapter(
   const { log } = infra;
   const executor: GatewayExecutor = async (request) => {
     const context = request.context as GraphQLContext;
-    // Apollo runs each operation on a shallow copy of the request's context (one per operation of a batch):
-    // each gets platform scopes, errors and warnings of its own, so its upstream calls are made and recorded for it.
     const headers = headersOf(request);
-    const own = pipeline.createContext({ headers, principal: context.principal });
-    Object.assign(context, { running: own.running, platforms: own.platforms, partialErrors: own.partialErrors, warnings: own.warnings });
+    if (request.requestIsBatched) {
+      // Apollo runs each operation of a batch on a shallow copy of the request's one context: each gets
+      // platform scopes, errors and warnings of its own, so its upstream calls are made and recorded for it.
+      const own = pipeline.createContext({ headers, principal: context.principal });
+      Object.assign(context, { running: own.running, platforms: own.platforms, partialErrors: own.partialErrors, warnings: own.warnings });
+    }
     const prepared = await pipeline.prepareValidated({
       transport: 'http',
       query: request.source,
