@@ -19,10 +19,11 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { renderChart } from './lib/chart.js';
-import { medianFigures, runLoad, type LoadFigures } from './lib/load.js';
+import { medianFigures, runDirectLoad, runLoad, type DirectRequest, type LatencyFigures, type LoadFigures } from './lib/load.js';
 import { composePeer, peerInstalled, PEERS_DIR, REPO, startPeer, startSimulators, startSwitchboard, type GatewayProcess } from './lib/processes.js';
 import { SCENARIOS, type Scenario } from './lib/scenarios.js';
 import type { SimulatorsReady } from './lib/simulators.js';
+import { CLOUDLX_MEDIA_TYPE } from '../../src/platforms/cloudlx/client.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -46,6 +47,13 @@ export interface ScenarioResult {
   connections: number;
   upstreamLatencyMs: number;
   criticalPathMs: number | null;
+  /**
+   * Latency scenarios: the one upstream call the data needs, sent straight to the
+   * simulator by the same load generator, alternated with the gateways. The
+   * critical path as this machine delivers it (the simulator's own time and the
+   * connection included), so p50 minus this is what a gateway adds.
+   */
+  upstreamAlone: LatencyFigures | null;
   switchboard: SideResult;
   peer: SideResult | null;
   /** Switchboard ÷ peer. */
@@ -109,11 +117,14 @@ async function runScenario(
   const sides: [Side, GatewayProcess][] = [['switchboard', switchboard]];
   if (peer) sides.push(['peer', peer]);
   const partial: Partial<Record<Side, Omit<SideResult, keyof LoadFigures>>> = {};
+  let direct: DirectRequest | undefined;
   for (const [side, gateway] of sides) {
     const records = await answer(gateway, side === 'switchboard' ? scenario.switchboard : scenario.peer, scenario, side);
-    const calls = await upstreamCalls(ready, gateway, side === 'switchboard' ? scenario.switchboard : scenario.peer);
+    const { last, ...calls } = await upstreamCalls(ready, gateway, side === 'switchboard' ? scenario.switchboard : scenario.peer);
     partial[side] = { records, ...calls };
     console.log(`${gateway.name}: ${records} records, ${calls.upstreamPerQuery} upstream requests per query (${Object.entries(calls.upstreamRoutes).map(([r, n]) => `${r} ×${n}`).join(', ')})`);
+    // The call Switchboard makes, replayed as is when it is the whole critical path.
+    if (side === 'switchboard' && scenario.criticalPathCalls === 1 && calls.upstreamPerQuery === 1 && last) direct = directRequest(ready, last);
   }
   if (partial.peer && partial.peer.records !== partial.switchboard!.records) {
     throw new Error(`${scenario.title}: Switchboard answered ${partial.switchboard!.records} records, the peer ${partial.peer.records}: not the same question`);
@@ -122,7 +133,9 @@ async function runScenario(
   // Warm both (JIT compilation, connection pools, caches of parsed documents), then alternate.
   const warm = Math.min(2, SECONDS);
   for (const [, gateway] of sides) await runLoad(gateway, queryFor(scenario, gateway === switchboard ? 'switchboard' : 'peer'), { connections: scenario.connections, seconds: warm });
+  if (direct) await runDirectLoad(direct, { connections: scenario.connections, seconds: warm });
   const rounds: Record<Side, LoadFigures[]> = { switchboard: [], peer: [] };
+  const alone: LatencyFigures[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     const order = round % 2 === 0 ? sides : [...sides].reverse();
     for (const [side, gateway] of order) {
@@ -133,6 +146,12 @@ async function runScenario(
           `CPU ${figures.cpuMsPerQuery.toFixed(3)} ms/query  RSS ${(figures.peakRssBytes / 2 ** 20).toFixed(0)} MiB  ` +
           `(simulators ${figures.upstreamCpuMsPerQuery.toFixed(3)}, load generator ${figures.loadCpuMsPerQuery.toFixed(3)} ms/query)${figures.failures ? `  FAILURES ${figures.failures}` : ''}`,
       );
+    }
+    if (direct) {
+      const figures = await runDirectLoad(direct, { connections: scenario.connections, seconds: SECONDS });
+      if (figures.failures) throw new Error(`${scenario.title}: the upstream call alone failed ${figures.failures} times (${direct.method} ${direct.url})`);
+      alone.push(figures);
+      console.log(`  round ${round + 1} ${'upstream alone'.padEnd(20)} ${figures.perSecond.toFixed(0).padStart(6)} req/s  p50 ${figures.p50Ms.toFixed(2)} ms  p99 ${figures.p99Ms.toFixed(2)} ms`);
     }
   }
   // The answers are checked again after the load: a gateway that started failing under it must not be counted as fast.
@@ -151,10 +170,46 @@ async function runScenario(
         upstreamPerQuery: sb.upstreamPerQuery / pr.upstreamPerQuery,
       }
     : null;
-  return { key: scenario.key, title: scenario.title, connections: scenario.connections, upstreamLatencyMs: scenario.upstreamLatencyMs, criticalPathMs, switchboard: sb, peer: pr, ratios, targets: targetsOf(sb, pr, criticalPathMs) };
+  const upstreamAlone = alone.length ? latencyMedians(alone) : null;
+  return {
+    key: scenario.key,
+    title: scenario.title,
+    connections: scenario.connections,
+    upstreamLatencyMs: scenario.upstreamLatencyMs,
+    criticalPathMs,
+    upstreamAlone,
+    switchboard: sb,
+    peer: pr,
+    ratios,
+    targets: targetsOf(sb, pr, criticalPathMs, upstreamAlone),
+  };
 }
 
-function targetsOf(sb: SideResult, pr: SideResult | null, criticalPathMs: number | null): ScenarioResult['targets'] {
+function latencyMedians(rounds: readonly LatencyFigures[]): LatencyFigures {
+  const { requests, perSecond, meanMs, p50Ms, p99Ms, failures } = medianFigures(rounds.map((r) => ({ ...r, cpuMsPerQuery: 0, peakRssBytes: 0, upstreamCpuMsPerQuery: 0, loadCpuMsPerQuery: 0 })));
+  return { requests, perSecond, meanMs, p50Ms, p99Ms, failures };
+}
+
+/** Each platform's credentials as the peer sends them (static tokens), for a call made without a gateway. */
+function authHeaders(ready: SimulatorsReady, platform: keyof SimulatorsReady['roots']): Record<string, string> {
+  const tokens = ready.peerTokens;
+  switch (platform) {
+    case 'cloudlx':
+      return { accept: CLOUDLX_MEDIA_TYPE, authorization: `Bearer ${tokens.cloudlx}` };
+    case 'exotel':
+      return { authorization: tokens.exotel };
+    case 'ixc':
+      return { authorization: `Bearer ${tokens.ixc}` };
+    case 'cloudcix':
+      return { 'x-auth-token': tokens.cloudcix };
+  }
+}
+
+function directRequest(ready: SimulatorsReady, call: LoggedCall): DirectRequest {
+  return { url: `${ready.roots[call.platform]}${call.path}${call.query}`, method: call.method, headers: authHeaders(ready, call.platform) };
+}
+
+function targetsOf(sb: SideResult, pr: SideResult | null, criticalPathMs: number | null, alone: LatencyFigures | null): ScenarioResult['targets'] {
   const targets: ScenarioResult['targets'] = [];
   const versus = (name: string, ratio: number | null, limit: number, atLeast: boolean) =>
     targets.push({ name, met: ratio === null ? null : atLeast ? ratio >= limit : ratio <= limit, detail: ratio === null ? 'no peer' : `${ratio.toFixed(2)}× (target ${atLeast ? '≥' : '≤'} ${limit}×)` });
@@ -163,7 +218,8 @@ function targetsOf(sb: SideResult, pr: SideResult | null, criticalPathMs: number
     versus('p99', pr ? sb.p99Ms / pr.p99Ms : null, 0.4, false);
     versus('CPU per query', pr ? sb.cpuMsPerQuery / pr.cpuMsPerQuery : null, 0.25, false);
   } else {
-    targets.push({ name: 'latency', met: sb.p50Ms <= criticalPathMs + 5, detail: `p50 ${sb.p50Ms.toFixed(1)} ms, critical path ${criticalPathMs} ms (target ≤ ${criticalPathMs + 5} ms)` });
+    const added = alone ? `; the upstream call alone ${alone.p50Ms.toFixed(1)} ms, so Switchboard adds ${(sb.p50Ms - alone.p50Ms).toFixed(1)} ms${pr ? ` and the peer ${(pr.p50Ms - alone.p50Ms).toFixed(1)} ms` : ''}` : '';
+    targets.push({ name: 'latency', met: sb.p50Ms <= criticalPathMs + 5, detail: `p50 ${sb.p50Ms.toFixed(1)} ms, critical path ${criticalPathMs} ms (target ≤ ${criticalPathMs + 5} ms)${added}` });
   }
   targets.push({
     name: 'upstream requests',
@@ -177,8 +233,10 @@ function queryFor(scenario: Scenario, side: Side): string {
   return side === 'switchboard' ? scenario.switchboard : scenario.peer;
 }
 
-async function post(gateway: GatewayProcess, query: string): Promise<{ data?: unknown; errors?: unknown[] }> {
-  const res = await fetch(gateway.url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json', ...gateway.headers }, body: JSON.stringify({ query }) });
+async function post(gateway: GatewayProcess, query: string, requestId?: string): Promise<{ data?: unknown; errors?: unknown[] }> {
+  const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json', ...gateway.headers };
+  if (requestId) headers['x-request-id'] = requestId;
+  const res = await fetch(gateway.url, { method: 'POST', headers, body: JSON.stringify({ query }) });
   return (await res.json()) as { data?: unknown; errors?: unknown[] };
 }
 
@@ -189,23 +247,50 @@ async function answer(gateway: GatewayProcess, query: string, scenario: Scenario
   return scenario.count(body.data, side);
 }
 
-/** Upstream requests per query, read off the four simulators' request logs over queries run one at a time. */
-async function upstreamCalls(ready: SimulatorsReady, gateway: GatewayProcess, query: string): Promise<{ upstreamPerQuery: number; upstreamRoutes: Record<string, number> }> {
+/** One request a simulator logged, and which simulator. */
+interface LoggedCall {
+  platform: keyof SimulatorsReady['roots'];
+  method: string;
+  path: string;
+  query: string;
+}
+
+/**
+ * Upstream requests per query, read off the four simulators' request logs over
+ * queries run one at a time (and the last request counted). Each counted query
+ * sends a request id of its own; a logged request that names another id is not
+ * theirs (Switchboard's event watchers poll CloudCIX and Exotel in the
+ * background, under `watch-…` ids), one that names none is counted (the peer
+ * sends none upstream).
+ */
+async function upstreamCalls(
+  ready: SimulatorsReady,
+  gateway: GatewayProcess,
+  query: string,
+): Promise<{ upstreamPerQuery: number; upstreamRoutes: Record<string, number>; last?: LoggedCall }> {
   await post(gateway, query); // tokens and anything else fetched once per gateway, not per query
-  const roots = Object.values(ready.roots);
-  await Promise.all(roots.map((root) => fetch(`${root}/__simulator/requests`, { method: 'DELETE' })));
-  for (let i = 0; i < COUNTED_QUERIES; i++) await post(gateway, query);
+  const roots = Object.entries(ready.roots) as [LoggedCall['platform'], string][];
+  await Promise.all(roots.map(([, root]) => fetch(`${root}/__simulator/requests`, { method: 'DELETE' })));
+  const ids = new Set<string>();
+  for (let i = 0; i < COUNTED_QUERIES; i++) {
+    const id = `bench-count-${i}-${Date.now()}`;
+    ids.add(id);
+    await post(gateway, query, id);
+  }
   const routes: Record<string, number> = {};
   let total = 0;
-  for (const root of roots) {
-    const log = (await (await fetch(`${root}/__simulator/requests`)).json()) as { route: string }[];
+  let last: LoggedCall | undefined;
+  for (const [platform, root] of roots) {
+    const log = (await (await fetch(`${root}/__simulator/requests`)).json()) as { route: string; method: string; path: string; query: string; requestId?: string }[];
     for (const entry of log) {
+      if (entry.requestId !== undefined && !ids.has(entry.requestId)) continue;
       routes[entry.route] = (routes[entry.route] ?? 0) + 1;
       total++;
+      last = { platform, method: entry.method, path: entry.path, query: entry.query };
     }
   }
   for (const route of Object.keys(routes)) routes[route] = routes[route]! / COUNTED_QUERIES;
-  return { upstreamPerQuery: total / COUNTED_QUERIES, upstreamRoutes: routes };
+  return { upstreamPerQuery: total / COUNTED_QUERIES, upstreamRoutes: routes, last };
 }
 
 async function setLatency(ready: SimulatorsReady, ms: number): Promise<void> {
@@ -237,6 +322,8 @@ function markdownTable(results: readonly ScenarioResult[]): string {
         `${pair(r.switchboard.cpuMsPerQuery, p?.cpuMsPerQuery, 2)} | ${pair(r.switchboard.peakRssBytes / 2 ** 20, p ? p.peakRssBytes / 2 ** 20 : undefined, 0)} | ` +
         `${r.switchboard.upstreamPerQuery}${p ? ` / ${p.upstreamPerQuery}` : ''} |`,
     );
+    const alone = r.upstreamAlone;
+    if (alone) lines.push(`| ${r.title.split('.')[0]}, the upstream call alone (no gateway) | ${alone.perSecond.toFixed(0)} | ${alone.p50Ms.toFixed(1)} | ${alone.p99Ms.toFixed(1)} | | | 1 |`);
   }
   return lines.join('\n');
 }
@@ -267,6 +354,9 @@ function printTable(results: readonly ScenarioResult[]): void {
         `${r.ratios.cpuPerQuery.toFixed(2)}×`.padStart(9),
         `${r.ratios.peakRss.toFixed(2)}×`.padStart(5),
       );
+    }
+    if (r.upstreamAlone) {
+      console.log(''.padEnd(55), 'upstream alone'.padEnd(20), r.upstreamAlone.perSecond.toFixed(0).padStart(7), r.upstreamAlone.p50Ms.toFixed(2).padStart(8), r.upstreamAlone.p99Ms.toFixed(2).padStart(8));
     }
     for (const t of r.targets) console.log(''.padEnd(55), `${t.met === null ? '  ?' : t.met ? ' ok' : 'MISS'} ${t.name}: ${t.detail}`);
   }

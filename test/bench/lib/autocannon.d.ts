@@ -2,7 +2,7 @@
 declare module 'autocannon' {
   import type { EventEmitter } from 'node:events';
 
-  interface Options {
+  export interface Options {
     url: string;
     method?: string;
     headers?: Record<string, string>;
@@ -14,7 +14,7 @@ declare module 'autocannon' {
     timeout?: number;
   }
 
-  interface Result {
+  export interface Result {
     requests: { average: number; total: number };
     latency: { average: number; p50: number; p99: number };
     errors: number;
@@ -25,7 +25,7 @@ declare module 'autocannon' {
     [key: string]: unknown;
   }
 
-  interface Instance extends EventEmitter, PromiseLike<Result> {
+  export interface Instance extends EventEmitter, PromiseLike<Result> {
     stop(): void;
   }
 

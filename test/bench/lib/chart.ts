@@ -5,7 +5,7 @@
  */
 import type { ScenarioResult } from '../peers.bench.js';
 
-const COLORS = { switchboard: '#2563eb', peer: '#9ca3af', limit: '#dc2626', text: '#111827', muted: '#6b7280' };
+const COLORS = { switchboard: '#2563eb', peer: '#9ca3af', limit: '#dc2626', reference: '#059669', text: '#111827', muted: '#6b7280' };
 const PANEL_W = 300;
 const PANEL_H = 190;
 const TOP = 64;
@@ -18,6 +18,8 @@ interface Panel {
   format: (v: number) => string;
   /** A horizontal line per scenario (the critical path), if any. */
   limit?: (r: ScenarioResult) => number | null;
+  /** A second line per scenario (the upstream call alone, as measured), if any. */
+  reference?: (r: ScenarioResult) => number | null;
 }
 
 export function renderChart(results: readonly ScenarioResult[], generatedAt: string): string {
@@ -30,7 +32,14 @@ export function renderChart(results: readonly ScenarioResult[], generatedAt: str
     { panel: { title: 'Peak memory, MiB', better: 'lower', value: (s) => s.peakRssBytes / 2 ** 20, format: (v) => v.toFixed(0) }, rows: load },
     { panel: { title: 'Upstream requests per query', better: 'lower', value: (s) => s.upstreamPerQuery, format: (v) => String(v) }, rows: load },
     {
-      panel: { title: 'p50 latency at 20 ms per upstream call, ms', better: 'lower', value: (s) => s.p50Ms, format: ms, limit: (r) => r.criticalPathMs },
+      panel: {
+        title: 'p50 latency at 20 ms per upstream call, ms',
+        better: 'lower',
+        value: (s) => s.p50Ms,
+        format: ms,
+        limit: (r) => r.criticalPathMs,
+        reference: (r) => r.upstreamAlone?.p50Ms ?? null,
+      },
       rows: latency,
     },
   ];
@@ -57,10 +66,13 @@ export function renderChart(results: readonly ScenarioResult[], generatedAt: str
 
 function drawPanel(panel: Panel, rows: readonly ScenarioResult[], x: number, y: number): string {
   const parts: string[] = [text(x, y + 12, panel.title, { weight: 'bold' })];
+  if (panel.limit && panel.reference) {
+    parts.push(text(x, y + 25, 'red: the latency added upstream; green: the upstream call alone', { size: 9, color: COLORS.muted }));
+  }
   const plotTop = y + 34;
   const plotH = PANEL_H - 40;
   const baseY = plotTop + plotH;
-  const values = rows.flatMap((r) => [panel.value(r.switchboard), r.peer ? panel.value(r.peer) : 0, panel.limit?.(r) ?? 0]);
+  const values = rows.flatMap((r) => [panel.value(r.switchboard), r.peer ? panel.value(r.peer) : 0, panel.limit?.(r) ?? 0, panel.reference?.(r) ?? 0]);
   const max = Math.max(...values, 1e-9) * 1.1;
   const group = PANEL_W / rows.length;
   const bar = Math.min(34, group / 3);
@@ -85,6 +97,12 @@ function drawPanel(panel: Panel, rows: readonly ScenarioResult[], x: number, y: 
       const ly = baseY - h(limit);
       parts.push(`<line x1="${cx - bar - 6}" y1="${ly}" x2="${cx + bar + 6}" y2="${ly}" stroke="${COLORS.limit}" stroke-dasharray="4 2"/>`);
       parts.push(text(cx + bar + 8, ly + 3, `${limit} ms`, { size: 9, color: COLORS.limit }));
+    }
+    const reference = panel.reference?.(r);
+    if (reference !== null && reference !== undefined) {
+      const ry = baseY - h(reference);
+      parts.push(`<line x1="${cx - bar - 6}" y1="${ry}" x2="${cx + bar + 6}" y2="${ry}" stroke="${COLORS.reference}" stroke-dasharray="2 2"/>`);
+      parts.push(text(cx - bar - 8, ry + 3, ms(reference), { size: 9, color: COLORS.reference, anchor: 'end' }));
     }
     parts.push(text(cx, baseY + 14, shortTitle(r), { anchor: 'middle', size: 10, color: COLORS.muted }));
   });

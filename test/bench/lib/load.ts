@@ -3,7 +3,7 @@
  * duration), with the figures the side-by-side benchmark reports: throughput,
  * latency percentiles, the gateway's CPU time per query and its peak memory.
  */
-import autocannon from 'autocannon';
+import autocannon, { type Instance, type Result } from 'autocannon';
 import type { GatewayProcess } from './processes.js';
 
 export interface LoadFigures {
@@ -51,17 +51,55 @@ export async function runLoad(
     duration: options.seconds,
     timeout: 30,
   });
-  // autocannon's own histogram rounds to whole milliseconds; scenario 5 needs better than that.
-  instance.on('response', (_client: unknown, statusCode: number, _bytes: number, responseTime: number) => {
-    if (statusCode >= 200 && statusCode < 300) latencies.push(responseTime);
-  });
-  const result = await instance;
+  const result = await collect(instance, latencies);
   const elapsedSeconds = (performance.now() - started) / 1000;
   const cpuMs = gateway.cpuMs() - cpuBefore;
   const upstreamMs = (options.upstream?.cpuMs() ?? 0) - upstreamBefore;
   const load = process.cpuUsage(loadBefore);
   clearInterval(sampler);
   peakRss = Math.max(peakRss, gateway.rssBytes());
+  return {
+    ...latencyFigures(latencies, elapsedSeconds),
+    cpuMsPerQuery: cpuMs / Math.max(1, latencies.length),
+    peakRssBytes: peakRss,
+    failures: result.non2xx + result.errors + result.timeouts,
+    upstreamCpuMsPerQuery: options.upstream ? upstreamMs / Math.max(1, latencies.length) : NaN,
+    loadCpuMsPerQuery: (load.user + load.system) / 1000 / Math.max(1, latencies.length),
+  };
+}
+
+/** One request as it goes to an upstream, sent by a client of its own. */
+export interface DirectRequest {
+  url: string;
+  method: string;
+  headers: Record<string, string>;
+}
+
+/** Latency alone (no process to read CPU or memory from). */
+export type LatencyFigures = Pick<LoadFigures, 'requests' | 'perSecond' | 'meanMs' | 'p50Ms' | 'p99Ms' | 'failures'>;
+
+/**
+ * The same load sent straight to an upstream, bypassing any gateway: what the
+ * calls a query needs cost by themselves, timed by the same load generator. The
+ * latency scenarios compare a gateway with it to show what the gateway adds.
+ */
+export async function runDirectLoad(request: DirectRequest, options: { connections: number; seconds: number }): Promise<LatencyFigures> {
+  const latencies: number[] = [];
+  const started = performance.now();
+  const instance = autocannon({ url: request.url, method: request.method, headers: request.headers, connections: options.connections, pipelining: 1, duration: options.seconds, timeout: 30 });
+  const result = await collect(instance, latencies);
+  return { ...latencyFigures(latencies, (performance.now() - started) / 1000), failures: result.non2xx + result.errors + result.timeouts };
+}
+
+/** Waits for an autocannon run, keeping the time of each 2xx answer: autocannon's own histogram rounds to whole milliseconds, and scenario 5 needs better than that. */
+async function collect(instance: Instance, latencies: number[]): Promise<Result> {
+  instance.on('response', (_client: unknown, statusCode: number, _bytes: number, responseTime: number) => {
+    if (statusCode >= 200 && statusCode < 300) latencies.push(responseTime);
+  });
+  return instance;
+}
+
+function latencyFigures(latencies: number[], elapsedSeconds: number): Omit<LatencyFigures, 'failures'> {
   latencies.sort((a, b) => a - b);
   const at = (q: number) => (latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * q))]! : NaN);
   return {
@@ -70,11 +108,6 @@ export async function runLoad(
     meanMs: latencies.reduce((s, v) => s + v, 0) / Math.max(1, latencies.length),
     p50Ms: at(0.5),
     p99Ms: at(0.99),
-    cpuMsPerQuery: cpuMs / Math.max(1, latencies.length),
-    peakRssBytes: peakRss,
-    failures: result.non2xx + result.errors + result.timeouts,
-    upstreamCpuMsPerQuery: options.upstream ? upstreamMs / Math.max(1, latencies.length) : NaN,
-    loadCpuMsPerQuery: (load.user + load.system) / 1000 / Math.max(1, latencies.length),
   };
 }
 
