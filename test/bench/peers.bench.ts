@@ -218,8 +218,16 @@ function targetsOf(sb: SideResult, pr: SideResult | null, criticalPathMs: number
     versus('p99', pr ? sb.p99Ms / pr.p99Ms : null, 0.4, false);
     versus('CPU per query', pr ? sb.cpuMsPerQuery / pr.cpuMsPerQuery : null, 0.25, false);
   } else {
-    const added = alone ? `; the upstream call alone ${alone.p50Ms.toFixed(1)} ms, so Switchboard adds ${(sb.p50Ms - alone.p50Ms).toFixed(1)} ms${pr ? ` and the peer ${(pr.p50Ms - alone.p50Ms).toFixed(1)} ms` : ''}` : '';
-    targets.push({ name: 'latency', met: sb.p50Ms <= criticalPathMs + 5, detail: `p50 ${sb.p50Ms.toFixed(1)} ms, critical path ${criticalPathMs} ms (target ≤ ${criticalPathMs + 5} ms)${added}` });
+    targets.push({ name: 'latency', met: sb.p50Ms <= criticalPathMs + 5, detail: `p50 ${sb.p50Ms.toFixed(1)} ms, critical path ${criticalPathMs} ms (target ≤ ${criticalPathMs + 5} ms)` });
+    // The same bound against the critical path as this machine delivers it: the simulator's own time
+    // to answer and the connection come on top of the 20 ms it adds, for a gateway and for the call alone.
+    if (alone) {
+      targets.push({
+        name: 'latency over the upstream call alone',
+        met: sb.p50Ms <= alone.p50Ms + 5,
+        detail: `the call alone ${alone.p50Ms.toFixed(1)} ms; Switchboard adds ${(sb.p50Ms - alone.p50Ms).toFixed(1)} ms${pr ? `, the peer ${(pr.p50Ms - alone.p50Ms).toFixed(1)} ms` : ''} (target ≤ 5 ms)`,
+      });
+    }
   }
   targets.push({
     name: 'upstream requests',
