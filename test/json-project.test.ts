@@ -108,7 +108,10 @@ describe('projectJson against JSON.parse then projectValue', () => {
         const texts = [JSON.stringify(value), JSON.stringify(value, null, 2), spell(value, rnd)];
         for (const text of texts) {
           const want = projectValue(JSON.parse(text), projection);
-          expect(projectJson(Buffer.from(text), projection)).toEqual(want);
+          const got = projectJson(Buffer.from(text), projection);
+          expect(got).toEqual(want);
+          // Keys in the same order too (toEqual does not look at order).
+          expect(JSON.stringify(got)).toBe(JSON.stringify(want));
         }
         // A plain Uint8Array that is a window on a larger buffer.
         const text = texts[2]!;
@@ -151,6 +154,39 @@ describe('projection semantics', () => {
     expect(got).toEqual({ b: 3, a: 2, c: {} });
     expect(Object.keys(got)).toEqual(['b', 'a', 'c']);
     expect(got).toEqual(expected(text, shape));
+  });
+
+  it('builds a record with every key of the shape in its order as one literal, and any other record key by key, alike', () => {
+    // Object.keys puts an integer-like key first: the shape's order is 1, id, a"b\c, constructor, é.
+    const shape = { id: true, 'a"b\\c': true, '1': true, constructor: true, 'é': { x: true } } as const;
+    const projection = compileProjection(shape);
+    const records = [
+      '{"1":3,"id":1,"a\\"b\\\\c":2,"constructor":4,"é":{"x":5,"y":6}}', // every key, in order: the literal
+      '{"zz":0,"1":3,"id":1,"q":[1],"a\\"b\\\\c":2,"constructor":4,"é":{"x":5}}', // others in between: still the literal
+      '{"é":{"x":5},"constructor":4,"a\\"b\\\\c":2,"id":1,"1":3}', // reversed
+      '{"id":1,"1":3,"a\\"b\\\\c":2,"constructor":4,"é":{"x":5}}', // in the order of the text, not the shape's
+      '{"1":3,"a\\"b\\\\c":2,"é":{"x":5}}', // some missing
+      '{"1":3,"id":1}', // in order, the rest missing
+      '{"1":3,"id":1,"a\\"b\\\\c":2,"constructor":4,"é":{"x":5},"id":9}', // all, then one repeated
+      '{"1":3,"1":4,"id":1,"a\\"b\\\\c":2,"constructor":4,"é":{"x":5}}', // repeated at once
+      '{}',
+    ];
+    for (const record of records) {
+      const text = `[${record},${record}]`;
+      const got = projectJson(Buffer.from(text), projection) as Record<string, unknown>[];
+      const want = projectValue(JSON.parse(text), projection) as Record<string, unknown>[];
+      expect(JSON.stringify(got)).toBe(JSON.stringify(want));
+      for (const [i, object] of got.entries()) {
+        expect(Object.keys(object)).toEqual(Object.keys(want[i]!));
+        expect(Object.getPrototypeOf(object)).toBe(Object.prototype);
+      }
+    }
+    // A level with __proto__ is always built key by key: a literal would set the prototype.
+    const proto = compileProjection(shapeOf('{"id":true,"__proto__":true}'));
+    const got = projectJson(Buffer.from('{"id":1,"__proto__":{"polluted":true}}'), proto) as Record<string, unknown>;
+    expect(Object.getPrototypeOf(got)).toBe(Object.prototype);
+    expect(Object.keys(got)).toEqual(['id', '__proto__']);
+    expect((got as { polluted?: boolean }).polluted).toBeUndefined();
   });
 
   it('matches keys spelled with escapes or in non-ASCII text', () => {

@@ -39,6 +39,9 @@
  * key bytes (a key is decoded only when it holds a backslash, or non-ASCII text
  * and the shape has non-ASCII keys); strings of plain ASCII without escapes are
  * sliced straight from the bytes; short integers are computed while scanning.
+ * A record that has every key of its level in the level's order (most records of
+ * a list: they share their key order) is built as one object literal compiled for
+ * that level, allocated at its final size; any other is built key by key.
  * Anything else (escapes, multi-byte UTF-8, whole objects and arrays under `true`)
  * is handed to JSON.parse on just that value's bytes, which gives JSON.parse's
  * exact result and full validation for it.
@@ -65,6 +68,14 @@ export interface ProjectionLevel {
   readonly proto: number;
   /** Whether any key holds a non-ASCII character. */
   readonly nonAscii: boolean;
+  /**
+   * Builds the object of a record that has every key of the level, in the level's
+   * order, from its values: one object literal, allocated at its final size, in
+   * place of a key-by-key build. Null when a key is `__proto__` (a literal would set the prototype).
+   */
+  readonly build: ((values: unknown[]) => Record<string, unknown>) | null;
+  /** The values of the record being read, for `build` (a level is never read inside itself). */
+  readonly values: unknown[];
 }
 
 export interface Projection {
@@ -103,12 +114,23 @@ export function compileProjection(shape: ProjectionShape): Projection {
       index: new Map(names.map((name, i) => [name, i])),
       proto: names.indexOf('__proto__'),
       nonAscii: names.some((name) => /[^\x00-\x7f]/.test(name)),
+      build: names.includes('__proto__') ? null : literalBuilder(names),
+      values: new Array<unknown>(names.length).fill(undefined),
     };
     const key = `{${[...keys.keys()].sort().map((name) => `${JSON.stringify(name)}:${keys.get(name)}`).join(',')}}`;
     return { level, key };
   };
   const { level, key } = compile(shape, '(root)');
   return { key, root: level };
+}
+
+/**
+ * `(v) => ({ "id": v[0], "name": v[1] })` for the keys ["id", "name"]: the keys
+ * are JSON string literals (any text is safe in one), the values come by index.
+ */
+function literalBuilder(names: readonly string[]): (values: unknown[]) => Record<string, unknown> {
+  const body = names.map((name, i) => `${JSON.stringify(name)}: v[${i}]`).join(', ');
+  return new Function('v', `return { ${body} };`) as (values: unknown[]) => Record<string, unknown>;
 }
 
 /** The value `JSON.parse(bytes.toString('utf8'))` would give, projected. Throws a SyntaxError (message saying what was expected and at which byte offset) when the text is not JSON. */
@@ -266,14 +288,18 @@ class Reader {
   private object(level: ProjectionLevel): Record<string, unknown> {
     const b = this.b;
     const n = this.n;
-    const out: Record<string, unknown> = {};
     let p = this.ws(this.pos + 1);
     if (p < n && b[p] === CLOSE_BRACE) {
       this.pos = p + 1;
-      return out;
+      return {};
     }
     // Records of a list share their key order: look for the next key of the shape first.
     let hint = 0;
+    // While the record's keys come in the level's order, each once, their values wait in
+    // level.values for one literal; out is built key by key from the first key that does not.
+    const values = level.values;
+    let inOrder = level.build === null ? -1 : 0;
+    let out: Record<string, unknown> | undefined;
     for (;;) {
       if (p >= n || b[p] !== QUOTE) throw this.fail('a string key', p);
       const i = this.key(level, p, hint);
@@ -285,17 +311,41 @@ class Reader {
         hint = i + 1;
         const sub = level.subs[i]!;
         const v = sub === null ? this.whole() : this.value(sub);
-        if (i === level.proto) setKey(out, level, i, v);
-        else out[level.names[i]!] = v;
+        if (i === inOrder) {
+          values[inOrder++] = v;
+        } else {
+          if (out === undefined) out = this.begun(level, inOrder);
+          inOrder = -1;
+          if (i === level.proto) setKey(out, level, i, v);
+          else out[level.names[i]!] = v;
+        }
       }
       p = this.ws(this.pos);
       const c = p < n ? b[p] : -1;
       if (c === COMMA) p = this.ws(p + 1);
       else if (c === CLOSE_BRACE) {
         this.pos = p + 1;
-        return out;
+        if (out !== undefined) return out;
+        if (inOrder === level.names.length) {
+          const built = level.build!(values);
+          // The values are the record's now: the level keeps none of them alive.
+          values.fill(undefined);
+          return built;
+        }
+        return this.begun(level, inOrder);
       } else throw this.fail("',' or '}'", p);
     }
+  }
+
+  /** An object of the first `count` keys of level, from the values kept so far. */
+  private begun(level: ProjectionLevel, count: number): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    const values = level.values;
+    for (let k = 0; k < count; k++) {
+      out[level.names[k]!] = values[k];
+      values[k] = undefined;
+    }
+    return out;
   }
 
   /** An array at pos, each element projected with level; nested arrays are walked with a stack, not recursion. */
