@@ -66,12 +66,12 @@ export function renderChart(results: readonly ScenarioResult[], generatedAt: str
 
 function drawPanel(panel: Panel, rows: readonly ScenarioResult[], x: number, y: number): string {
   const parts: string[] = [text(x, y + 12, panel.title, { weight: 'bold' })];
-  if (panel.limit && panel.reference) {
-    parts.push(text(x, y + 25, 'red: the latency added upstream; green: the upstream call alone', { size: 9, color: COLORS.muted }));
-  }
   const plotTop = y + 34;
   const plotH = PANEL_H - 40;
   const baseY = plotTop + plotH;
+  if (panel.limit && panel.reference) {
+    parts.push(text(x, baseY + 30, 'red: latency added per upstream call · green: the call alone', { size: 9, color: COLORS.muted }));
+  }
   const values = rows.flatMap((r) => [panel.value(r.switchboard), r.peer ? panel.value(r.peer) : 0, panel.limit?.(r) ?? 0, panel.reference?.(r) ?? 0]);
   const max = Math.max(...values, 1e-9) * 1.1;
   const group = PANEL_W / rows.length;
