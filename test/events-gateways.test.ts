@@ -79,7 +79,7 @@ interface NamedGateway extends GatewayProcess {
   readonly name: string;
 }
 
-/** A gateway as `npm start` runs it, on port 0, sharing Redis (store and event log) under this file's prefix. */
+/** A gateway as `npm run dev` runs it (the code `npm start` compiles), on port 0, sharing Redis (store and event log) under this file's prefix. */
 async function startGatewayProcess(name: string): Promise<NamedGateway> {
   const gateway = await within(
     spawnGateway({

@@ -324,7 +324,7 @@ interface RunningGateway {
   stop(): Promise<void>;
 }
 
-/** `npm start` as a user runs it, on port 0 (test/utils/gateway-process.ts). */
+/** The gateway as `npm run dev` runs it (the code `npm start` compiles), on port 0 (test/utils/gateway-process.ts). */
 async function startGatewayProcess(env: Record<string, string>): Promise<RunningGateway> {
   // Real platforms configured: the gateway refuses to start without clients (issue 9), so it gets one, and the requests carry its key.
   // The watchers stay off (spawnGateway's default): they would log in at start, and this file counts the logins its own queries cause.

@@ -113,8 +113,8 @@ function summarize(profile: CpuProfile, seconds: number): void {
 function shortUrl(url: string): string {
   const nm = url.lastIndexOf('node_modules/');
   if (nm >= 0) return url.slice(nm + 'node_modules/'.length);
-  const src = url.indexOf('/src/');
-  return src >= 0 ? url.slice(src + 1) : url.replace(/^file:\/\//, '');
+  const src = ownIndex(url);
+  return src >= 0 ? `src/${url.slice(src)}` : url.replace(/^file:\/\//, '');
 }
 
 function packageOf(frame: ProfileNode['callFrame']): string {
@@ -125,6 +125,12 @@ function packageOf(frame: ProfileNode['callFrame']): string {
     return rest[0]!.startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0]!;
   }
   if (frame.url.startsWith('node:')) return frame.url.split('/')[0]!;
-  const src = frame.url.indexOf('/src/');
-  return src >= 0 ? frame.url.slice(src + 1).split('/').slice(0, 3).join('/') : frame.url;
+  const src = ownIndex(frame.url);
+  return src >= 0 ? `src/${frame.url.slice(src)}`.split('/').slice(0, 3).join('/') : frame.url;
+}
+
+/** Where the path inside src/ starts in a URL of the gateway's own code: src/ under tsx (`npm run dev`), dist/ as `npm start` runs it; -1 for anything else. */
+function ownIndex(url: string): number {
+  const at = Math.max(url.lastIndexOf('/src/'), url.lastIndexOf('/dist/'));
+  return at < 0 ? -1 : url.indexOf('/', at + 1) + 1;
 }

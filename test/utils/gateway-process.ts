@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
-/** A gateway running as `npm start` runs it, in a process of its own. */
+/** A gateway running as `npm run dev` runs it (the code `npm start` compiles and runs), in a process of its own. */
 export interface GatewayProcess {
   /** `http://host:port`, without a path. */
   readonly url: string;
