@@ -19,7 +19,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { renderChart } from './lib/chart.js';
-import { medianFigures, runDirectLoad, runLoad, type DirectRequest, type LatencyFigures, type LoadFigures } from './lib/load.js';
+import { medianFigures, medianLatency, runDirectLoad, runLoad, type DirectRequest, type LatencyFigures, type LoadFigures } from './lib/load.js';
 import { composePeer, peerInstalled, PEERS_DIR, REPO, startPeer, startSimulators, startSwitchboard, type GatewayProcess } from './lib/processes.js';
 import { SCENARIOS, type Scenario } from './lib/scenarios.js';
 import type { SimulatorsReady } from './lib/simulators.js';
@@ -170,7 +170,7 @@ async function runScenario(
         upstreamPerQuery: sb.upstreamPerQuery / pr.upstreamPerQuery,
       }
     : null;
-  const upstreamAlone = alone.length ? latencyMedians(alone) : null;
+  const upstreamAlone = alone.length ? medianLatency(alone) : null;
   return {
     key: scenario.key,
     title: scenario.title,
@@ -183,11 +183,6 @@ async function runScenario(
     ratios,
     targets: targetsOf(sb, pr, criticalPathMs, upstreamAlone),
   };
-}
-
-function latencyMedians(rounds: readonly LatencyFigures[]): LatencyFigures {
-  const { requests, perSecond, meanMs, p50Ms, p99Ms, failures } = medianFigures(rounds.map((r) => ({ ...r, cpuMsPerQuery: 0, peakRssBytes: 0, upstreamCpuMsPerQuery: 0, loadCpuMsPerQuery: 0 })));
-  return { requests, perSecond, meanMs, p50Ms, p99Ms, failures };
 }
 
 /** Each platform's credentials as the peer sends them (static tokens), for a call made without a gateway. */

@@ -113,8 +113,7 @@ function summarize(profile: CpuProfile, seconds: number): void {
 function shortUrl(url: string): string {
   const nm = url.lastIndexOf('node_modules/');
   if (nm >= 0) return url.slice(nm + 'node_modules/'.length);
-  const src = ownIndex(url);
-  return src >= 0 ? `src/${url.slice(src)}` : url.replace(/^file:\/\//, '');
+  return ownPath(url) ?? url.replace(/^file:\/\//, '');
 }
 
 function packageOf(frame: ProfileNode['callFrame']): string {
@@ -125,12 +124,11 @@ function packageOf(frame: ProfileNode['callFrame']): string {
     return rest[0]!.startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0]!;
   }
   if (frame.url.startsWith('node:')) return frame.url.split('/')[0]!;
-  const src = ownIndex(frame.url);
-  return src >= 0 ? `src/${frame.url.slice(src)}`.split('/').slice(0, 3).join('/') : frame.url;
+  return ownPath(frame.url)?.split('/').slice(0, 3).join('/') ?? frame.url;
 }
 
-/** Where the path inside src/ starts in a URL of the gateway's own code: src/ under tsx (`npm run dev`), dist/ as `npm start` runs it; -1 for anything else. */
-function ownIndex(url: string): number {
+/** A URL of the gateway's own code as its path under src/: loaded from src/ (`npm run dev`) or from dist/ (`npm start`); undefined for anything else. */
+function ownPath(url: string): string | undefined {
   const at = Math.max(url.lastIndexOf('/src/'), url.lastIndexOf('/dist/'));
-  return at < 0 ? -1 : url.indexOf('/', at + 1) + 1;
+  return at < 0 ? undefined : `src/${url.slice(url.indexOf('/', at + 1) + 1)}`;
 }

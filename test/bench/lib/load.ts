@@ -3,7 +3,7 @@
  * duration), with the figures the side-by-side benchmark reports: throughput,
  * latency percentiles, the gateway's CPU time per query and its peak memory.
  */
-import autocannon, { type Instance, type Result } from 'autocannon';
+import autocannon, { type Result } from 'autocannon';
 import type { GatewayProcess } from './processes.js';
 
 export interface LoadFigures {
@@ -41,17 +41,8 @@ export async function runLoad(
   const upstreamBefore = options.upstream?.cpuMs() ?? 0;
   const loadBefore = process.cpuUsage();
   const started = performance.now();
-  const instance = autocannon({
-    url: gateway.url,
-    method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json', ...gateway.headers },
-    body: JSON.stringify({ query }),
-    connections: options.connections,
-    pipelining: 1,
-    duration: options.seconds,
-    timeout: 30,
-  });
-  const result = await collect(instance, latencies);
+  const target = { url: gateway.url, method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json', ...gateway.headers }, body: JSON.stringify({ query }) };
+  const result = await drive(target, options, latencies);
   const elapsedSeconds = (performance.now() - started) / 1000;
   const cpuMs = gateway.cpuMs() - cpuBefore;
   const upstreamMs = (options.upstream?.cpuMs() ?? 0) - upstreamBefore;
@@ -68,12 +59,16 @@ export async function runLoad(
   };
 }
 
-/** One request as it goes to an upstream, sent by a client of its own. */
-export interface DirectRequest {
+/** One request, sent over and over: to a gateway, or as it goes to an upstream (a `DirectRequest`). */
+interface Target {
   url: string;
   method: string;
   headers: Record<string, string>;
+  body?: string;
 }
+
+/** One request as it goes to an upstream, sent by a client of its own. */
+export type DirectRequest = Omit<Target, 'body'>;
 
 /** Latency alone (no process to read CPU or memory from). */
 export type LatencyFigures = Pick<LoadFigures, 'requests' | 'perSecond' | 'meanMs' | 'p50Ms' | 'p99Ms' | 'failures'>;
@@ -86,13 +81,16 @@ export type LatencyFigures = Pick<LoadFigures, 'requests' | 'perSecond' | 'meanM
 export async function runDirectLoad(request: DirectRequest, options: { connections: number; seconds: number }): Promise<LatencyFigures> {
   const latencies: number[] = [];
   const started = performance.now();
-  const instance = autocannon({ url: request.url, method: request.method, headers: request.headers, connections: options.connections, pipelining: 1, duration: options.seconds, timeout: 30 });
-  const result = await collect(instance, latencies);
+  const result = await drive(request, options, latencies);
   return { ...latencyFigures(latencies, (performance.now() - started) / 1000), failures: result.non2xx + result.errors + result.timeouts };
 }
 
-/** Waits for an autocannon run, keeping the time of each 2xx answer: autocannon's own histogram rounds to whole milliseconds, and scenario 5 needs better than that. */
-async function collect(instance: Instance, latencies: number[]): Promise<Result> {
+/**
+ * One autocannon run of the target (pipelining 1), keeping the time of each 2xx answer in
+ * latencies: autocannon's own histogram rounds to whole milliseconds, and scenario 5 needs better than that.
+ */
+async function drive(target: Target, options: { connections: number; seconds: number }, latencies: number[]): Promise<Result> {
+  const instance = autocannon({ ...target, connections: options.connections, pipelining: 1, duration: options.seconds, timeout: 30 });
   instance.on('response', (_client: unknown, statusCode: number, _bytes: number, responseTime: number) => {
     if (statusCode >= 200 && statusCode < 300) latencies.push(responseTime);
   });
@@ -111,23 +109,35 @@ function latencyFigures(latencies: number[], elapsedSeconds: number): Omit<Laten
   };
 }
 
-/** The median of each figure over several rounds (the peak memory is the largest). */
-export function medianFigures(rounds: readonly LoadFigures[]): LoadFigures {
-  const median = (pick: (f: LoadFigures) => number) => {
-    const values = rounds.map(pick).sort((a, b) => a - b);
-    const mid = Math.floor(values.length / 2);
-    return values.length % 2 ? values[mid]! : (values[mid - 1]! + values[mid]!) / 2;
-  };
+/** The median of each latency figure over several rounds (requests and failures summed). */
+export function medianLatency(rounds: readonly LatencyFigures[]): LatencyFigures {
+  const median = medianOf(rounds);
   return {
     requests: rounds.reduce((s, r) => s + r.requests, 0),
     perSecond: median((f) => f.perSecond),
     meanMs: median((f) => f.meanMs),
     p50Ms: median((f) => f.p50Ms),
     p99Ms: median((f) => f.p99Ms),
+    failures: rounds.reduce((s, r) => s + r.failures, 0),
+  };
+}
+
+/** The median of each figure over several rounds (the peak memory is the largest). */
+export function medianFigures(rounds: readonly LoadFigures[]): LoadFigures {
+  const median = medianOf(rounds);
+  return {
+    ...medianLatency(rounds),
     cpuMsPerQuery: median((f) => f.cpuMsPerQuery),
     peakRssBytes: Math.max(...rounds.map((r) => r.peakRssBytes)),
-    failures: rounds.reduce((s, r) => s + r.failures, 0),
     upstreamCpuMsPerQuery: median((f) => f.upstreamCpuMsPerQuery),
     loadCpuMsPerQuery: median((f) => f.loadCpuMsPerQuery),
+  };
+}
+
+function medianOf<F>(rounds: readonly F[]): (pick: (f: F) => number) => number {
+  return (pick) => {
+    const values = rounds.map(pick).sort((a, b) => a - b);
+    const mid = Math.floor(values.length / 2);
+    return values.length % 2 ? values[mid]! : (values[mid - 1]! + values[mid]!) / 2;
   };
 }
